@@ -1,0 +1,14 @@
+# shellcheck shell=bash
+# Connection settings for the local Bulkhead infra (infra/local/infra.sh).
+# Source it: `. infra/local/env.sh`. Prints nothing and sets no shell options.
+# Ports can be overridden by exporting the BULKHEAD_*_PORT variables first.
+
+: "${BULKHEAD_PG_PORT:=55432}"
+: "${BULKHEAD_REDIS_PORT:=56379}"
+: "${BULKHEAD_KAFKA_PORT:=59092}"
+: "${BULKHEAD_KAFKA_CONTROLLER_PORT:=59093}"
+export BULKHEAD_PG_PORT BULKHEAD_REDIS_PORT BULKHEAD_KAFKA_PORT BULKHEAD_KAFKA_CONTROLLER_PORT
+
+export BULKHEAD_PG_URL="postgres://postgres@127.0.0.1:${BULKHEAD_PG_PORT}"
+export BULKHEAD_KAFKA_BROKERS="127.0.0.1:${BULKHEAD_KAFKA_PORT}"
+export BULKHEAD_REDIS_URL="redis://127.0.0.1:${BULKHEAD_REDIS_PORT}"

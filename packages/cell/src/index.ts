@@ -1,0 +1,31 @@
+/**
+ * A cell is a full copy of orders, inventory and payments with its own databases and topics.
+ * These functions are the single place where cell-scoped names are made.
+ */
+
+export const CELL_ID_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+
+export type CellService = 'orders' | 'inventory' | 'payments';
+
+function assertCellId(cellId: string): void {
+  if (!CELL_ID_PATTERN.test(cellId)) throw new Error(`invalid cell id: ${JSON.stringify(cellId)}`);
+}
+
+/** Kafka topics of one cell, with their partition counts. */
+export function cellTopics(cellId: string) {
+  assertCellId(cellId);
+  return {
+    inventoryCommands: `${cellId}.inventory.commands`,
+    paymentsCommands: `${cellId}.payments.commands`,
+    sagaReplies: `${cellId}.orders.saga-replies`,
+    orderEvents: `${cellId}.orders.events`,
+  } as const;
+}
+
+export const CELL_TOPIC_PARTITIONS = 6;
+
+/** PostgreSQL database owned by one service of one cell, e.g. bulkhead_cell_1_orders. */
+export function cellDatabaseName(cellId: string, service: CellService): string {
+  assertCellId(cellId);
+  return `bulkhead_${cellId.replaceAll('-', '_')}_${service}`;
+}

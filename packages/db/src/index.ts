@@ -1,0 +1,113 @@
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from '@bulkhead/logger';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Anything that can run a query: a pool or a client inside a transaction. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
+// int8 (bigint) columns hold counts and cents well below 2^53: parse them as numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+}
+
+export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
+  return new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+}
+
+/** Runs fn inside BEGIN/COMMIT on one pooled client; rolls back on any error and rethrows it. */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Returns the URL with its path replaced by the given database name. */
+export function databaseUrl(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/**
+ * Creates the database if it does not exist yet (the service owns its database).
+ * serverUrl points at the server; the maintenance database `postgres` is used for CREATE DATABASE.
+ */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`invalid database name ${database}`);
+  const client = new pg.Client({ connectionString: databaseUrl(serverUrl, 'postgres') });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${database}`).catch((error: { code?: string }) => {
+        // 42P04 duplicate_database / 23505: another instance created it concurrently.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** A set of versioned migrations shipped by one package, tracked in its own table. */
+export interface MigrationSet {
+  /** Used for the tracking table name: pgmigrations_<name>. */
+  name: string;
+  /** Directory with NNNN_name.sql files ("-- Up Migration" / "-- Down Migration" sections). */
+  directory: string;
+}
+
+/** Resolves a migrations directory relative to a module (works from src/ and dist/). */
+export function migrationsDir(moduleUrl: string, relative = '../migrations'): string {
+  return fileURLToPath(new URL(relative, moduleUrl));
+}
+
+/**
+ * Applies every pending migration of each set, in order, with node-pg-migrate
+ * (advisory-locked, so concurrent instances wait for each other).
+ */
+export async function migrate(
+  connectionString: string,
+  sets: MigrationSet[],
+  logger?: Logger,
+): Promise<void> {
+  for (const set of sets) {
+    const applied = await runner({
+      databaseUrl: connectionString,
+      dir: set.directory,
+      migrationsTable: `pgmigrations_${set.name.replaceAll('-', '_')}`,
+      direction: 'up',
+      checkOrder: true,
+      singleTransaction: true,
+      advisoryLockMode: 'wait',
+      log: () => undefined,
+    });
+    if (applied.length > 0) {
+      logger?.info({ set: set.name, applied: applied.map((m) => m.name) }, 'migrations applied');
+    }
+  }
+}

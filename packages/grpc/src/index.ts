@@ -1,0 +1,154 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '@bulkhead/logger';
+
+export { grpc };
+export const Status = grpc.status;
+
+/** Metadata key carrying a machine-readable reason next to the canonical status code. */
+export const ERROR_REASON_KEY = 'bulkhead-error-reason';
+
+/** An error with a canonical gRPC status, thrown by handlers and raised by clients. */
+export class GrpcError extends Error {
+  override readonly name = 'GrpcError';
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+    /** Optional machine-readable reason, e.g. idempotency_key_in_flight. */
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+
+  toServiceError(): Partial<grpc.ServiceError> {
+    const metadata = new grpc.Metadata();
+    if (this.reason) metadata.set(ERROR_REASON_KEY, this.reason);
+    return { code: this.code, details: this.message, metadata };
+  }
+
+  /** Converts what a grpc-js client returned into a GrpcError (keeps the reason metadata). */
+  static fromServiceError(error: grpc.ServiceError): GrpcError {
+    const reason = error.metadata?.get(ERROR_REASON_KEY)[0];
+    return new GrpcError(error.code, error.details, typeof reason === 'string' ? reason : undefined);
+  }
+}
+
+type UnaryImpl<Req, Res> = (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>;
+
+/**
+ * Adapts an async handler to grpc-js. GrpcErrors keep their status; anything else is logged and
+ * answered INTERNAL without internals leaking to the caller.
+ */
+export function unary<Req, Res>(
+  logger: Logger,
+  impl: UnaryImpl<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    impl(call.request, call).then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        if (error instanceof GrpcError) {
+          callback(error.toServiceError());
+          return;
+        }
+        logger.error({ err: error, path: call.getPath() }, 'unhandled error in gRPC handler');
+        callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+      },
+    );
+  };
+}
+
+export interface GrpcServer {
+  readonly server: grpc.Server;
+  readonly health: HealthImplementation;
+  /** Binds to host:port (0 for a random port) and returns the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Marks the server serving in grpc.health.v1. */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls, lets in-flight calls finish (up to graceMs), then forces shutdown. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** A grpc-js server that serves grpc.health.v1 (NOT_SERVING until setServing(true)). */
+export function createGrpcServer(): GrpcServer {
+  const server = new grpc.Server({
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_connection_age_ms': 5 * 60_000,
+  });
+  const health = new HealthImplementation({ '': 'NOT_SERVING' });
+  health.addToServer(server);
+  return {
+    server,
+    health,
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+          error ? reject(error) : resolve(bound),
+        );
+      }),
+    setServing: (serving) => health.setStatus('', serving ? 'SERVING' : 'NOT_SERVING'),
+    shutdown: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        health.setStatus('', 'NOT_SERVING');
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** Client interceptor that gives every call a deadline unless the caller set one. */
+export function defaultDeadline(ms: number): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(
+      nextCall({ ...options, deadline: options.deadline ?? Date.now() + ms }),
+    );
+}
+
+type ClientConstructor<C> = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: Partial<grpc.ClientOptions>,
+) => C;
+
+/** The one gRPC client factory: insecure loopback/cluster channel, keepalive, default deadline. */
+export function createGrpcClient<C extends grpc.Client>(
+  Ctor: ClientConstructor<C>,
+  address: string,
+  options: { deadlineMs?: number } = {},
+): C {
+  return new Ctor(address, grpc.credentials.createInsecure(), {
+    interceptors: [defaultDeadline(options.deadlineMs ?? 2_000)],
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.enable_retries': 0,
+  });
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (error: grpc.ServiceError | null, response: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** Promise form of a unary call; failures become GrpcError. */
+export function call<Req, Res>(
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  options: { deadlineMs?: number; metadata?: grpc.Metadata; signal?: AbortSignal } = {},
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const callOptions: Partial<grpc.CallOptions> = {};
+    if (options.deadlineMs !== undefined) callOptions.deadline = Date.now() + options.deadlineMs;
+    const pending = method(request, options.metadata ?? new grpc.Metadata(), callOptions, (error, response) =>
+      error ? reject(GrpcError.fromServiceError(error)) : resolve(response),
+    );
+    options.signal?.addEventListener('abort', () => pending.cancel(), { once: true });
+  });
+}

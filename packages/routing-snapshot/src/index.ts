@@ -1,0 +1,3 @@
+export * from './snapshot.js';
+export * from './file.js';
+export * from './store.js';

@@ -1,0 +1,130 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Logger } from '@bulkhead/logger';
+import { readSnapshotFile } from './file.js';
+import type { CellEndpoints, RoutingSnapshot, TenantRoute } from './snapshot.js';
+
+/** An indexed, read-only view of one snapshot version. */
+export class RoutingTable {
+  private readonly byKeyHash = new Map<string, TenantRoute>();
+  private readonly byTenantId = new Map<string, TenantRoute>();
+  private readonly cells = new Map<string, CellEndpoints>();
+
+  constructor(readonly snapshot: RoutingSnapshot) {
+    for (const tenant of snapshot.tenants) {
+      this.byKeyHash.set(tenant.apiKeySha256, tenant);
+      this.byTenantId.set(tenant.id, tenant);
+    }
+    for (const cell of snapshot.cells) this.cells.set(cell.id, cell);
+  }
+
+  get version(): number {
+    return this.snapshot.version;
+  }
+
+  tenantByKeyHash(keyHash: string): TenantRoute | undefined {
+    return this.byKeyHash.get(keyHash);
+  }
+
+  tenant(id: string): TenantRoute | undefined {
+    return this.byTenantId.get(id);
+  }
+
+  cell(id: string): CellEndpoints | undefined {
+    return this.cells.get(id);
+  }
+}
+
+export interface SnapshotStore {
+  /** The newest valid snapshot seen, or undefined before the first one. */
+  current(): RoutingTable | undefined;
+  /** Resolves once a snapshot with at least this version is loaded. */
+  waitForVersion(version: number, signal?: AbortSignal): Promise<RoutingTable>;
+  close(): void;
+}
+
+/**
+ * Keeps the newest snapshot from the file written by the config-agent. Watches the directory
+ * (the agent replaces the file by rename) with a slow stat poll as a safety net. A missing or
+ * invalid file never replaces a good snapshot: the data plane keeps serving the last one.
+ */
+export async function openSnapshotStore(
+  path: string,
+  logger: Logger,
+  options: { pollIntervalMs?: number; onChange?: (table: RoutingTable) => void } = {},
+): Promise<SnapshotStore> {
+  let table: RoutingTable | undefined;
+  let closed = false;
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const waiters = new Set<{ version: number; resolve: (t: RoutingTable) => void }>();
+
+  const load = async (): Promise<void> => {
+    try {
+      const snapshot = await readSnapshotFile(path);
+      if (!snapshot || (table && snapshot.version <= table.version)) return;
+      table = new RoutingTable(snapshot);
+      logger.info({ version: snapshot.version, tenants: snapshot.tenants.length }, 'routing snapshot loaded');
+      options.onChange?.(table);
+      for (const waiter of waiters) {
+        if (table.version >= waiter.version) {
+          waiters.delete(waiter);
+          waiter.resolve(table);
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: error, path }, 'routing snapshot unreadable; keeping the last good one');
+    }
+  };
+
+  // Coalesce bursts of file events into one reload at a time (plus one trailing reload).
+  const reload = (): void => {
+    if (closed) return;
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = load().finally(() => {
+      reloading = undefined;
+      if (again) {
+        again = false;
+        reload();
+      }
+    });
+  };
+
+  await mkdir(dirname(path), { recursive: true });
+  await load();
+  let watcher: FSWatcher | undefined;
+  try {
+    const file = basename(path);
+    watcher = watch(dirname(path), (_event, name) => {
+      if (name === null || name === file) reload();
+    });
+    watcher.on('error', (error) => logger.warn({ err: error }, 'snapshot watch failed; polling only'));
+  } catch (error) {
+    logger.warn({ err: error, path }, 'cannot watch snapshot directory; polling only');
+  }
+  const poll = setInterval(reload, options.pollIntervalMs ?? 2_000);
+  poll.unref();
+
+  return {
+    current: () => table,
+    waitForVersion: (version, signal) =>
+      new Promise((resolve, reject) => {
+        if (table && table.version >= version) return resolve(table);
+        const waiter = { version, resolve };
+        waiters.add(waiter);
+        signal?.addEventListener('abort', () => {
+          waiters.delete(waiter);
+          reject(signal.reason);
+        });
+      }),
+    close: () => {
+      closed = true;
+      clearInterval(poll);
+      watcher?.close();
+    },
+  };
+}

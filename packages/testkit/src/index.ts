@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { databaseUrl, ensureDatabase } from '@bulkhead/db';
+import { createLogger, type Logger } from '@bulkhead/logger';
+
+/** Endpoints of the local infrastructure started by infra/local/infra.sh (env overrides). */
+export const infra = {
+  pgUrl: process.env.BULKHEAD_PG_URL ?? 'postgres://postgres@127.0.0.1:55432/postgres',
+  kafkaBrokers: (process.env.BULKHEAD_KAFKA_BROKERS ?? '127.0.0.1:59092').split(','),
+  redisUrl: process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:56379',
+};
+
+/** A name no other test run uses: prefix_<random>, safe for databases, topics and groups. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates a throwaway database; drop() removes it (terminating leftover connections). */
+export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
+  const name = uniqueName(prefix.replaceAll('-', '_'));
+  await ensureDatabase(infra.pgUrl, name);
+  return {
+    name,
+    url: databaseUrl(infra.pgUrl, name),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: databaseUrl(infra.pgUrl, 'postgres') });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A logger for tests: silent unless BULKHEAD_TEST_LOG_LEVEL is set. */
+export function testLogger(name = 'test'): Logger {
+  return createLogger(name, (process.env.BULKHEAD_TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
+}
+
+/** Polls fn until it returns a non-undefined value or the timeout passes. */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  { timeoutMs = 10_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms`, { cause: lastError });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
