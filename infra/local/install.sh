@@ -3,7 +3,7 @@
 # the Kafka broker jars (Maven Central, into $TOOLS_DIR). Idempotent: when all
 # is in place it only checks and returns in milliseconds.
 set -euo pipefail
-# shellcheck source=infra/local/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 POM="$BULKHEAD_LOCAL_DIR/kafka/pom.xml"
@@ -27,8 +27,15 @@ if ((${#apt_missing[@]} > 0)); then
   fi
   log "apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  # Wait for a dpkg lock held by someone else's apt run instead of failing.
+  apt_opts=(-o DPkg::Lock::Timeout=300 -qq)
+  apt_log=$(mktemp)
+  if ! { "${sudo[@]}" apt-get "${apt_opts[@]}" update &&
+    "${sudo[@]}" apt-get "${apt_opts[@]}" install -y --no-install-recommends "${apt_missing[@]}"; } >"$apt_log" 2>&1; then
+    tail -n 30 "$apt_log" >&2
+    die "apt-get install failed"
+  fi
+  rm -f "$apt_log"
   # The packages do not start services here; if one did, leave it alone:
   # our servers use their own ports.
   for p in 6379 5432; do
@@ -56,14 +63,19 @@ if [[ -f $KAFKA_MARKER && $(<"$KAFKA_MARKER") == "$stamp" ]]; then
 fi
 
 log "fetching Kafka $KAFKA_VERSION jars from Maven Central into ${KAFKA_HOME#"$REPO_ROOT"/} (~45 MB)"
+t0=0 t1=0
 _now_ms t0
 rm -rf "$KAFKA_HOME"
 mkdir -p "$KAFKA_HOME"
-mvn -q -B -Dstyle.color=never -f "$POM" \
+mvn_log="$TOOLS_DIR/kafka-$KAFKA_VERSION.mvn.log"
+if ! mvn -B -Dstyle.color=never -f "$POM" \
   -Dmaven.repo.local="$TOOLS_DIR/m2" \
   -Dkafka.version="$KAFKA_VERSION" \
-  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_HOME/libs" ||
-  die "mvn failed to fetch the Kafka jars"
+  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_HOME/libs" \
+  >"$mvn_log" 2>&1; then
+  grep -E 'ERROR|FAIL' "$mvn_log" | head -n 20 >&2 || true
+  die "mvn failed to fetch the Kafka jars (see $mvn_log)"
+fi
 compgen -G "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
 printf '%s\n' "$stamp" >"$KAFKA_MARKER"
 _now_ms t1

@@ -20,12 +20,15 @@ LOG_DIR="$DATA_DIR/logs"
 TOOLS_DIR="$REPO_ROOT/.tools"
 
 # Pinned tool locations shared by install.sh and infra.sh.
+# shellcheck disable=SC2034  # used by the scripts that source this file
 KAFKA_VERSION=4.1.2
+# shellcheck disable=SC2034
 KAFKA_HOME="$TOOLS_DIR/kafka-$KAFKA_VERSION"
+# shellcheck disable=SC2034
 PG_BIN="${BULKHEAD_PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 # Ports and connection URLs (BULKHEAD_*_PORT, BULKHEAD_*_URL).
-# shellcheck source=infra/local/env.sh
+# shellcheck source-path=SCRIPTDIR source=env.sh
 . "$BULKHEAD_LOCAL_DIR/env.sh"
 
 # --- output -----------------------------------------------------------------
@@ -172,6 +175,7 @@ wait_for() {
 
 # True if something accepts TCP connections on HOST PORT.
 port_open() {
+  # shellcheck disable=SC2016  # $0/$1 expand in the inner bash
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 }
 
@@ -239,6 +243,7 @@ status_all() {
 # lock_infra [TIMEOUT_S]: serialise infra.sh runs. The fd stays open in this
 # shell; start_bg and without_lock_fd keep it out of long-lived children.
 lock_infra() {
+  [[ -z ${BULKHEAD_LOCK_FD:-} ]] || return 0 # already held by this shell
   ensure_dirs
   exec {BULKHEAD_LOCK_FD}>"$RUN_DIR/infra.lock"
   flock -w "${1:-300}" "$BULKHEAD_LOCK_FD" || die "another infra.sh is still running (lock $RUN_DIR/infra.lock)"

@@ -29,3 +29,17 @@ export function cellDatabaseName(cellId: string, service: CellService): string {
   assertCellId(cellId);
   return `bulkhead_${cellId.replaceAll('-', '_')}_${service}`;
 }
+
+/** Every topic of one cell with its partition count, for explicit creation (auto-create is off). */
+export function cellTopicSpecs(cellId: string): { name: string; partitions: number }[] {
+  return Object.values(cellTopics(cellId)).map((name) => ({
+    name,
+    partitions: CELL_TOPIC_PARTITIONS,
+  }));
+}
+
+/** Consumer group of one service in one cell, e.g. cell-1.inventory. */
+export function cellConsumerGroup(cellId: string, service: CellService): string {
+  assertCellId(cellId);
+  return `${cellId}.${service}`;
+}

@@ -105,3 +105,28 @@ export async function runService(options: RunOptions): Promise<void> {
   }
   logger.info('stopped');
 }
+
+/**
+ * The whole body of a deployable's main.ts: builds the run options (config, logger, app), runs
+ * the service, and turns failures into an exit code. A configuration error is printed as a clear
+ * message (no stack trace) and exits 78 (EX_CONFIG); any other failure exits 1.
+ */
+export async function runMain(setup: () => RunOptions | Promise<RunOptions>): Promise<void> {
+  let options: RunOptions;
+  try {
+    options = await setup();
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConfigError') {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 78;
+      return;
+    }
+    throw error;
+  }
+  try {
+    await runService(options);
+  } catch (error) {
+    options.logger.fatal({ err: error }, 'stopped with an error');
+    process.exitCode = 1;
+  }
+}

@@ -1,1 +1,48 @@
-export {};
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, NoopSpanProcessor } from '@opentelemetry/sdk-trace';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+
+export interface Telemetry {
+  /** True when spans and metrics leave the process (OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  readonly exporting: boolean;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK. It always runs, so trace context is created and propagated
+ * (HTTP → gRPC → outbox row → Kafka headers) even locally; spans and metrics are exported over
+ * OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables apply).
+ */
+export function startTelemetry(env: Record<string, string | undefined> = process.env): Telemetry {
+  const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? 'bulkhead',
+    instrumentations: [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz)/.test(req.url ?? '') }),
+      new ExpressInstrumentation(),
+      new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation(),
+      // The relay sets the producer context from the outbox row; kafkajs spans link to it.
+      new KafkaJsInstrumentation(),
+    ],
+    // Without an exporter a no-op processor still gives a real tracer provider, so spans get
+    // valid ids and traceparent flows through HTTP, gRPC and Kafka.
+    spanProcessors: [
+      exporting ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : new NoopSpanProcessor(),
+    ],
+    metricReaders: exporting
+      ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: 10_000 })]
+      : [],
+  });
+  sdk.start();
+  return { exporting, shutdown: () => sdk.shutdown() };
+}

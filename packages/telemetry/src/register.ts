@@ -1,1 +1,14 @@
-export {};
+/**
+ * Loaded with `node --import @bulkhead/telemetry/register` so instrumentation is in place before
+ * any instrumented module (http, express, grpc-js, pg, ioredis, kafkajs) is imported.
+ */
+import { register } from 'node:module';
+
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+
+const { startTelemetry } = await import('./index.js');
+const telemetry = startTelemetry();
+// Flush what is buffered when the service has drained and the event loop empties.
+process.once('beforeExit', () => {
+  void telemetry.shutdown();
+});

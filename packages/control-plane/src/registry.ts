@@ -1,0 +1,180 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { withTransaction, type Pool, type Queryable } from '@bulkhead/db';
+import type { Logger } from '@bulkhead/logger';
+import { hashApiKey } from '@bulkhead/routing-snapshot';
+import type { controlPlaneV1 } from '@bulkhead/contracts';
+import type { CellConfig } from './config.js';
+
+/**
+ * The registry of tenants and cells in PostgreSQL. Every change bumps the snapshot version and
+ * NOTIFYs SNAPSHOT_CHANNEL in the same transaction, so a listener never misses a committed change
+ * and never sees an uncommitted one.
+ */
+export const SNAPSHOT_CHANNEL = 'bulkhead_routing_snapshot';
+
+/**
+ * Advisory lock serialising placement decisions (and cell changes) across all control-plane
+ * instances: without it two concurrent creations could both pick the same "emptiest" cell.
+ */
+const PLACEMENT_LOCK = 7_081_001;
+
+export interface Tenant {
+  id: string;
+  name: string;
+  cell: string;
+}
+
+export interface CellUsage {
+  id: string;
+  tenants: number;
+}
+
+/** A new API key: `bk_` + base64url of 32 random bytes (256 bits). */
+export function generateApiKey(): string {
+  return `bk_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Bumps the snapshot version and queues the notification (delivered when the transaction commits). */
+async function publishNewVersion(tx: Queryable): Promise<number> {
+  const { rows } = await tx.query<{ version: number }>(
+    `WITH bumped AS (
+       UPDATE snapshot_version SET version = version + 1, published_at = now() RETURNING version
+     )
+     SELECT version, pg_notify($1, version::text) FROM bumped`,
+    [SNAPSHOT_CHANNEL],
+  );
+  const version = rows[0]?.version;
+  if (version === undefined) throw new Error('snapshot_version row is missing');
+  return version;
+}
+
+/**
+ * Places a new tenant in the cell with the fewest tenants (ties: lowest id) and stores only the
+ * hash of its API key. Returns the key: this is the only time it exists in plain text.
+ */
+export async function createTenant(
+  pool: Pool,
+  input: { name: string; rateLimitPerSecond: number },
+): Promise<{ tenant: Tenant; apiKey: string; version: number }> {
+  const apiKey = generateApiKey();
+  return withTransaction(pool, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [PLACEMENT_LOCK]);
+    // READ COMMITTED: this statement starts after the lock is held, so it sees every tenant
+    // committed by the previous holder.
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT c.id FROM cells c
+        WHERE c.active
+        ORDER BY (SELECT count(*) FROM tenants t WHERE t.cell_id = c.id), c.id
+        LIMIT 1`,
+    );
+    const cell = rows[0]?.id;
+    if (cell === undefined) throw new Error('no active cell to place the tenant in');
+    const tenant: Tenant = { id: randomUUID(), name: input.name, cell };
+    await tx.query(
+      `INSERT INTO tenants (id, name, cell_id, api_key_sha256, rate_limit_per_second)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [tenant.id, tenant.name, tenant.cell, hashApiKey(apiKey), input.rateLimitPerSecond],
+    );
+    const version = await publishNewVersion(tx);
+    return { tenant, apiKey, version };
+  });
+}
+
+export async function findTenant(db: Queryable, id: string): Promise<Tenant | undefined> {
+  const { rows } = await db.query<Tenant>('SELECT id, name, cell_id AS cell FROM tenants WHERE id = $1', [
+    id,
+  ]);
+  return rows[0];
+}
+
+export async function listCells(db: Queryable): Promise<CellUsage[]> {
+  const { rows } = await db.query<CellUsage>(
+    `SELECT c.id, count(t.id)::int AS tenants
+       FROM cells c LEFT JOIN tenants t ON t.cell_id = c.id
+      GROUP BY c.id
+      ORDER BY c.id`,
+  );
+  return rows;
+}
+
+/**
+ * Makes the cells table match the configuration: inserts new cells, updates changed endpoints,
+ * deletes removed cells without tenants and deactivates removed cells that still hold tenants.
+ * Bumps the snapshot version only when something changed. Returns the new version, if any.
+ */
+export async function syncCells(pool: Pool, cells: CellConfig[], logger: Logger): Promise<number | undefined> {
+  return withTransaction(pool, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [PLACEMENT_LOCK]);
+    let changed = 0;
+    for (const cell of cells) {
+      const upserted = await tx.query(
+        `INSERT INTO cells AS c (id, orders_address, inventory_address, payments_address, active)
+         VALUES ($1, $2, $3, $4, true)
+         ON CONFLICT (id) DO UPDATE
+           SET orders_address = EXCLUDED.orders_address,
+               inventory_address = EXCLUDED.inventory_address,
+               payments_address = EXCLUDED.payments_address,
+               active = true
+         WHERE (c.orders_address, c.inventory_address, c.payments_address, c.active)
+               IS DISTINCT FROM (EXCLUDED.orders_address, EXCLUDED.inventory_address, EXCLUDED.payments_address, true)`,
+        [cell.id, cell.ordersAddress, cell.inventoryAddress, cell.paymentsAddress],
+      );
+      changed += upserted.rowCount ?? 0;
+    }
+    const configured = cells.map((c) => c.id);
+    const deleted = await tx.query(
+      `DELETE FROM cells c
+        WHERE c.id <> ALL($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.cell_id = c.id)`,
+      [configured],
+    );
+    changed += deleted.rowCount ?? 0;
+    // What is left outside the configuration still holds tenants: keep routing to it.
+    const orphaned = await tx.query<{ id: string; tenants: number }>(
+      `SELECT c.id, (SELECT count(*)::int FROM tenants t WHERE t.cell_id = c.id) AS tenants
+         FROM cells c WHERE c.id <> ALL($1::text[]) ORDER BY c.id`,
+      [configured],
+    );
+    for (const cell of orphaned.rows) {
+      logger.warn(
+        { cell: cell.id, tenants: cell.tenants },
+        'cell is not in BULKHEAD_CELLS but still holds tenants: kept for routing, closed to new tenants',
+      );
+    }
+    const deactivated = await tx.query(
+      'UPDATE cells SET active = false WHERE active AND id <> ALL($1::text[])',
+      [configured],
+    );
+    changed += deactivated.rowCount ?? 0;
+    if (changed === 0) return undefined;
+    return publishNewVersion(tx);
+  });
+}
+
+/** Reads one consistent routing snapshot (tenants, cells and their version) from the database. */
+export async function loadSnapshot(pool: Pool): Promise<controlPlaneV1.RoutingSnapshot> {
+  return withTransaction(pool, async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const version = await tx.query<{ version: number; published_at: Date }>(
+      'SELECT version, published_at FROM snapshot_version',
+    );
+    const cells = await tx.query<controlPlaneV1.Cell>(
+      `SELECT id, orders_address AS "ordersAddress", inventory_address AS "inventoryAddress",
+              payments_address AS "paymentsAddress"
+         FROM cells ORDER BY id`,
+    );
+    const tenants = await tx.query<controlPlaneV1.Tenant>(
+      `SELECT id, name, cell_id AS "cellId", api_key_sha256 AS "apiKeySha256",
+              rate_limit_per_second AS "rateLimitPerSecond"
+         FROM tenants ORDER BY created_at, id`,
+    );
+    const head = version.rows[0];
+    if (!head) throw new Error('snapshot_version row is missing');
+    return {
+      version: head.version,
+      publishedAt: head.published_at,
+      cells: cells.rows,
+      tenants: tenants.rows,
+    };
+  });
+}

@@ -1,0 +1,40 @@
+import { inventoryMessagesV1, sagaMessages as M } from '@bulkhead/contracts';
+import type { Logger } from '@bulkhead/logger';
+import { reply, type Route, route } from './participant.js';
+import type { ReservationFailure } from './reservation.js';
+import { reserveStock, settleReservation } from './stock.js';
+
+const { ReservationFailure: Failure } = inventoryMessagesV1;
+
+const FAILURE_CODES: Record<ReservationFailure, inventoryMessagesV1.ReservationFailure> = {
+  OUT_OF_STOCK: Failure.RESERVATION_FAILURE_OUT_OF_STOCK,
+  UNKNOWN_SKU: Failure.RESERVATION_FAILURE_UNKNOWN_SKU,
+  // The contract has no code for a malformed request; the detail says what was wrong.
+  INVALID_REQUEST: Failure.RESERVATION_FAILURE_UNSPECIFIED,
+};
+
+/** The saga commands inventory carries out, by envelope type. */
+export function inventoryRoutes(logger: Logger): Record<string, Route> {
+  return {
+    [M.ReserveStock.typeName]: route(M.ReserveStock, async (tx, tenantId, { orderId, lines }) => {
+      const decision = await reserveStock(tx, tenantId, orderId, lines);
+      if (decision.ok) return reply(M.StockReserved, { orderId, lines: decision.lines });
+      logger.info({ orderId, failure: decision.failure, detail: decision.detail }, 'reservation failed');
+      return reply(M.StockReservationFailed, {
+        orderId,
+        failure: FAILURE_CODES[decision.failure],
+        detail: decision.detail,
+      });
+    }),
+    [M.ReleaseStock.typeName]: route(M.ReleaseStock, async (tx, tenantId, { orderId }) => {
+      const units = await settleReservation(tx, tenantId, orderId, 'RELEASED');
+      logger.info({ orderId, units }, 'stock released');
+      return reply(M.StockReleased, { orderId });
+    }),
+    [M.CommitStock.typeName]: route(M.CommitStock, async (tx, tenantId, { orderId }) => {
+      const units = await settleReservation(tx, tenantId, orderId, 'COMMITTED');
+      if (units === 0) logger.warn({ orderId }, 'commit found no reserved stock (already committed?)');
+      return reply(M.StockCommitted, { orderId });
+    }),
+  };
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { ordersV1 } from '@bulkhead/contracts';
+import { withTransaction, type Pool } from '@bulkhead/db';
+import { GrpcError, Status, unary } from '@bulkhead/grpc';
+import {
+  IdempotencyKeyInFlightError,
+  IdempotencyKeyReusedError,
+  withIdempotencyKey,
+} from '@bulkhead/idempotency';
+import type { Logger } from '@bulkhead/logger';
+import { findOrder, placeOrder, type CellContext } from './orders.js';
+
+const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const createOrderSchema = z
+  .object({
+    tenantId: z.string().min(1).max(128),
+    customerId: z.string().min(1).max(128),
+    items: z
+      .array(z.object({ sku: z.string().regex(SKU), quantity: z.number().int().min(1).max(10_000) }))
+      .min(1)
+      .max(50)
+      .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'skus must be unique'),
+    paymentToken: z.string().min(1).max(128),
+    idempotencyKey: z.string().max(255),
+    requestFingerprint: z.string().max(128),
+  })
+  .refine((r) => !r.idempotencyKey || r.requestFingerprint, {
+    message: 'request_fingerprint is required with an idempotency_key',
+    path: ['requestFingerprint'],
+  });
+
+const getOrderSchema = z.object({ tenantId: z.string().min(1), orderId: z.uuid() });
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const detail = result.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
+  throw new GrpcError(Status.INVALID_ARGUMENT, detail);
+}
+
+/** The OrdersService gRPC implementation. */
+export function ordersService(pool: Pool, cell: CellContext, logger: Logger): ordersV1.OrdersServiceServer {
+  return {
+    createOrder: unary(logger, async (request): Promise<ordersV1.CreateOrderResponse> => {
+      const input = parse(createOrderSchema, request);
+      const newOrder = {
+        tenantId: input.tenantId,
+        customerId: input.customerId,
+        items: input.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+        paymentToken: input.paymentToken,
+      };
+      try {
+        return await withTransaction(pool, async (tx) => {
+          if (!input.idempotencyKey) {
+            return { order: await placeOrder(tx, cell, newOrder), replayed: false };
+          }
+          const { response, replayed } = await withIdempotencyKey(
+            tx,
+            { scope: input.tenantId, key: input.idempotencyKey, fingerprint: input.requestFingerprint },
+            async () => ordersV1.Order.toJSON(await placeOrder(tx, cell, newOrder)),
+          );
+          return { order: ordersV1.Order.fromJSON(response), replayed };
+        });
+      } catch (error) {
+        if (error instanceof IdempotencyKeyInFlightError) {
+          throw new GrpcError(Status.ABORTED, error.message, 'idempotency_key_in_flight');
+        }
+        if (error instanceof IdempotencyKeyReusedError) {
+          throw new GrpcError(Status.FAILED_PRECONDITION, error.message, 'idempotency_key_reused');
+        }
+        throw error;
+      }
+    }),
+    getOrder: unary(logger, async (request): Promise<ordersV1.GetOrderResponse> => {
+      const input = parse(getOrderSchema, request);
+      const order = await findOrder(pool, input.tenantId, input.orderId);
+      if (!order) throw new GrpcError(Status.NOT_FOUND, `order ${input.orderId} not found`);
+      return { order };
+    }),
+  };
+}
