@@ -29,7 +29,10 @@ const cellsSchema = z
     z
       .array(cellSchema)
       .min(1, 'at least one cell is required')
-      .refine((cells) => new Set(cells.map((c) => c.id)).size === cells.length, 'cell ids must be unique'),
+      .refine(
+        (cells) => new Set(cells.map((c) => c.id)).size === cells.length,
+        'cell ids must be unique',
+      ),
   );
 
 const schema = z

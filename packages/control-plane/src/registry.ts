@@ -16,7 +16,7 @@ export const SNAPSHOT_CHANNEL = 'bulkhead_routing_snapshot';
  * Advisory lock serialising placement decisions (and cell changes) across all control-plane
  * instances: without it two concurrent creations could both pick the same "emptiest" cell.
  */
-const PLACEMENT_LOCK = 7_081_001;
+export const PLACEMENT_LOCK = 7_081_001;
 
 export interface Tenant {
   id: string;
@@ -81,9 +81,10 @@ export async function createTenant(
 }
 
 export async function findTenant(db: Queryable, id: string): Promise<Tenant | undefined> {
-  const { rows } = await db.query<Tenant>('SELECT id, name, cell_id AS cell FROM tenants WHERE id = $1', [
-    id,
-  ]);
+  const { rows } = await db.query<Tenant>(
+    'SELECT id, name, cell_id AS cell FROM tenants WHERE id = $1',
+    [id],
+  );
   return rows[0];
 }
 
@@ -102,7 +103,11 @@ export async function listCells(db: Queryable): Promise<CellUsage[]> {
  * deletes removed cells without tenants and deactivates removed cells that still hold tenants.
  * Bumps the snapshot version only when something changed. Returns the new version, if any.
  */
-export async function syncCells(pool: Pool, cells: CellConfig[], logger: Logger): Promise<number | undefined> {
+export async function syncCells(
+  pool: Pool,
+  cells: CellConfig[],
+  logger: Logger,
+): Promise<number | undefined> {
   return withTransaction(pool, async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [PLACEMENT_LOCK]);
     let changed = 0;

@@ -13,7 +13,7 @@ export interface SnapshotSubscriber {
   end(): void;
 }
 
-const RELISTEN_DELAY_MS = 1_000;
+const RETRY_DELAY_MS = 1_000;
 
 /**
  * The newest routing snapshot, kept current by LISTENing on the channel every change NOTIFYs
@@ -25,6 +25,7 @@ export class SnapshotFeed {
   private readonly subscribers = new Set<SnapshotSubscriber>();
   private listener: pg.Client | undefined;
   private relistenTimer: NodeJS.Timeout | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private closed = false;
@@ -58,48 +59,73 @@ export class SnapshotFeed {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.relistenTimer);
+    clearTimeout(this.reloadTimer);
     for (const subscriber of this.subscribers) subscriber.end();
     this.subscribers.clear();
-    await this.refreshing;
+    await this.refreshing?.catch(() => undefined);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'control-plane-listen' });
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'control-plane-listen',
+    });
     client.on('notification', (message) => {
       const version = Number(message.payload);
-      if (this.latest && version <= this.latest.version) return;
-      this.refresh().catch((error: unknown) =>
-        this.logger.error({ err: error }, 'cannot load the routing snapshot; will retry on the next change'),
-      );
+      if (this.closed || (this.latest && version <= this.latest.version)) return;
+      this.refreshInBackground();
     });
-    client.on('error', (error) => {
-      this.logger.warn({ err: error }, 'snapshot LISTEN connection failed; re-listening');
-      this.relisten(client);
-    });
-    client.on('end', () => this.relisten(client));
-    await client.connect();
-    await client.query(`LISTEN ${SNAPSHOT_CHANNEL}`);
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${SNAPSHOT_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end();
+      return;
+    }
     this.listener = client;
   }
 
-  /** After a lost connection: listen again, then reload (notifications sent meanwhile are lost). */
-  private relisten(lost: pg.Client): void {
-    if (this.closed || this.listener !== lost) return;
+  /** The LISTEN connection broke: listen again, then reload (notifications sent meanwhile are lost). */
+  private lost(client: pg.Client, error?: Error): void {
+    if (this.closed || this.listener !== client) return;
+    this.logger.warn({ err: error }, 'snapshot LISTEN connection lost; re-listening');
     this.listener = undefined;
-    lost.end().catch(() => undefined);
+    client.end().catch(() => undefined);
+    this.scheduleRelisten();
+  }
+
+  private scheduleRelisten(): void {
     this.relistenTimer = setTimeout(() => {
-      this.listen()
-        .then(() => this.refresh())
-        .then(() => this.logger.info('snapshot LISTEN connection restored'))
-        .catch((error: unknown) => {
+      this.listen().then(
+        () => {
+          this.logger.info('snapshot LISTEN connection restored');
+          this.refreshInBackground();
+        },
+        (error: unknown) => {
           this.logger.warn({ err: error }, 'cannot re-listen for snapshot changes; retrying');
-          this.listener = lost;
-          this.relisten(lost);
-        });
-    }, RELISTEN_DELAY_MS);
+          if (!this.closed) this.scheduleRelisten();
+        },
+      );
+    }, RETRY_DELAY_MS);
+  }
+
+  /** Reloads without blocking the caller; a failed load is retried so no version is skipped. */
+  private refreshInBackground(): void {
+    this.refresh().catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'cannot load the routing snapshot; retrying');
+      clearTimeout(this.reloadTimer);
+      if (!this.closed)
+        this.reloadTimer = setTimeout(() => this.refreshInBackground(), RETRY_DELAY_MS);
+    });
   }
 
   /** Reloads from the database and publishes if newer; concurrent calls coalesce into one more load. */

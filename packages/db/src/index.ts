@@ -14,16 +14,22 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /** Where to report idle connections that fail (e.g. a PostgreSQL restart). */
+  logger?: Logger;
 }
 
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
+  // An idle client losing its connection is not fatal (the pool replaces it), but without a
+  // listener the 'error' event would crash the process.
+  pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  return pool;
 }
 
 /** Runs fn inside BEGIN/COMMIT on one pooled client; rolls back on any error and rethrows it. */

@@ -1,1 +1,35 @@
-export {};
+import { migrationsDir, withTransaction, type MigrationSet, type Pool, type PoolClient } from '@bulkhead/db';
+import type { IncomingMessage } from '@bulkhead/event-bus';
+
+/** The inbox table; apply with migrate() from @bulkhead/db next to the service's own sets. */
+export const inboxMigrations: MigrationSet = {
+  name: 'inbox',
+  directory: migrationsDir(import.meta.url),
+};
+
+/**
+ * Idempotent consumer: applies a message's effect at most once per consumer, however often
+ * Kafka delivers it. In ONE transaction the message id is recorded and the effect runs (it
+ * writes state and enqueues replies to the outbox with the given client), so either both are
+ * committed or neither is.
+ *
+ * A concurrent duplicate blocks on the first one's uncommitted insert of the same key, then
+ * sees the conflict once it commits (or proceeds if it rolled back).
+ */
+export async function consumeOnce(
+  pool: Pool,
+  consumer: string,
+  message: IncomingMessage,
+  effect: (tx: PoolClient) => Promise<void>,
+): Promise<'processed' | 'duplicate'> {
+  return withTransaction(pool, async (tx) => {
+    const recorded = await tx.query(
+      'INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [consumer, message.envelope.messageId],
+    );
+    // Already processed: nothing was written, so committing here equals rolling back.
+    if (recorded.rowCount === 0) return 'duplicate';
+    await effect(tx); // throws → the whole transaction, inbox row included, rolls back
+    return 'processed';
+  });
+}

@@ -19,7 +19,10 @@ export function inventoryRoutes(logger: Logger): Record<string, Route> {
     [M.ReserveStock.typeName]: route(M.ReserveStock, async (tx, tenantId, { orderId, lines }) => {
       const decision = await reserveStock(tx, tenantId, orderId, lines);
       if (decision.ok) return reply(M.StockReserved, { orderId, lines: decision.lines });
-      logger.info({ orderId, failure: decision.failure, detail: decision.detail }, 'reservation failed');
+      logger.info(
+        { orderId, failure: decision.failure, detail: decision.detail },
+        'reservation failed',
+      );
       return reply(M.StockReservationFailed, {
         orderId,
         failure: FAILURE_CODES[decision.failure],
@@ -33,7 +36,8 @@ export function inventoryRoutes(logger: Logger): Record<string, Route> {
     }),
     [M.CommitStock.typeName]: route(M.CommitStock, async (tx, tenantId, { orderId }) => {
       const units = await settleReservation(tx, tenantId, orderId, 'COMMITTED');
-      if (units === 0) logger.warn({ orderId }, 'commit found no reserved stock (already committed?)');
+      if (units === 0)
+        logger.warn({ orderId }, 'commit found no reserved stock (already committed?)');
       return reply(M.StockCommitted, { orderId });
     }),
   };

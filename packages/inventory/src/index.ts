@@ -1,1 +1,10 @@
-export {};
+export { createInventoryApp, type InventoryApp, inventoryMigrations } from './app.js';
+export { type InventoryConfig, loadInventoryConfig } from './config.js';
+export {
+  decideReservation,
+  type PricedLine,
+  productInputProblems,
+  type ReservationDecision,
+  type ReservationFailure,
+  type StockLine,
+} from './reservation.js';

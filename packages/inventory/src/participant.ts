@@ -1,6 +1,6 @@
 import type { MessageCodec } from '@bulkhead/contracts';
 import type { Pool, PoolClient } from '@bulkhead/db';
-import type { IncomingMessage, MessageHandler } from '@bulkhead/event-bus';
+import type { Envelope, IncomingMessage, MessageHandler } from '@bulkhead/event-bus';
 import { consumeOnce } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
 import { enqueue } from '@bulkhead/outbox';
@@ -18,17 +18,19 @@ export function reply<T>(codec: MessageCodec<T>, body: T): Reply {
 /** Carries out a decoded command in the caller's transaction; returns the reply, if any. */
 type Work = (tx: PoolClient) => Promise<Reply | undefined>;
 
-/** Decodes one command type (throws if the payload is malformed) and returns its work. */
-export type Route = (payload: Uint8Array, tenantId: string) => Work;
+/** Decodes one command type (throws if it is malformed) and returns its work. */
+export type Route = (payload: Uint8Array, envelope: Envelope) => Work;
 
 export function route<T extends { orderId: string }>(
   codec: MessageCodec<T>,
   run: (tx: PoolClient, tenantId: string, command: T) => Promise<Reply | undefined>,
 ): Route {
-  return (payload, tenantId) => {
+  return (payload, { tenantId, correlationId }) => {
     const command = codec.decode(payload);
-    if (command.orderId === '') throw new Error('order_id is empty');
-    if (tenantId === '') throw new Error('tenant id is missing from the envelope');
+    // The saga correlates by order id: the replies are keyed and correlated by it.
+    if (command.orderId === '' || command.orderId !== correlationId) {
+      throw new Error(`order_id ${JSON.stringify(command.orderId)} is not the correlation id`);
+    }
     return (tx) => run(tx, tenantId, command);
   };
 }
@@ -50,7 +52,11 @@ export function commandHandler(options: {
   const { pool, logger, consumer, repliesTopic, routes } = options;
   return async (message: IncomingMessage) => {
     const { envelope } = message;
-    const context = { type: envelope.type, messageId: envelope.messageId, correlationId: envelope.correlationId };
+    const context = {
+      type: envelope.type,
+      messageId: envelope.messageId,
+      correlationId: envelope.correlationId,
+    };
     const decode = Object.hasOwn(routes, envelope.type) ? routes[envelope.type] : undefined;
     if (!decode) {
       logger.warn(context, 'skipping a message of unknown type');
@@ -58,7 +64,7 @@ export function commandHandler(options: {
     }
     let work: Work;
     try {
-      work = decode(message.payload, envelope.tenantId);
+      work = decode(message.payload, envelope);
     } catch (error) {
       logger.error({ ...context, err: error }, 'skipping a malformed command');
       return;

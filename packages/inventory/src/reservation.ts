@@ -18,10 +18,10 @@ export interface StockLevel {
 export type ReservationFailure = 'OUT_OF_STOCK' | 'UNKNOWN_SKU' | 'INVALID_REQUEST';
 
 export type ReservationDecision =
-  | { ok: true; lines: PricedLine[] }
-  | { ok: false; failure: ReservationFailure; detail: string };
+  { ok: true; lines: PricedLine[] } | { ok: false; failure: ReservationFailure; detail: string };
 
-const bySku = (a: { sku: string }, b: { sku: string }) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0);
+const bySku = (a: { sku: string }, b: { sku: string }) =>
+  a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0;
 
 /**
  * Decides a reservation, all lines or none. Lines of the same sku are merged; the priced lines
@@ -36,7 +36,11 @@ export function decideReservation(
   const wanted = new Map<string, number>();
   for (const { sku, quantity } of lines) {
     if (!Number.isSafeInteger(quantity) || quantity <= 0) {
-      return { ok: false, failure: 'INVALID_REQUEST', detail: `quantity of ${sku} must be positive` };
+      return {
+        ok: false,
+        failure: 'INVALID_REQUEST',
+        detail: `quantity of ${sku} must be positive`,
+      };
     }
     wanted.set(sku, (wanted.get(sku) ?? 0) + quantity);
   }
@@ -50,7 +54,8 @@ export function decideReservation(
   const short: string[] = [];
   for (const { sku, quantity } of merged) {
     const product = products.get(sku) as StockLevel;
-    if (product.available < quantity) short.push(`${sku} (wanted ${quantity}, available ${product.available})`);
+    if (product.available < quantity)
+      short.push(`${sku} (wanted ${quantity}, available ${product.available})`);
     priced.push({ sku, quantity, unitPriceCents: product.priceCents });
   }
   if (short.length > 0) {
@@ -78,13 +83,16 @@ export function productInputProblems(input: ProductInput): string[] {
   const inRange = (n: number) => Number.isSafeInteger(n) && n >= 0 && n <= MAX_QUANTITY;
   if (input.tenantId === '') problems.push('tenant_id is required');
   if (!SKU_PATTERN.test(input.sku)) {
-    problems.push('sku must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+    problems.push(
+      'sku must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
   }
   const nameLength = [...input.name].length;
   if (input.name.trim() === '' || nameLength > MAX_NAME_LENGTH) {
     problems.push(`name must be 1-${MAX_NAME_LENGTH} characters`);
   }
-  if (!inRange(input.priceCents)) problems.push(`price_cents must be between 0 and ${MAX_QUANTITY}`);
+  if (!inRange(input.priceCents))
+    problems.push(`price_cents must be between 0 and ${MAX_QUANTITY}`);
   if (!inRange(input.stock)) problems.push(`stock must be between 0 and ${MAX_QUANTITY}`);
   return problems;
 }

@@ -44,7 +44,10 @@ const toProduct = (row: ProductRow): Product => ({
  * Creates or replaces a product. `stock` is the units on hand, so available = stock - reserved.
  * Returns undefined (nothing written) if stock is below the units currently reserved.
  */
-export async function upsertProduct(db: Queryable, input: ProductInput): Promise<Product | undefined> {
+export async function upsertProduct(
+  db: Queryable,
+  input: ProductInput,
+): Promise<Product | undefined> {
   const result = await db.query<ProductRow>(
     `INSERT INTO products AS p (tenant_id, sku, name, price_cents, available, reserved)
      VALUES ($1, $2, $3, $4, $5, 0)
@@ -59,7 +62,11 @@ export async function upsertProduct(db: Queryable, input: ProductInput): Promise
   return row && toProduct(row);
 }
 
-export async function getProduct(db: Queryable, tenantId: string, sku: string): Promise<Product | undefined> {
+export async function getProduct(
+  db: Queryable,
+  tenantId: string,
+  sku: string,
+): Promise<Product | undefined> {
   const result = await db.query<ProductRow>(
     `SELECT ${PRODUCT_COLUMNS} FROM products WHERE tenant_id = $1 AND sku = $2`,
     [tenantId, sku],
@@ -72,7 +79,11 @@ export async function getProduct(db: Queryable, tenantId: string, sku: string): 
  * Locks the tenant's rows of these skus FOR UPDATE, always in sku order: every transaction that
  * changes stock locks through here, so two of them never wait for each other in a cycle.
  */
-async function lockProducts(tx: Queryable, tenantId: string, skus: string[]): Promise<Map<string, StockLevel>> {
+async function lockProducts(
+  tx: Queryable,
+  tenantId: string,
+  skus: string[],
+): Promise<Map<string, StockLevel>> {
   const result = await tx.query<{ sku: string; available: number; price_cents: number }>(
     `SELECT sku, available, price_cents FROM products
      WHERE tenant_id = $1 AND sku = ANY($2::text[])
@@ -80,7 +91,9 @@ async function lockProducts(tx: Queryable, tenantId: string, skus: string[]): Pr
      FOR UPDATE`,
     [tenantId, skus],
   );
-  return new Map(result.rows.map((row) => [row.sku, { available: row.available, priceCents: row.price_cents }]));
+  return new Map(
+    result.rows.map((row) => [row.sku, { available: row.available, priceCents: row.price_cents }]),
+  );
 }
 
 /** The earlier outcome of this order's reservation, if there was one. */
@@ -123,7 +136,11 @@ export async function reserveStock(
   const previous = await previousReservation(tx, tenantId, orderId);
   if (previous) return previous;
 
-  const products = await lockProducts(tx, tenantId, lines.map((line) => line.sku));
+  const products = await lockProducts(
+    tx,
+    tenantId,
+    lines.map((line) => line.sku),
+  );
   const decision = decideReservation(lines, products);
   if (!decision.ok) {
     await tx.query(

@@ -24,7 +24,7 @@ export function createOrdersApp(config: OrdersConfig, deps: { logger: Logger }):
   const cell = { cellId: config.CELL_ID };
   const database = config.DATABASE_NAME ?? cellDatabaseName(config.CELL_ID, 'orders');
   const url = databaseUrl(config.BULKHEAD_PG_URL, database);
-  const pool = createPool(url, { max: config.DB_POOL_SIZE, applicationName: `orders-${config.CELL_ID}` });
+  const pool = createPool(url, { max: config.DB_POOL_SIZE, applicationName: `orders-${config.CELL_ID}`, logger });
   let bus: EventBus | undefined;
   let relay: ReturnType<typeof createOutboxRelay> | undefined;
   let subscription: Subscription | undefined;

@@ -1,1 +1,15 @@
-export {};
+import { migrationsDir, type MigrationSet } from '@bulkhead/db';
+
+export { enqueue, OUTBOX_CHANNEL, type OutboxMessage } from './enqueue.js';
+export {
+  createOutboxRelay,
+  purgeSent,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+} from './relay.js';
+
+/** The outbox table; apply with migrate() from @bulkhead/db next to the service's own sets. */
+export const outboxMigrations: MigrationSet = {
+  name: 'outbox',
+  directory: migrationsDir(import.meta.url),
+};

@@ -4,7 +4,8 @@ import { dirname, join, basename } from 'node:path';
 import { routingSnapshotSchema, type RoutingSnapshot } from './snapshot.js';
 
 /**
- * Writes the snapshot atomically: a temporary file in the same directory, fsync, then rename.
+ * Writes the snapshot atomically: a temporary file in the same directory, fsync, rename, fsync
+ * of the directory.
  * Readers see either the previous complete file or the new complete file, never a partial one.
  */
 export async function writeSnapshotFile(path: string, snapshot: RoutingSnapshot): Promise<void> {
@@ -12,18 +13,25 @@ export async function writeSnapshotFile(path: string, snapshot: RoutingSnapshot)
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'w', 0o644);
   try {
-    await handle.writeFile(JSON.stringify(valid, null, 2) + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await open(tmp, 'w', 0o644);
+    try {
+      await handle.writeFile(JSON.stringify(valid, null, 2) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });
     throw error;
+  }
+  // Make the rename itself durable: fsync the directory that holds the new entry.
+  const directory = await open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
   }
 }
 

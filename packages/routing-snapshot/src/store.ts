@@ -65,7 +65,10 @@ export async function openSnapshotStore(
       const snapshot = await readSnapshotFile(path);
       if (!snapshot || (table && snapshot.version <= table.version)) return;
       table = new RoutingTable(snapshot);
-      logger.info({ version: snapshot.version, tenants: snapshot.tenants.length }, 'routing snapshot loaded');
+      logger.info(
+        { version: snapshot.version, tenants: snapshot.tenants.length },
+        'routing snapshot loaded',
+      );
       options.onChange?.(table);
       for (const waiter of waiters) {
         if (table.version >= waiter.version) {
@@ -102,7 +105,9 @@ export async function openSnapshotStore(
     watcher = watch(dirname(path), (_event, name) => {
       if (name === null || name === file) reload();
     });
-    watcher.on('error', (error) => logger.warn({ err: error }, 'snapshot watch failed; polling only'));
+    watcher.on('error', (error) =>
+      logger.warn({ err: error }, 'snapshot watch failed; polling only'),
+    );
   } catch (error) {
     logger.warn({ err: error, path }, 'cannot watch snapshot directory; polling only');
   }
@@ -114,12 +119,17 @@ export async function openSnapshotStore(
     waitForVersion: (version, signal) =>
       new Promise((resolve, reject) => {
         if (table && table.version >= version) return resolve(table);
+        if (signal?.aborted) return reject(signal.reason);
         const waiter = { version, resolve };
         waiters.add(waiter);
-        signal?.addEventListener('abort', () => {
-          waiters.delete(waiter);
-          reject(signal.reason);
-        });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            waiters.delete(waiter);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
       }),
     close: () => {
       closed = true;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make test`: every suite, on a fresh machine or a warm one.
+#   1. toolchain, dependencies, codegen, build
+#   2. static checks: lint + format check (each counted as one test)
+#   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
+#   4. end-to-end tests of the public contract against the running stack (both cells)
+# Starts the infrastructure and the services if they are not running, and stops exactly what it
+# started. Ends with one line "N passed, N failed" totalled over every suite.
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT" || exit 1
+export PATH="$TOOLS_DIR/bin:$PATH"
+RESULTS="$DATA_DIR/test-results"
+mkdir -p "$RESULTS"
+passed=0
+failed=0
+started_infra=0
+started_services=0
+
+finish() {
+  if ((started_services)); then bash infra/local/services.sh stop >/dev/null 2>&1; fi
+  if ((started_infra)); then bash infra/local/infra.sh stop >/dev/null 2>&1; fi
+  echo
+  echo "$passed passed, $failed failed"
+}
+trap finish EXIT
+
+step() { log "== $*"; }
+count() { # count NAME STATUS: one check that passed (0) or failed
+  if (($2 == 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); log "FAILED: $1"; fi
+}
+
+# vitest_suite NAME ARGS...: runs vitest with a JSON report and adds its totals.
+vitest_suite() {
+  local name=$1 json="$RESULTS/$1.json" counts
+  shift
+  rm -f "$json"
+  pnpm exec vitest run "$@" --reporter=default --reporter=json --outputFile.json="$json"
+  if [[ -s $json ]] && counts=$(node -e '
+      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      console.log(r.numPassedTests, r.numFailedTests + (r.success || r.numFailedTests ? 0 : 1));' "$json"); then
+    read -r p f <<<"$counts"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    log "$name: $p passed, $f failed"
+  else
+    count "$name (no report: vitest did not run)" 1
+  fi
+}
+
+step "build"
+if ! make --no-print-directory build; then
+  count "build" 1
+  exit 1
+fi
+
+step "static checks"
+pnpm exec eslint .
+count "eslint" $?
+pnpm exec prettier --check . >/dev/null
+count "prettier --check" $?
+
+step "infrastructure"
+if ! { is_running postgres && is_running redis && is_running kafka; }; then started_infra=1; fi
+if ! bash infra/local/infra.sh start; then
+  count "infrastructure start" 1
+  exit 1
+fi
+
+step "unit + integration tests"
+vitest_suite unit-integration --project unit --project integration
+
+step "end-to-end tests (the running stack, 2 cells)"
+if ! is_running gateway; then started_services=1; fi
+if bash infra/local/services.sh start; then
+  vitest_suite e2e --project e2e
+else
+  count "services start" 1
+fi

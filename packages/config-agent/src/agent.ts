@@ -1,0 +1,202 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { controlPlaneV1 } from '@bulkhead/contracts';
+import { createGrpcClient, Status, type grpc } from '@bulkhead/grpc';
+import type { Logger } from '@bulkhead/logger';
+import {
+  readSnapshotFile,
+  writeSnapshotFile,
+  type RoutingSnapshot,
+} from '@bulkhead/routing-snapshot';
+import type { App } from '@bulkhead/service-runtime';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import type { ConfigAgentConfig } from './config.js';
+import { snapshotFromProto } from './snapshot-proto.js';
+
+export interface ConfigAgentApp extends App {
+  /** Version of the snapshot file on disk (0 when there is none yet). */
+  snapshotVersion(): number;
+}
+
+export interface ConfigAgentDeps {
+  logger: Logger;
+}
+
+/** How one WatchSnapshot call ended. */
+interface WatchOutcome {
+  /** The control plane answered (sent headers): the connection worked. */
+  opened: boolean;
+  status: grpc.StatusObject;
+}
+
+/**
+ * The config-agent sidecar: keeps the routing snapshot file next to the gateway up to date by
+ * watching the control plane (server push, not polling). Each newer version is validated and
+ * written atomically. When the control plane is unreachable the file simply stays as it is and
+ * the agent keeps retrying: the data plane goes on serving the last snapshot (static stability).
+ */
+export function createConfigAgentApp(
+  config: ConfigAgentConfig,
+  deps: ConfigAgentDeps,
+): ConfigAgentApp {
+  const { logger } = deps;
+  const path = config.snapshotPath;
+  const abort = new AbortController();
+  let client: controlPlaneV1.ControlPlaneServiceClient | undefined;
+  let call: grpc.ClientReadableStream<controlPlaneV1.WatchSnapshotResponse> | undefined;
+  let loop: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  /** Version of the file on disk. */
+  let fileVersion = 0;
+  /** Highest version accepted for writing (on disk, being written, or queued). */
+  let acceptedVersion = 0;
+  /** Only the newest snapshot waiting to be written is kept; older ones are skipped. */
+  let queued: RoutingSnapshot | undefined;
+  let writing: Promise<void> | undefined;
+
+  function receive(message: controlPlaneV1.WatchSnapshotResponse): void {
+    if (!message.snapshot || message.snapshot.version <= acceptedVersion) return;
+    let snapshot: RoutingSnapshot;
+    try {
+      snapshot = snapshotFromProto(message.snapshot);
+    } catch (error) {
+      logger.error(
+        { err: error, version: message.snapshot.version },
+        'invalid snapshot from the control plane; ignored',
+      );
+      return;
+    }
+    acceptedVersion = snapshot.version;
+    queued = snapshot;
+    writing ??= writeQueued().finally(() => {
+      writing = undefined;
+    });
+  }
+
+  async function writeQueued(): Promise<void> {
+    for (let next = queued; next; next = queued) {
+      queued = undefined;
+      try {
+        await writeSnapshotFile(path, next);
+        fileVersion = next.version;
+        logger.info(
+          { version: next.version, tenants: next.tenants.length, path },
+          'routing snapshot written',
+        );
+      } catch (error) {
+        logger.error(
+          { err: error, path },
+          'cannot write the routing snapshot; re-watching to get it again',
+        );
+        // Re-open the stream with the version on disk, so the control plane sends the newest again.
+        queued = undefined;
+        acceptedVersion = fileVersion;
+        call?.cancel();
+      }
+    }
+  }
+
+  /** One WatchSnapshot call, from open to status (deadline, error, server end or cancel). */
+  function watchOnce(
+    watchClient: controlPlaneV1.ControlPlaneServiceClient,
+    onOpen: () => void,
+  ): Promise<WatchOutcome> {
+    return new Promise((resolve) => {
+      let opened = false;
+      // createGrpcClient gives the call its deadline (WATCH_DEADLINE_MS).
+      const stream = watchClient.watchSnapshot({ knownVersion: fileVersion });
+      call = stream;
+      stream.on('metadata', () => {
+        opened = true;
+        onOpen();
+      });
+      stream.on('data', receive);
+      stream.on('error', () => undefined); // the status event below carries the outcome
+      stream.on('status', (status: grpc.StatusObject) => {
+        if (call === stream) call = undefined;
+        resolve({ opened, status });
+      });
+    });
+  }
+
+  /** Watches until stopped; reconnects with capped exponential backoff and logs only state changes. */
+  async function watchLoop(watchClient: controlPlaneV1.ControlPlaneServiceClient): Promise<void> {
+    let failures = 0;
+    let connected: boolean | undefined;
+    while (!abort.signal.aborted) {
+      const { opened, status } = await watchOnce(watchClient, () => {
+        if (connected !== true) {
+          logger.info(
+            { address: config.controlPlaneAddress, version: fileVersion },
+            'watching the control plane',
+          );
+        }
+        connected = true;
+        failures = 0;
+      });
+      if (abort.signal.aborted) break;
+      if (opened && status.code === Status.DEADLINE_EXCEEDED) {
+        logger.debug('watch deadline reached; re-opening the stream');
+        continue;
+      }
+      const detail = { code: Status[status.code], details: status.details, version: fileVersion };
+      if (connected === true) {
+        logger.warn(
+          detail,
+          'watch stream ended; keeping the snapshot file as it is and reconnecting',
+        );
+      } else if (connected === undefined) {
+        logger.warn(
+          detail,
+          'control plane unreachable; keeping the snapshot file as it is and retrying',
+        );
+      } else {
+        logger.debug({ ...detail, attempt: failures }, 'control plane still unreachable');
+      }
+      connected = false;
+      await sleep(backoffDelay(failures++, DEFAULT_BACKOFF), undefined, {
+        signal: abort.signal,
+      }).catch(() => undefined);
+    }
+  }
+
+  async function start(): Promise<void> {
+    if (client) throw new Error('the config agent is already started');
+    try {
+      const existing = await readSnapshotFile(path);
+      if (existing) {
+        fileVersion = acceptedVersion = existing.version;
+        logger.info({ version: existing.version, path }, 'existing routing snapshot found');
+      }
+    } catch (error) {
+      logger.warn(
+        { err: error, path },
+        'existing routing snapshot is unreadable; waiting for a new one',
+      );
+    }
+    // The channel's reconnect backoff matches ours, so a reconnect is not held back by grpc-js.
+    client = createGrpcClient(controlPlaneV1.ControlPlaneServiceClient, config.controlPlaneAddress, {
+      deadlineMs: config.watchDeadlineMs,
+      channelOptions: {
+        'grpc.initial_reconnect_backoff_ms': DEFAULT_BACKOFF.initialMs,
+        'grpc.max_reconnect_backoff_ms': DEFAULT_BACKOFF.maxMs,
+      },
+    });
+    loop = watchLoop(client);
+  }
+
+  async function stop(): Promise<void> {
+    abort.abort();
+    call?.cancel();
+    await loop;
+    await writing;
+    client?.close();
+  }
+
+  return {
+    start,
+    stop: () => (stopping ??= stop()),
+    isReady: () => fileVersion > 0 && !abort.signal.aborted,
+    snapshotVersion: () => fileVersion,
+  };
+}

@@ -1,0 +1,32 @@
+import { env, loadConfig, z } from '@bulkhead/config';
+
+const schema = z
+  .object({
+    CONTROL_PLANE_ADDRESS: z
+      .string()
+      .regex(/^\S+:\d{1,5}$/, 'expected host:port')
+      .default('127.0.0.1:7081'),
+    SNAPSHOT_PATH: env.string(),
+    CONFIG_AGENT_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+    CONFIG_AGENT_OPS_PORT: env.port(9085),
+    WATCH_DEADLINE_MS: env.positiveInt(5 * 60_000),
+    LOG_LEVEL: env.logLevel(),
+  })
+  .transform((e) => ({
+    controlPlaneAddress: e.CONTROL_PLANE_ADDRESS,
+    snapshotPath: e.SNAPSHOT_PATH,
+    /** Probes (/healthz, /readyz), served by runService. */
+    ops: { host: e.CONFIG_AGENT_OPS_HOST, port: e.CONFIG_AGENT_OPS_PORT },
+    /** Deadline of each WatchSnapshot call; the stream is re-opened when it expires. */
+    watchDeadlineMs: e.WATCH_DEADLINE_MS,
+    logLevel: e.LOG_LEVEL,
+  }));
+
+export type ConfigAgentConfig = z.infer<typeof schema>;
+
+/** Reads the config agent's configuration; throws a ConfigError naming every bad variable. */
+export function loadConfigAgentConfig(
+  source: Record<string, string | undefined> = process.env,
+): ConfigAgentConfig {
+  return loadConfig(schema, source);
+}

@@ -1,0 +1,26 @@
+import type { controlPlaneV1 } from '@bulkhead/contracts';
+import { routingSnapshotSchema, type RoutingSnapshot } from '@bulkhead/routing-snapshot';
+
+/**
+ * Converts a snapshot received from the control plane into the file format the gateway reads
+ * (Timestamp → ISO string) and validates it. Throws when it is invalid.
+ */
+export function snapshotFromProto(snapshot: controlPlaneV1.RoutingSnapshot): RoutingSnapshot {
+  return routingSnapshotSchema.parse({
+    version: snapshot.version,
+    publishedAt: snapshot.publishedAt?.toISOString(),
+    cells: snapshot.cells.map((c) => ({
+      id: c.id,
+      ordersAddress: c.ordersAddress,
+      inventoryAddress: c.inventoryAddress,
+      paymentsAddress: c.paymentsAddress,
+    })),
+    tenants: snapshot.tenants.map((t) => ({
+      id: t.id,
+      name: t.name,
+      cellId: t.cellId,
+      apiKeySha256: t.apiKeySha256,
+      rateLimitPerSecond: t.rateLimitPerSecond,
+    })),
+  });
+}

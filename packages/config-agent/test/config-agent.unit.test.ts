@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@bulkhead/config';
+import { backoffDelay, loadConfigAgentConfig, snapshotFromProto } from '../src/index.js';
+
+describe('backoffDelay', () => {
+  const options = { initialMs: 100, maxMs: 5_000 };
+
+  it('doubles from the initial delay up to the cap', () => {
+    const ceilings = [0, 1, 2, 3, 4, 5, 6, 10, 100].map((attempt) =>
+      backoffDelay(attempt, options, () => 1),
+    );
+    expect(ceilings).toEqual([100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]);
+  });
+
+  it('jitters within [ceiling / 2, ceiling]', () => {
+    expect(backoffDelay(3, options, () => 0)).toBe(400);
+    expect(backoffDelay(3, options, () => 0.5)).toBe(600);
+    for (let i = 0; i < 100; i++) {
+      const delay = backoffDelay(20, options);
+      expect(delay).toBeGreaterThanOrEqual(2_500);
+      expect(delay).toBeLessThanOrEqual(5_000);
+    }
+  });
+});
+
+describe('snapshotFromProto', () => {
+  const proto = {
+    version: 7,
+    publishedAt: new Date('2026-01-02T03:04:05.678Z'),
+    cells: [
+      { id: 'cell-1', ordersAddress: 'o:1', inventoryAddress: 'i:1', paymentsAddress: 'p:1' },
+    ],
+    tenants: [
+      {
+        id: 't1',
+        name: 'acme',
+        cellId: 'cell-1',
+        apiKeySha256: 'a'.repeat(64),
+        rateLimitPerSecond: 5,
+      },
+    ],
+  };
+
+  it('converts the Timestamp to an ISO string and keeps everything else', () => {
+    expect(snapshotFromProto(proto)).toEqual({ ...proto, publishedAt: '2026-01-02T03:04:05.678Z' });
+  });
+
+  it.each([
+    ['no timestamp', { ...proto, publishedAt: undefined }],
+    ['version 0', { ...proto, version: 0 }],
+    [
+      'a malformed key hash',
+      { ...proto, tenants: [{ ...proto.tenants[0]!, apiKeySha256: 'nope' }] },
+    ],
+  ])('rejects a snapshot with %s', (_case, invalid) => {
+    expect(() => snapshotFromProto(invalid)).toThrow();
+  });
+});
+
+describe('loadConfigAgentConfig', () => {
+  it('applies the defaults', () => {
+    expect(loadConfigAgentConfig({ SNAPSHOT_PATH: '/var/run/bulkhead/routing.json' })).toEqual({
+      controlPlaneAddress: '127.0.0.1:7081',
+      snapshotPath: '/var/run/bulkhead/routing.json',
+      ops: { host: '127.0.0.1', port: 9085 },
+      watchDeadlineMs: 300_000,
+      logLevel: 'info',
+    });
+  });
+
+  it('requires SNAPSHOT_PATH and a positive deadline', () => {
+    expect(() => loadConfigAgentConfig({})).toThrow(/SNAPSHOT_PATH/);
+    expect(() => loadConfigAgentConfig({ SNAPSHOT_PATH: '/x', WATCH_DEADLINE_MS: '0' })).toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      loadConfigAgentConfig({ SNAPSHOT_PATH: '/x', CONTROL_PLANE_ADDRESS: 'no-port' }),
+    ).toThrow(/CONTROL_PLANE_ADDRESS/);
+  });
+});

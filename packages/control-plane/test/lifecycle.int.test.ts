@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createPool, type Pool } from '@bulkhead/db';
+import { grpc } from '@bulkhead/grpc';
+import { createTestDatabase, eventually, testLogger, type TestDatabase } from '@bulkhead/testkit';
+import { createControlPlaneApp, type CellConfig, type ControlPlaneApp } from '../src/index.js';
+import { PLACEMENT_LOCK } from '../src/registry.js';
+import { api, createTenant, openWatch, testConfig, TWO_CELLS, type Watch } from './harness.js';
+
+// Several instances on one database, cell changes between restarts, and draining on stop.
+let db: TestDatabase;
+let pool: Pool;
+const apps: ControlPlaneApp[] = [];
+const watches: Watch[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('control_plane_lifecycle');
+  pool = createPool(db.url, { max: 2 });
+});
+
+afterAll(async () => {
+  for (const watch of watches) watch.close();
+  for (const app of apps) await app.stop();
+  await pool?.end();
+  await db?.drop();
+});
+
+async function startApp(cells: CellConfig[] = TWO_CELLS): Promise<ControlPlaneApp> {
+  const app = createControlPlaneApp(testConfig(db.name, cells), {
+    logger: testLogger('control-plane'),
+  });
+  apps.push(app);
+  await app.start();
+  return app;
+}
+
+function watch(app: ControlPlaneApp, knownVersion = 0): Watch {
+  const opened = openWatch(app.grpcPort, knownVersion);
+  watches.push(opened);
+  return opened;
+}
+
+const currentVersion = async (): Promise<number> =>
+  (await pool.query<{ version: number }>('SELECT version FROM snapshot_version')).rows[0]!.version;
+
+describe('control plane lifecycle', () => {
+  it('every instance on the database pushes changes made through any of them', async () => {
+    const a = await startApp();
+    const versionAfterFirstStart = await currentVersion();
+    expect(versionAfterFirstStart).toBe(1); // the cells were inserted
+    const b = await startApp();
+    expect(await currentVersion()).toBe(versionAfterFirstStart); // same cells: nothing changed
+
+    const onB = watch(b);
+    await onB.waitFor(() => true);
+    const tenant = await createTenant(a.httpPort, 'via-a');
+    const { snapshot } = await onB.waitFor((s) => s.tenants.some((t) => t.id === tenant.id));
+    expect(snapshot.version).toBe(versionAfterFirstStart + 1);
+    expect((await api(b.httpPort, 'GET', `/v1/tenants/${tenant.id}`)).status).toBe(200);
+
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('syncs cells from configuration at start and keeps removed cells that hold tenants', async () => {
+    let app = await startApp();
+    await createTenant(app.httpPort, 'one'); // tenants now: cell-1 1 (from the first test), cell-2 1
+    await app.stop();
+
+    const cell1Moved = { ...TWO_CELLS[0]!, ordersAddress: '127.0.0.1:27111' };
+    const cell3 = {
+      id: 'cell-3',
+      ordersAddress: '127.0.0.1:17311',
+      inventoryAddress: '127.0.0.1:17312',
+      paymentsAddress: '127.0.0.1:17313',
+    };
+    const cell4 = { ...cell3, id: 'cell-4' };
+    const before = await currentVersion();
+    app = await startApp([cell1Moved, cell3, cell4]);
+    expect(await currentVersion()).toBe(before + 1);
+
+    const cells = (await api(app.httpPort, 'GET', '/v1/cells')).body as {
+      id: string;
+      tenants: number;
+    }[];
+    expect(cells).toEqual([
+      { id: 'cell-1', tenants: 1 },
+      { id: 'cell-2', tenants: 1 },
+      { id: 'cell-3', tenants: 0 },
+      { id: 'cell-4', tenants: 0 },
+    ]);
+    const { snapshot } = await watch(app).waitFor(() => true);
+    expect(snapshot.cells.map((c) => c.id)).toEqual(['cell-1', 'cell-2', 'cell-3', 'cell-4']);
+    expect(snapshot.cells[0]!.ordersAddress).toBe('127.0.0.1:27111');
+
+    // cell-2 is out of the configuration: still routed to, but closed to new tenants.
+    const placed = [];
+    for (let i = 0; i < 5; i++) placed.push((await createTenant(app.httpPort, `after-${i}`)).cell);
+    expect(placed).toEqual(['cell-3', 'cell-4', 'cell-1', 'cell-3', 'cell-4']);
+    await app.stop();
+
+    // A removed cell without tenants is deleted; restarting with the same config changes nothing.
+    const tenantless = { ...cell3, id: 'cell-5' };
+    app = await startApp([cell1Moved, cell3, cell4, tenantless]);
+    await app.stop();
+    const version = await currentVersion();
+    app = await startApp([cell1Moved, cell3, cell4]);
+    expect(await currentVersion()).toBe(version + 1);
+    const ids = ((await api(app.httpPort, 'GET', '/v1/cells')).body as { id: string }[]).map(
+      (c) => c.id,
+    );
+    expect(ids).toEqual(['cell-1', 'cell-2', 'cell-3', 'cell-4']);
+    await app.stop();
+    app = await startApp([cell1Moved, cell3, cell4]);
+    expect(await currentVersion()).toBe(version + 1);
+    await app.stop();
+  });
+
+  it('re-listens after losing its LISTEN connection and publishes what changed meanwhile', async () => {
+    const app = await startApp();
+    const stream = watch(app);
+    await stream.waitFor(() => true);
+    const killed = await pool.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'control-plane-listen'",
+    );
+    expect(killed.rowCount).toBe(1);
+    const tenant = await createTenant(app.httpPort, 'while-not-listening');
+    await stream.waitFor((s) => s.tenants.some((t) => t.id === tenant.id), 10_000);
+    // And it listens again: the next change arrives too.
+    const next = await createTenant(app.httpPort, 'after-relisten');
+    await stream.waitFor((s) => s.tenants.some((t) => t.id === next.id));
+    await app.stop();
+  });
+
+  it('stop() lets an in-flight request finish, ends watch streams cleanly and closes the ports', async () => {
+    const app = await startApp();
+    const stream = watch(app);
+    await stream.waitFor(() => true);
+
+    // Hold the placement lock so a creation is provably in flight when stop() is called.
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('SELECT pg_advisory_lock($1)', [PLACEMENT_LOCK]);
+      const inFlight = api(app.httpPort, 'POST', '/v1/tenants', { json: { name: 'in-flight' } });
+      await eventually(async () => {
+        const { rows } = await pool.query(
+          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+      const stopped = app.stop();
+      expect(app.isReady()).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await blocker.query('SELECT pg_advisory_unlock($1)', [PLACEMENT_LOCK]);
+      expect((await inFlight).status).toBe(201);
+      await stopped;
+    } finally {
+      await blocker.end();
+    }
+
+    expect((await stream.ended).code).toBe(grpc.status.OK);
+    await expect(fetch(`http://127.0.0.1:${app.httpPort}/healthz`)).rejects.toThrow();
+  });
+});

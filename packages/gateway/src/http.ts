@@ -1,0 +1,291 @@
+import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
+import type { z } from 'zod';
+import { call } from '@bulkhead/grpc';
+import type { Logger } from '@bulkhead/logger';
+import { type inventoryV1, ordersV1 } from '@bulkhead/contracts';
+import {
+  hashApiKey,
+  type CellEndpoints,
+  type RoutingTable,
+  type TenantRoute,
+} from '@bulkhead/routing-snapshot';
+import { healthRoutes } from '@bulkhead/service-runtime';
+import type { CellClients } from './cell-clients.js';
+import { requestFingerprint } from './fingerprint.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { fieldProblems, HttpProblem, sendProblem, toProblem } from './problem.js';
+import type { TenantRateLimiter } from './rate-limit.js';
+import {
+  createOrderInputSchema,
+  idempotencyKeySchema,
+  orderIdSchema,
+  productInputSchema,
+  skuSchema,
+  type Order,
+  type OrderStatus,
+  type Product,
+} from './schemas.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  /** The current routing table; undefined until the first snapshot is loaded. */
+  routing: () => RoutingTable | undefined;
+  clients: CellClients;
+  limiter: TenantRateLimiter;
+  defaultRateLimitPerSecond: number;
+  isReady: () => boolean;
+}
+
+/** Who is calling, set by the authenticate middleware. */
+interface Caller {
+  tenant: TenantRoute;
+  cell: CellEndpoints;
+}
+
+const BODY_LIMIT = '64kb';
+/** RFC 6750: `Bearer <b64token>`. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+function callerOf(res: Response): Caller {
+  const caller = res.locals.caller as Caller | undefined;
+  if (!caller) throw new Error('route is missing the authenticate middleware');
+  return caller;
+}
+
+function notFound(detail: string): HttpProblem {
+  return new HttpProblem(404, detail);
+}
+
+/** Validates a body (or other input) with its schema; a failure is a 400 listing every field. */
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  throw new HttpProblem(400, 'the request body is invalid', {
+    errors: fieldProblems(result.error.issues),
+  });
+}
+
+const ORDER_STATUS: Partial<Record<ordersV1.OrderStatus, OrderStatus>> = {
+  [ordersV1.OrderStatus.ORDER_STATUS_PENDING]: 'PENDING',
+  [ordersV1.OrderStatus.ORDER_STATUS_CONFIRMED]: 'CONFIRMED',
+  [ordersV1.OrderStatus.ORDER_STATUS_REJECTED]: 'REJECTED',
+};
+
+function toProduct(product: inventoryV1.Product | undefined): Product {
+  if (!product) throw new Error('inventory answered without a product');
+  const { sku, name, priceCents, available, reserved } = product;
+  return { sku, name, priceCents, available, reserved };
+}
+
+function toOrder(order: ordersV1.Order | undefined): Order {
+  if (!order) throw new Error('orders answered without an order');
+  const status = ORDER_STATUS[order.status];
+  if (!status) throw new Error(`orders answered with order status ${order.status}`);
+  if (!order.createdAt || !order.updatedAt) throw new Error('orders answered without timestamps');
+  return {
+    id: order.id,
+    status,
+    items: order.items.map(({ sku, quantity, unitPriceCents }) => ({
+      sku,
+      quantity,
+      unitPriceCents,
+    })),
+    totalCents: order.totalCents,
+    ...(order.reason ? { reason: order.reason } : {}),
+    createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
+  };
+}
+
+/** The Express app of the public API: probes, OpenAPI, and the tenant routes. */
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const { logger, clients } = deps;
+  const openApiDocument = buildOpenApiDocument();
+  const probes = healthRoutes(deps.isReady);
+
+  const authenticate: RequestHandler = (req, res, next) => {
+    const table = deps.routing();
+    if (!table) {
+      throw new HttpProblem(503, 'the gateway has no routing snapshot yet; retry later', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    const header = req.get('authorization') ?? '';
+    if (!/^bearer\b/i.test(header)) {
+      // No credentials for this scheme (RFC 6750 §3.1: no error code then).
+      throw new HttpProblem(401, 'an API key is required: Authorization: Bearer <api key>', {
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      });
+    }
+    // A map lookup by SHA-256 of the key: nothing about the stored hashes leaks through timing.
+    const token = BEARER.exec(header)?.[1];
+    const tenant = token === undefined ? undefined : table.tenantByKeyHash(hashApiKey(token));
+    if (!tenant) {
+      throw new HttpProblem(401, 'the API key is malformed or unknown', {
+        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      });
+    }
+    const cell = table.cell(tenant.cellId);
+    if (!cell) {
+      logger.error(
+        { tenantId: tenant.id, cellId: tenant.cellId },
+        'routing snapshot has no endpoints for the cell',
+      );
+      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
+    }
+    const caller: Caller = { tenant, cell };
+    res.locals.caller = caller;
+    next();
+  };
+
+  const rateLimit: RequestHandler = async (_req, res, next) => {
+    const { tenant } = callerOf(res);
+    const limit = tenant.rateLimitPerSecond || deps.defaultRateLimitPerSecond;
+    const decision = await deps.limiter.consume(tenant.id, limit);
+    if (!decision.allowed) {
+      throw new HttpProblem(429, `rate limit of ${limit} requests per second exceeded`, {
+        headers: { 'Retry-After': String(decision.retryAfterSeconds) },
+      });
+    }
+    next();
+  };
+
+  const jsonBody: RequestHandler[] = [
+    (req, _res, next) => {
+      // is() is null without a body (validation then reports what is missing), false for other types.
+      if (req.is('application/json') === false && req.get('content-length') !== '0') {
+        throw new HttpProblem(415, 'the request body must be application/json');
+      }
+      next();
+    },
+    express.json({ limit: BODY_LIMIT, type: 'application/json' }),
+  ];
+
+  const tenantRoute = (...handlers: RequestHandler[]): RequestHandler[] => [
+    authenticate,
+    rateLimit,
+    ...handlers,
+  ];
+
+  const getProduct: RequestHandler = async (req, res) => {
+    const { tenant, cell } = callerOf(res);
+    const sku = skuSchema.safeParse(req.params.sku);
+    if (!sku.success) throw notFound('no such product');
+    const inventory = clients.inventoryAt(cell.inventoryAddress);
+    const reply = await call(inventory.getProduct.bind(inventory), {
+      tenantId: tenant.id,
+      sku: sku.data,
+    });
+    res.json(toProduct(reply.product));
+  };
+
+  const putProduct: RequestHandler = async (req, res) => {
+    const { tenant, cell } = callerOf(res);
+    const sku = skuSchema.safeParse(req.params.sku);
+    if (!sku.success) {
+      throw new HttpProblem(400, 'the sku is invalid', {
+        errors: [{ parameter: 'sku', detail: sku.error.issues[0]?.message ?? 'invalid' }],
+      });
+    }
+    const input = parseBody(productInputSchema, req.body);
+    const inventory = clients.inventoryAt(cell.inventoryAddress);
+    const reply = await call(inventory.upsertProduct.bind(inventory), {
+      tenantId: tenant.id,
+      sku: sku.data,
+      ...input,
+    });
+    res.json(toProduct(reply.product));
+  };
+
+  const createOrder: RequestHandler = async (req, res) => {
+    const { tenant, cell } = callerOf(res);
+    const rawKey = req.get('idempotency-key');
+    const key = rawKey === undefined ? undefined : idempotencyKeySchema.safeParse(rawKey);
+    if (key && !key.success) {
+      throw new HttpProblem(400, 'the Idempotency-Key header is invalid', {
+        errors: [{ header: 'Idempotency-Key', detail: key.error.issues[0]?.message ?? 'invalid' }],
+      });
+    }
+    const input = parseBody(createOrderInputSchema, req.body);
+    const orders = clients.ordersAt(cell.ordersAddress);
+    const reply = await call(orders.createOrder.bind(orders), {
+      tenantId: tenant.id,
+      customerId: input.customerId,
+      items: input.items.map(({ sku, quantity }) => ({ sku, quantity, unitPriceCents: 0 })),
+      paymentToken: input.paymentToken,
+      idempotencyKey: key?.data ?? '',
+      requestFingerprint: key ? requestFingerprint(input) : '',
+    });
+    const order = toOrder(reply.order);
+    res.status(202).location(`/v1/orders/${order.id}`);
+    if (reply.replayed) res.set('Idempotent-Replayed', 'true');
+    res.json(order);
+  };
+
+  const getOrder: RequestHandler = async (req, res) => {
+    const { tenant, cell } = callerOf(res);
+    const id = orderIdSchema.safeParse(req.params.id);
+    if (!id.success) throw notFound('no such order');
+    const orders = clients.ordersAt(cell.ordersAddress);
+    const reply = await call(orders.getOrder.bind(orders), {
+      tenantId: tenant.id,
+      orderId: id.data,
+    });
+    res.json(toOrder(reply.order));
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  /** Registers a path's handlers; any other method gets 405 with Allow. */
+  const resource = (
+    path: string,
+    methods: Partial<Record<'get' | 'put' | 'post', RequestHandler[]>>,
+  ): void => {
+    const route = app.route(path);
+    const allowed: string[] = [];
+    for (const [method, handlers] of Object.entries(methods)) {
+      route[method as 'get' | 'put' | 'post'](...handlers);
+      allowed.push(method.toUpperCase(), ...(method === 'get' ? ['HEAD'] : []));
+    }
+    route.all((_req, _res) => {
+      throw new HttpProblem(405, 'method not allowed on this resource', {
+        headers: { Allow: allowed.join(', ') },
+      });
+    });
+  };
+
+  const probe: RequestHandler = (req, res, next) => {
+    if (!probes(req, res)) next();
+  };
+  resource('/healthz', { get: [probe] });
+  resource('/readyz', { get: [probe] });
+  resource('/openapi.json', { get: [(_req, res) => void res.json(openApiDocument)] });
+  resource('/v1/products/:sku', {
+    get: tenantRoute(getProduct),
+    put: tenantRoute(...jsonBody, putProduct),
+  });
+  resource('/v1/orders', { post: tenantRoute(...jsonBody, createOrder) });
+  resource('/v1/orders/:id', { get: tenantRoute(getOrder) });
+
+  app.use((_req, _res) => {
+    throw notFound('no such resource');
+  });
+
+  const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
+    if (res.headersSent) return next(error);
+    const problem = toProblem(error);
+    if (problem.status >= 500) {
+      const request = { method: req.method, path: req.path, status: problem.status };
+      // Failures with an underlying error are logged with it; the gateway's own 503s are not bugs.
+      if (problem.cause !== undefined) {
+        logger.error({ ...request, err: problem.cause }, 'request failed');
+      } else {
+        logger.warn({ ...request, detail: problem.detail }, 'request failed');
+      }
+    }
+    sendProblem(res, problem);
+  };
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,174 @@
+import { STATUS_CODES } from 'node:http';
+import { z } from 'zod';
+import { PROBLEM_CONTENT_TYPE } from './problem.js';
+import {
+  createOrderInputSchema,
+  idempotencyKeySchema,
+  orderIdSchema,
+  orderSchema,
+  problemSchema,
+  productInputSchema,
+  productSchema,
+  skuSchema,
+} from './schemas.js';
+
+/** The component schemas of the document, generated from the validators with z.toJSONSchema. */
+export const openApiSchemas = {
+  ProductInput: productInputSchema,
+  Product: productSchema,
+  CreateOrderInput: createOrderInputSchema,
+  Order: orderSchema,
+  Problem: problemSchema,
+} as const;
+
+type SchemaName = keyof typeof openApiSchemas;
+type JsonObject = Record<string, unknown>;
+
+const ref = (name: SchemaName): JsonObject => ({ $ref: `#/components/schemas/${name}` });
+
+const json = (name: SchemaName): JsonObject => ({ 'application/json': { schema: ref(name) } });
+
+const header = (description: string, schema: JsonObject = { type: 'string' }): JsonObject => ({
+  description,
+  schema,
+});
+
+/** Problem responses for the given statuses, with the headers that come with some of them. */
+function problems(...statuses: number[]): JsonObject {
+  const headers: Record<number, JsonObject> = {
+    401: { 'WWW-Authenticate': header('Bearer') },
+    405: { Allow: header('The methods the resource supports.') },
+    429: { 'Retry-After': header('Seconds until a request may succeed.', { type: 'integer' }) },
+  };
+  return Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {
+        description: STATUS_CODES[status],
+        ...(headers[status] ? { headers: headers[status] } : {}),
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } },
+      },
+    ]),
+  );
+}
+
+const pathParameter = (name: string, schema: z.ZodType): JsonObject => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: z.toJSONSchema(schema),
+});
+
+const unauthenticated: JsonObject[] = [];
+/** Errors every authenticated call can get besides its own. */
+const common = [401, 405, 429, 500, 503, 504];
+
+/** Builds the OpenAPI 3.1 document of the public API from the zod schemas the gateway validates with. */
+export function buildOpenApiDocument(): JsonObject {
+  return {
+    openapi: '3.1.1',
+    info: {
+      title: 'Bulkhead public API',
+      version: '1.0.0',
+      description:
+        'Products and orders of a tenant. Authenticate with `Authorization: Bearer <api key>`. ' +
+        'Errors are RFC 9457 problem details.',
+    },
+    security: [{ apiKey: [] }],
+    paths: {
+      '/v1/products/{sku}': {
+        parameters: [pathParameter('sku', skuSchema)],
+        get: {
+          operationId: 'getProduct',
+          summary: 'Get a product',
+          responses: {
+            200: { description: 'The product', content: json('Product') },
+            ...problems(404, ...common),
+          },
+        },
+        put: {
+          operationId: 'upsertProduct',
+          summary: 'Create or replace a product; stock sets the units on hand',
+          requestBody: { required: true, content: json('ProductInput') },
+          responses: {
+            200: { description: 'The product', content: json('Product') },
+            ...problems(400, 409, 413, 415, ...common),
+          },
+        },
+      },
+      '/v1/orders': {
+        post: {
+          operationId: 'createOrder',
+          summary: 'Place an order (accepted as PENDING, completed asynchronously)',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: z.toJSONSchema(idempotencyKeySchema),
+            },
+          ],
+          requestBody: { required: true, content: json('CreateOrderInput') },
+          responses: {
+            202: {
+              description: 'Accepted; poll the Location',
+              headers: {
+                Location: header('/v1/orders/{id}'),
+                'Idempotent-Replayed': header(
+                  '"true" when this is the stored response to an earlier request',
+                ),
+              },
+              content: json('Order'),
+            },
+            ...problems(400, 409, 413, 415, 422, ...common),
+          },
+        },
+      },
+      '/v1/orders/{id}': {
+        parameters: [pathParameter('id', orderIdSchema)],
+        get: {
+          operationId: 'getOrder',
+          summary: 'Get an order',
+          responses: {
+            200: { description: 'The order', content: json('Order') },
+            ...problems(404, ...common),
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'getOpenApiDocument',
+          summary: 'This document',
+          security: unauthenticated,
+          responses: {
+            200: { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } },
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'liveness',
+          summary: 'Liveness probe',
+          security: unauthenticated,
+          responses: { 200: { description: 'Alive' } },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'readiness',
+          summary: 'Readiness probe: ready once a routing snapshot is loaded',
+          security: unauthenticated,
+          responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: "The tenant's API key" },
+      },
+      schemas: Object.fromEntries(
+        Object.entries(openApiSchemas).map(([name, schema]) => [name, z.toJSONSchema(schema)]),
+      ),
+    },
+  };
+}

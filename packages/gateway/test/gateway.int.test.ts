@@ -1,0 +1,796 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ordersV1 } from '@bulkhead/contracts';
+import {
+  hashApiKey,
+  writeSnapshotFile,
+  type RoutingSnapshot,
+  type TenantRoute,
+} from '@bulkhead/routing-snapshot';
+import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
+import {
+  createGatewayApp,
+  loadGatewayConfig,
+  openApiSchemas,
+  type GatewayApp,
+} from '../src/index.js';
+import { startFakeCell, type FakeCell } from './fake-cell.js';
+
+// Real gRPC servers (one per cell), a real snapshot file, real Redis; the gateway on port 0.
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  text: string;
+}
+
+interface Tenant {
+  route: TenantRoute;
+  apiKey: string;
+}
+
+function newTenant(cellId: string, rateLimitPerSecond = 0): Tenant {
+  const apiKey = randomBytes(32).toString('base64url');
+  const id = uniqueName('tenant');
+  return {
+    apiKey,
+    route: { id, name: id, cellId, apiKeySha256: hashApiKey(apiKey), rateLimitPerSecond },
+  };
+}
+
+async function send(
+  port: number,
+  method: string,
+  path: string,
+  options: {
+    apiKey?: string;
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, body });
+  const text = await res.text();
+  const type = res.headers.get('content-type') ?? '';
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: type.includes('json') && text ? JSON.parse(text) : text,
+  };
+}
+
+const problemShape = z.object({
+  type: z.string().min(1),
+  title: z.string().min(1),
+  status: z.int(),
+  detail: z.string().min(1),
+});
+
+/** Asserts an RFC 9457 problem with this status and no internals; returns its body. */
+function expectProblem(reply: Reply, status: number): Record<string, unknown> {
+  expect(reply.status, reply.text).toBe(status);
+  expect(reply.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const problem = problemShape.parse(reply.body);
+  expect(problem.status).toBe(status);
+  expect(reply.text).not.toMatch(/stack|\n\s+at |node_modules|127\.0\.0\.1/);
+  return reply.body as Record<string, unknown>;
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const validOrder = {
+  customerId: 'cust-1',
+  items: [{ sku: 'mug', quantity: 2 }],
+  paymentToken: 'tok_ok',
+};
+
+describe('gateway', () => {
+  let dir: string;
+  let snapshotPath: string;
+  let cellA: FakeCell;
+  let cellB: FakeCell;
+  let cellC: FakeCell;
+  let snapshot: RoutingSnapshot;
+  const apps: GatewayApp[] = [];
+  const extraCells: FakeCell[] = [];
+  let gw: GatewayApp;
+  const tenantA = newTenant('cell-a');
+  const tenantA2 = newTenant('cell-a');
+  const tenantB = newTenant('cell-b');
+  const tenantC = newTenant('cell-c');
+
+  /** Writes the next snapshot version (the config-agent's job in production). */
+  async function publish(change: (s: RoutingSnapshot) => void = () => undefined): Promise<void> {
+    change(snapshot);
+    snapshot = {
+      ...snapshot,
+      version: snapshot.version + 1,
+      publishedAt: new Date().toISOString(),
+    };
+    await writeSnapshotFile(snapshotPath, snapshot);
+  }
+
+  async function startGateway(env: Record<string, string> = {}): Promise<GatewayApp> {
+    const config = loadGatewayConfig({
+      SNAPSHOT_PATH: snapshotPath,
+      GATEWAY_PORT: '0',
+      BULKHEAD_REDIS_URL: infra.redisUrl,
+      GRPC_DEADLINE_MS: '1000',
+      ...env,
+    });
+    const app = createGatewayApp(config, { logger: testLogger('gateway') });
+    apps.push(app);
+    await app.start();
+    return app;
+  }
+
+  const calls = (cell: FakeCell): number => cell.calls.length;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
+    snapshotPath = join(dir, 'routing.json');
+    [cellA, cellB, cellC] = await Promise.all([
+      startFakeCell('cell-a'),
+      startFakeCell('cell-b'),
+      startFakeCell('cell-c'),
+    ]);
+    snapshot = {
+      version: 1,
+      publishedAt: new Date().toISOString(),
+      cells: [cellA.endpoints, cellB.endpoints, cellC.endpoints],
+      tenants: [tenantA.route, tenantA2.route, tenantB.route, tenantC.route],
+    };
+    await writeSnapshotFile(snapshotPath, snapshot);
+    gw = await startGateway();
+  });
+
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.stop()));
+    await Promise.all(
+      [cellA, cellB, cellC, ...extraCells].filter(Boolean).map((cell) => cell.stop()),
+    );
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves liveness and readiness without auth', async () => {
+    expect((await send(gw.port, 'GET', '/healthz')).status).toBe(200);
+    expect((await send(gw.port, 'GET', '/readyz')).status).toBe(200);
+    expect(gw.isReady()).toBe(true);
+  });
+
+  it('is not ready (503) until a routing snapshot exists, then serves it', async () => {
+    const lateDir = join(dir, 'late');
+    const late = await startGateway({ SNAPSHOT_PATH: join(lateDir, 'routing.json') });
+    expect((await send(late.port, 'GET', '/readyz')).status).toBe(503);
+    expect(late.isReady()).toBe(false);
+    expectProblem(
+      await send(late.port, 'GET', '/v1/products/mug', { apiKey: tenantA.apiKey }),
+      503,
+    );
+
+    await writeSnapshotFile(join(lateDir, 'routing.json'), snapshot);
+    await eventually(async () =>
+      (await send(late.port, 'GET', '/readyz')).status === 200 ? true : undefined,
+    );
+    await late.stop();
+  });
+
+  it('answers 401 with WWW-Authenticate for missing, malformed and unknown keys', async () => {
+    const before = calls(cellA) + calls(cellB);
+    const invalid = 'Bearer error="invalid_token"';
+    // [Authorization header, expected WWW-Authenticate]; no credentials → no error code (RFC 6750).
+    const cases: Record<string, [string | undefined, string]> = {
+      missing: [undefined, 'Bearer'],
+      basic: ['Basic dXNlcjpwYXNz', 'Bearer'],
+      'empty bearer': ['Bearer', invalid],
+      'lowercase scheme, unknown key': ['bearer abc', invalid],
+      'two tokens': [`Bearer ${tenantA.apiKey} extra`, invalid],
+      unknown: [`Bearer ${randomBytes(32).toString('base64url')}`, invalid],
+    };
+    for (const [name, [authorization, challenge]] of Object.entries(cases)) {
+      const reply = await send(gw.port, 'GET', '/v1/products/mug', {
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      expectProblem(reply, 401);
+      expect(reply.headers.get('www-authenticate'), name).toBe(challenge);
+    }
+    expect(calls(cellA) + calls(cellB)).toBe(before);
+    // The scheme is case-insensitive.
+    const lower = await send(gw.port, 'GET', '/v1/products/nope', {
+      headers: { authorization: `bearer ${tenantA.apiKey}` },
+    });
+    expect(lower.status).toBe(404);
+  });
+
+  it("routes each tenant to its own cell with the tenant's id", async () => {
+    const a = await send(gw.port, 'PUT', '/v1/products/mug', {
+      apiKey: tenantA.apiKey,
+      body: { name: 'Mug A', priceCents: 1200, stock: 10 },
+    });
+    const b = await send(gw.port, 'PUT', '/v1/products/mug', {
+      apiKey: tenantB.apiKey,
+      body: { name: 'Mug B', priceCents: 900, stock: 3 },
+    });
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(cellA.calls.at(-1)).toEqual({ method: 'UpsertProduct', tenantId: tenantA.route.id });
+    expect(cellB.calls.at(-1)).toEqual({ method: 'UpsertProduct', tenantId: tenantB.route.id });
+    expect(cellA.calls.some((c) => c.tenantId === tenantB.route.id)).toBe(false);
+    expect(cellB.calls.some((c) => c.tenantId === tenantA.route.id)).toBe(false);
+    // Same sku, different tenants: separate products.
+    expect(
+      (await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenantB.apiKey })).body,
+    ).toMatchObject({
+      name: 'Mug B',
+    });
+  });
+
+  it('PUT and GET a product with the public shape', async () => {
+    const product = {
+      sku: 'lamp.v2_x-1',
+      name: 'Lamp',
+      priceCents: 4999,
+      available: 7,
+      reserved: 0,
+    };
+    const put = await send(gw.port, 'PUT', `/v1/products/${product.sku}`, {
+      apiKey: tenantA.apiKey,
+      body: { name: 'Lamp', priceCents: 4999, stock: 7 },
+    });
+    expect(put.status).toBe(200);
+    expect(put.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(put.body).toEqual(product);
+
+    const get = await send(gw.port, 'GET', `/v1/products/${product.sku}`, {
+      apiKey: tenantA.apiKey,
+    });
+    expect(get.status).toBe(200);
+    expect(get.body).toEqual(product);
+
+    const missing = await send(gw.port, 'GET', '/v1/products/nope', { apiKey: tenantA.apiKey });
+    expectProblem(missing, 404);
+    // Another tenant (same cell) does not see it.
+    expectProblem(
+      await send(gw.port, 'GET', `/v1/products/${product.sku}`, { apiKey: tenantA2.apiKey }),
+      404,
+    );
+
+    const before = calls(cellA);
+    expectProblem(
+      await send(gw.port, 'GET', '/v1/products/-not-a-sku', { apiKey: tenantA.apiKey }),
+      404,
+    );
+    expect(calls(cellA)).toBe(before);
+  });
+
+  it('POST /v1/orders answers 202 with Location; GET returns the order shape', async () => {
+    const post = await send(gw.port, 'POST', '/v1/orders', {
+      apiKey: tenantA.apiKey,
+      body: validOrder,
+    });
+    expect(post.status).toBe(202);
+    const order = post.body as { id: string };
+    expect(post.headers.get('location')).toBe(`/v1/orders/${order.id}`);
+    expect(post.headers.get('idempotent-replayed')).toBeNull();
+    expect(post.body).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'PENDING',
+      items: [{ sku: 'mug', quantity: 2, unitPriceCents: 0 }],
+      totalCents: 0,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+
+    const get = await send(gw.port, 'GET', `/v1/orders/${order.id}`, { apiKey: tenantA.apiKey });
+    expect(get.status).toBe(200);
+    expect(get.body).toEqual(post.body);
+    expect(get.body).not.toHaveProperty('reason');
+
+    cellA.setOrderStatus(order.id, ordersV1.OrderStatus.ORDER_STATUS_REJECTED, 'out_of_stock');
+    const rejected = await send(gw.port, 'GET', `/v1/orders/${order.id}`, {
+      apiKey: tenantA.apiKey,
+    });
+    expect(rejected.body).toMatchObject({
+      id: order.id,
+      status: 'REJECTED',
+      reason: 'out_of_stock',
+    });
+    cellA.setOrderStatus(order.id, ordersV1.OrderStatus.ORDER_STATUS_CONFIRMED);
+    const confirmed = await send(gw.port, 'GET', `/v1/orders/${order.id}`, {
+      apiKey: tenantA.apiKey,
+    });
+    expect(confirmed.body).toMatchObject({ status: 'CONFIRMED' });
+    expect(confirmed.body).not.toHaveProperty('reason');
+  });
+
+  it("answers 404 for another tenant's order, unknown and malformed ids", async () => {
+    const post = await send(gw.port, 'POST', '/v1/orders', {
+      apiKey: tenantA.apiKey,
+      body: validOrder,
+    });
+    const { id } = post.body as { id: string };
+    expectProblem(await send(gw.port, 'GET', `/v1/orders/${id}`, { apiKey: tenantA2.apiKey }), 404);
+    expectProblem(await send(gw.port, 'GET', `/v1/orders/${id}`, { apiKey: tenantB.apiKey }), 404);
+    expectProblem(
+      await send(gw.port, 'GET', `/v1/orders/${randomUUID()}`, { apiKey: tenantA.apiKey }),
+      404,
+    );
+    const before = calls(cellA);
+    expectProblem(
+      await send(gw.port, 'GET', '/v1/orders/not-a-uuid', { apiKey: tenantA.apiKey }),
+      404,
+    );
+    expect(calls(cellA)).toBe(before);
+  });
+
+  it('rejects invalid requests with 400 problem+json without calling the services', async () => {
+    const before = calls(cellA);
+    const items = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ sku: `s${i}`, quantity: 1 }));
+    const cases: {
+      name: string;
+      path: string;
+      method: string;
+      body?: unknown;
+      rawBody?: string;
+      pointer?: string;
+      headers?: Record<string, string>;
+    }[] = [
+      { name: 'malformed JSON', method: 'POST', path: '/v1/orders', rawBody: '{"customerId":' },
+      { name: 'JSON scalar', method: 'POST', path: '/v1/orders', rawBody: '42' },
+      { name: 'no body', method: 'POST', path: '/v1/orders' },
+      {
+        name: 'unknown field',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, coupon: 'x' },
+        pointer: '/coupon',
+      },
+      {
+        name: 'unknown item field',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, items: [{ sku: 'a', quantity: 1, price: 1 }] },
+        pointer: '/items/0/price',
+      },
+      {
+        name: 'no items',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, items: [] },
+        pointer: '/items',
+      },
+      {
+        name: '51 items',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, items: items(51) },
+        pointer: '/items',
+      },
+      {
+        name: 'duplicate skus',
+        method: 'POST',
+        path: '/v1/orders',
+        body: {
+          ...validOrder,
+          items: [
+            { sku: 'a', quantity: 1 },
+            { sku: 'a', quantity: 2 },
+          ],
+        },
+        pointer: '/items',
+      },
+      {
+        name: 'quantity 0',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, items: [{ sku: 'a', quantity: 0 }] },
+        pointer: '/items/0/quantity',
+      },
+      {
+        name: 'quantity 10001',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, items: [{ sku: 'a', quantity: 10_001 }] },
+        pointer: '/items/0/quantity',
+      },
+      {
+        name: 'bad item sku',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, items: [{ sku: 'a b', quantity: 1 }] },
+        pointer: '/items/0/sku',
+      },
+      {
+        name: 'empty customerId',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, customerId: '' },
+        pointer: '/customerId',
+      },
+      {
+        name: 'long paymentToken',
+        method: 'POST',
+        path: '/v1/orders',
+        body: { ...validOrder, paymentToken: 'x'.repeat(129) },
+        pointer: '/paymentToken',
+      },
+      {
+        name: 'Idempotency-Key with a space',
+        method: 'POST',
+        path: '/v1/orders',
+        body: validOrder,
+        headers: { 'idempotency-key': 'a b' },
+      },
+      {
+        name: 'Idempotency-Key too long',
+        method: 'POST',
+        path: '/v1/orders',
+        body: validOrder,
+        headers: { 'idempotency-key': 'k'.repeat(256) },
+      },
+      {
+        name: 'fractional price',
+        method: 'PUT',
+        path: '/v1/products/mug',
+        body: { name: 'Mug', priceCents: 1.5, stock: 1 },
+        pointer: '/priceCents',
+      },
+      {
+        name: 'negative stock',
+        method: 'PUT',
+        path: '/v1/products/mug',
+        body: { name: 'Mug', priceCents: 1, stock: -1 },
+        pointer: '/stock',
+      },
+      {
+        name: 'price too large',
+        method: 'PUT',
+        path: '/v1/products/mug',
+        body: { name: 'Mug', priceCents: 1_000_000_001, stock: 1 },
+        pointer: '/priceCents',
+      },
+      {
+        name: 'name too long',
+        method: 'PUT',
+        path: '/v1/products/mug',
+        body: { name: 'n'.repeat(201), priceCents: 1, stock: 1 },
+        pointer: '/name',
+      },
+      {
+        name: 'missing name',
+        method: 'PUT',
+        path: '/v1/products/mug',
+        body: { priceCents: 1, stock: 1 },
+        pointer: '/name',
+      },
+      {
+        name: 'string stock',
+        method: 'PUT',
+        path: '/v1/products/mug',
+        body: { name: 'Mug', priceCents: 1, stock: '5' },
+        pointer: '/stock',
+      },
+      {
+        name: 'invalid sku in path',
+        method: 'PUT',
+        path: '/v1/products/.hidden',
+        body: { name: 'Mug', priceCents: 1, stock: 1 },
+      },
+      {
+        name: 'sku too long',
+        method: 'PUT',
+        path: `/v1/products/${'s'.repeat(65)}`,
+        body: { name: 'Mug', priceCents: 1, stock: 1 },
+      },
+    ];
+    for (const c of cases) {
+      const headers = {
+        ...(c.rawBody !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...c.headers,
+      };
+      const reply = await send(gw.port, c.method, c.path, {
+        apiKey: tenantA.apiKey,
+        body: c.body,
+        rawBody: c.rawBody,
+        headers,
+      });
+      const problem = expectProblem(reply, 400);
+      if (c.pointer !== undefined) {
+        expect(problem.errors, c.name).toEqual(
+          expect.arrayContaining([expect.objectContaining({ pointer: c.pointer })]),
+        );
+      }
+    }
+    expect(calls(cellA)).toBe(before);
+  });
+
+  it('answers 413 for a body over 64 kB and 415 for a non-JSON body', async () => {
+    const before = calls(cellA);
+    const big = { ...validOrder, customerId: 'x'.repeat(70_000) };
+    expectProblem(
+      await send(gw.port, 'POST', '/v1/orders', { apiKey: tenantA.apiKey, body: big }),
+      413,
+    );
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const reply = await send(gw.port, 'POST', '/v1/orders', {
+        apiKey: tenantA.apiKey,
+        rawBody: JSON.stringify(validOrder),
+        headers: { 'content-type': type },
+      });
+      expectProblem(reply, 415);
+    }
+    expect(calls(cellA)).toBe(before);
+  });
+
+  it('answers 404 for unknown routes and 405 with Allow for wrong methods', async () => {
+    for (const path of ['/', '/nope', '/v1/products', '/v1/orders/a/b', '/v2/orders']) {
+      expectProblem(await send(gw.port, 'GET', path, { apiKey: tenantA.apiKey }), 404);
+    }
+    const cases: [string, string, string][] = [
+      ['DELETE', '/v1/products/mug', 'GET, HEAD, PUT'],
+      ['POST', '/v1/products/mug', 'GET, HEAD, PUT'],
+      ['GET', '/v1/orders', 'POST'],
+      ['PUT', `/v1/orders/${randomUUID()}`, 'GET, HEAD'],
+      ['POST', '/openapi.json', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const reply = await send(gw.port, method, path, { apiKey: tenantA.apiKey });
+      expectProblem(reply, 405);
+      expect(reply.headers.get('allow')).toBe(allow);
+    }
+  });
+
+  it('replays an Idempotency-Key with the same body and maps reuse (422) and in-flight (409)', async () => {
+    const key = randomUUID();
+    const headers = { 'idempotency-key': key };
+    const first = await send(gw.port, 'POST', '/v1/orders', {
+      apiKey: tenantA.apiKey,
+      body: validOrder,
+      headers,
+    });
+    expect(first.status).toBe(202);
+    const ordersBefore = cellA.orderCount();
+    // Same body with keys in another order and other spacing: the same fingerprint.
+    const reordered = `{ "paymentToken": "tok_ok", "items": [{"quantity": 2, "sku": "mug"}], "customerId": "cust-1" }`;
+    const replay = await send(gw.port, 'POST', '/v1/orders', {
+      apiKey: tenantA.apiKey,
+      rawBody: reordered,
+      headers: { ...headers, 'content-type': 'application/json' },
+    });
+    expect(replay.status).toBe(202);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.headers.get('location')).toBe(first.headers.get('location'));
+    expect(replay.body).toEqual(first.body);
+    expect(cellA.orderCount()).toBe(ordersBefore);
+
+    const reused = await send(gw.port, 'POST', '/v1/orders', {
+      apiKey: tenantA.apiKey,
+      body: { ...validOrder, paymentToken: 'tok_other' },
+      headers,
+    });
+    expect(expectProblem(reused, 422).reason).toBe('idempotency_key_reused');
+
+    // Two concurrent requests with one key: the first is still running when the second arrives.
+    const slowKey = { 'idempotency-key': randomUUID() };
+    const slowOrder = { ...validOrder, customerId: 'sleep-1500' };
+    const racing = await Promise.all([
+      send(gw.port, 'POST', '/v1/orders', {
+        apiKey: tenantA.apiKey,
+        body: slowOrder,
+        headers: slowKey,
+      }),
+      sleep(100).then(() =>
+        send(gw.port, 'POST', '/v1/orders', {
+          apiKey: tenantA.apiKey,
+          body: slowOrder,
+          headers: slowKey,
+        }),
+      ),
+    ]);
+    // The slow order outlives the 1 s deadline: the first caller gets 504 and may retry with the key.
+    expect(racing.map((r) => r.status)).toEqual([504, 409]);
+    expect(expectProblem(racing[1], 409).reason).toBe('idempotency_key_in_flight');
+  });
+
+  it('maps gRPC failures: INTERNAL to a generic 500, DEADLINE_EXCEEDED to 504, UNAVAILABLE to 503', async () => {
+    const boom = await send(gw.port, 'PUT', '/v1/products/boom', {
+      apiKey: tenantA.apiKey,
+      body: { name: 'Boom', priceCents: 1, stock: 1 },
+    });
+    expect(expectProblem(boom, 500).detail).toBe('internal error');
+    expect(boom.text).not.toContain('secret');
+
+    const started = Date.now();
+    expectProblem(await send(gw.port, 'GET', '/v1/products/slow', { apiKey: tenantA.apiKey }), 504);
+    expect(Date.now() - started).toBeLessThan(1_400); // GRPC_DEADLINE_MS=1000, the server takes 1500
+
+    expect(
+      (
+        await send(gw.port, 'PUT', '/v1/products/x', {
+          apiKey: tenantC.apiKey,
+          body: { name: 'X', priceCents: 1, stock: 1 },
+        })
+      ).status,
+    ).toBe(200);
+    await cellC.stop();
+    expectProblem(await send(gw.port, 'GET', '/v1/products/x', { apiKey: tenantC.apiKey }), 503);
+  });
+
+  it('picks up a tenant added to the snapshot file within 1 s', async () => {
+    const tenant = newTenant('cell-b');
+    expectProblem(await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey }), 401);
+    const published = Date.now();
+    await publish((s) => s.tenants.push(tenant.route));
+    await eventually(
+      async () => {
+        const reply = await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey });
+        return reply.status === 401 ? undefined : reply;
+      },
+      { timeoutMs: 1_000, intervalMs: 20 },
+    );
+    expect(Date.now() - published).toBeLessThan(1_000);
+    expect(cellB.calls.at(-1)).toEqual({ method: 'GetProduct', tenantId: tenant.route.id });
+  });
+
+  it('follows a cell moved to a new address', async () => {
+    const [before, after] = await Promise.all([startFakeCell('cell-d'), startFakeCell('cell-d')]);
+    extraCells.push(before, after);
+    const tenant = newTenant('cell-d');
+    await publish((s) => {
+      s.cells.push(before.endpoints);
+      s.tenants.push(tenant.route);
+    });
+    await eventually(async () =>
+      (await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status === 404
+        ? true
+        : undefined,
+    );
+    expect(before.calls.length).toBeGreaterThan(0);
+
+    await publish((s) => {
+      s.cells = s.cells.map((cell) => (cell.id === 'cell-d' ? after.endpoints : cell));
+    });
+    await eventually(async () => {
+      await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey });
+      return after.calls.length > 0 ? true : undefined;
+    });
+    const stale = before.calls.length;
+    await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey });
+    expect(before.calls.length).toBe(stale);
+  });
+
+  it('serves an OpenAPI 3.1 document generated from the validators, without auth', async () => {
+    const reply = await send(gw.port, 'GET', '/openapi.json');
+    expect(reply.status).toBe(200);
+    const doc = reply.body as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(Object.keys(doc.paths['/v1/products/{sku}'] ?? {})).toEqual(
+      expect.arrayContaining(['get', 'put']),
+    );
+    expect(Object.keys(doc.paths['/v1/orders'] ?? {})).toContain('post');
+    expect(Object.keys(doc.paths['/v1/orders/{id}'] ?? {})).toContain('get');
+    for (const path of ['/openapi.json', '/healthz', '/readyz'])
+      expect(doc.paths).toHaveProperty(path);
+    for (const [name, schema] of Object.entries(openApiSchemas)) {
+      expect(doc.components.schemas[name], name).toEqual(z.toJSONSchema(schema));
+    }
+    expect(doc.paths['/v1/orders']).toMatchObject({
+      post: {
+        requestBody: {
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/CreateOrderInput' } },
+          },
+        },
+      },
+    });
+    expect(doc.paths['/v1/products/{sku}']).toMatchObject({
+      put: {
+        requestBody: {
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/ProductInput' } },
+          },
+        },
+      },
+    });
+  });
+
+  it('rate-limits a tenant across gateway instances through Redis (429 + Retry-After)', async () => {
+    const tenant = newTenant('cell-a', 5);
+    await publish((s) => s.tenants.push(tenant.route));
+    const second = await startGateway();
+    // Both instances must know the tenant; these probes are counted too, so start a fresh window after.
+    for (const app of [gw, second]) {
+      await eventually(async () =>
+        (await send(app.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status !== 401
+          ? true
+          : undefined,
+      );
+    }
+    await sleep(1_100); // a fresh window
+
+    const statuses: number[] = [];
+    for (const app of [gw, gw, gw, second, second, second]) {
+      statuses.push(
+        (await send(app.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status,
+      );
+    }
+    expect(statuses.slice(0, 5)).toEqual([404, 404, 404, 404, 404]);
+    expect(statuses[5]).toBe(429);
+    const limited = await send(second.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey });
+    expectProblem(limited, 429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+
+    // Other tenants are not affected; the tenant gets through again after Retry-After.
+    expect(
+      (await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenantA.apiKey })).status,
+    ).toBe(200);
+    await sleep(1_050);
+    expect((await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status).toBe(
+      404,
+    );
+    await second.stop();
+  });
+
+  it('keeps serving and limiting per instance while Redis is unreachable; stop() drains', async () => {
+    const tenant = newTenant('cell-a', 5);
+    await publish((s) => s.tenants.push(tenant.route));
+    const port = await closedPort();
+    const isolated = await startGateway({ BULKHEAD_REDIS_URL: `redis://127.0.0.1:${port}` });
+    await eventually(async () =>
+      (await send(isolated.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status !==
+      401
+        ? true
+        : undefined,
+    );
+    await sleep(1_100); // a fresh window
+
+    const statuses: number[] = [];
+    const started = Date.now();
+    for (let i = 0; i < 6; i++) {
+      statuses.push(
+        (await send(isolated.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status,
+      );
+    }
+    expect(Date.now() - started).toBeLessThan(800); // no waiting on the dead Redis
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 429]);
+
+    // An in-flight request completes during stop(); afterwards the port is closed.
+    await sleep(1_100);
+    const inFlight = send(isolated.port, 'POST', '/v1/orders', {
+      apiKey: tenantA.apiKey,
+      body: { ...validOrder, customerId: 'sleep-300' },
+    });
+    await sleep(50);
+    const stopping = Date.now();
+    await isolated.stop();
+    expect((await inFlight).status).toBe(202);
+    expect(Date.now() - stopping).toBeLessThan(1_000);
+    await expect(send(isolated.port, 'GET', '/healthz')).rejects.toThrow();
+  });
+});

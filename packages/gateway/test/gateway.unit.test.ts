@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError } from '@bulkhead/config';
+import { GrpcError, Status } from '@bulkhead/grpc';
+import {
+  buildOpenApiDocument,
+  canonicalJson,
+  createOrderInputSchema,
+  idempotencyKeySchema,
+  loadGatewayConfig,
+  openApiSchemas,
+  productInputSchema,
+  requestFingerprint,
+  skuSchema,
+} from '../src/index.js';
+import { fieldProblems, problemFromGrpc, toProblem } from '../src/problem.js';
+
+describe('loadGatewayConfig', () => {
+  it('applies defaults and requires SNAPSHOT_PATH', () => {
+    expect(loadGatewayConfig({ SNAPSHOT_PATH: '/run/bulkhead/routing.json' })).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      snapshotPath: '/run/bulkhead/routing.json',
+      redisUrl: 'redis://127.0.0.1:56379',
+      defaultRateLimitPerSecond: 1000,
+      grpcDeadlineMs: 2000,
+      logLevel: 'info',
+    });
+    expect(() => loadGatewayConfig({})).toThrow(ConfigError);
+    expect(() => loadGatewayConfig({})).toThrow(/SNAPSHOT_PATH/);
+    expect(() =>
+      loadGatewayConfig({ SNAPSHOT_PATH: 'x', GATEWAY_PORT: '70000', GRPC_DEADLINE_MS: '0' }),
+    ).toThrow(/GATEWAY_PORT[\s\S]*GRPC_DEADLINE_MS/);
+  });
+});
+
+describe('request fingerprint', () => {
+  it('ignores key order and whitespace but not values or array order', () => {
+    const body = {
+      customerId: 'c',
+      items: [
+        { sku: 'a', quantity: 1 },
+        { sku: 'b', quantity: 2 },
+      ],
+      paymentToken: 't',
+    };
+    const reordered = JSON.parse(
+      '{"paymentToken":"t","items":[{"quantity":1,"sku":"a"},{"quantity":2,"sku":"b"}],"customerId":"c"}',
+    ) as unknown;
+    expect(canonicalJson(body)).toBe(
+      '{"customerId":"c","items":[{"quantity":1,"sku":"a"},{"quantity":2,"sku":"b"}],"paymentToken":"t"}',
+    );
+    expect(requestFingerprint(reordered)).toBe(requestFingerprint(body));
+    expect(requestFingerprint(body)).toMatch(/^[0-9a-f]{64}$/);
+    expect(requestFingerprint({ ...body, paymentToken: 'u' })).not.toBe(requestFingerprint(body));
+    expect(requestFingerprint({ ...body, items: [...body.items].reverse() })).not.toBe(
+      requestFingerprint(body),
+    );
+  });
+
+  it('sorts keys by code unit, including digit-like keys', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, 'x"y'], 10: 0, 9: 0 })).toBe(
+      '{"10":0,"9":0,"a":[true,null,"x\\"y"],"b":1}',
+    );
+  });
+});
+
+describe('validation schemas', () => {
+  it('accepts skus per the pattern only', () => {
+    for (const sku of ['a', 'A1', 'mug-blue_350.v2', 'x'.repeat(64)])
+      expect(skuSchema.safeParse(sku).success, sku).toBe(true);
+    for (const sku of ['', '-a', '.a', 'a b', 'a/b', 'é', 'x'.repeat(65)])
+      expect(skuSchema.safeParse(sku).success, sku).toBe(false);
+  });
+
+  it('accepts Idempotency-Keys of 1-255 visible ASCII characters', () => {
+    for (const key of ['a', '"quoted"', '~'.repeat(255)])
+      expect(idempotencyKeySchema.safeParse(key).success).toBe(true);
+    for (const key of ['', 'a b', 'tab\t', 'ü', 'k'.repeat(256)])
+      expect(idempotencyKeySchema.safeParse(key).success).toBe(false);
+  });
+
+  it('bounds product input and rejects unknown fields', () => {
+    expect(
+      productInputSchema.safeParse({ name: 'n', priceCents: 0, stock: 1_000_000_000 }).success,
+    ).toBe(true);
+    for (const bad of [
+      { name: '', priceCents: 0, stock: 0 },
+      { name: 'n', priceCents: -1, stock: 0 },
+      { name: 'n', priceCents: 0, stock: 1_000_000_001 },
+      { name: 'n', priceCents: 0.5, stock: 0 },
+      { name: 'n', priceCents: 0, stock: 0, color: 'red' },
+    ]) {
+      expect(productInputSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it('requires 1-50 order lines with unique skus', () => {
+    const order = (items: unknown) => ({ customerId: 'c', paymentToken: 't', items });
+    const lines = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ sku: `s${i}`, quantity: 1 }));
+    expect(createOrderInputSchema.safeParse(order(lines(50))).success).toBe(true);
+    expect(createOrderInputSchema.safeParse(order(lines(51))).success).toBe(false);
+    expect(createOrderInputSchema.safeParse(order([])).success).toBe(false);
+    const duplicate = createOrderInputSchema.safeParse(
+      order([
+        { sku: 'a', quantity: 1 },
+        { sku: 'a', quantity: 1 },
+      ]),
+    );
+    expect(duplicate.error?.issues.map((issue) => issue.message)).toEqual(['skus must be unique']);
+  });
+});
+
+describe('problems', () => {
+  it('reports field problems as JSON Pointers, one per unknown field', () => {
+    const result = createOrderInputSchema.safeParse({
+      customerId: '',
+      items: [{ sku: 'a', quantity: 0, 'x/y': 1 }],
+      paymentToken: 't',
+      extra: true,
+    });
+    expect(result.success).toBe(false);
+    expect(fieldProblems(result.error?.issues ?? [])).toEqual(
+      expect.arrayContaining([
+        { pointer: '/customerId', detail: expect.any(String) },
+        { pointer: '/items/0/quantity', detail: expect.any(String) },
+        { pointer: '/items/0/x~1y', detail: 'unknown field' },
+        { pointer: '/extra', detail: 'unknown field' },
+      ]),
+    );
+  });
+
+  it('maps gRPC status codes to HTTP statuses', () => {
+    const cases: [GrpcError, number][] = [
+      [new GrpcError(Status.INVALID_ARGUMENT, 'bad'), 400],
+      [new GrpcError(Status.NOT_FOUND, 'gone'), 404],
+      [new GrpcError(Status.ALREADY_EXISTS, 'dup'), 409],
+      [new GrpcError(Status.ABORTED, 'busy', 'idempotency_key_in_flight'), 409],
+      [new GrpcError(Status.ABORTED, 'conflict'), 409],
+      [new GrpcError(Status.FAILED_PRECONDITION, 'reused', 'idempotency_key_reused'), 422],
+      [new GrpcError(Status.FAILED_PRECONDITION, 'stock below reserved'), 409],
+      [new GrpcError(Status.RESOURCE_EXHAUSTED, 'slow down'), 429],
+      [new GrpcError(Status.UNAVAILABLE, 'connect ECONNREFUSED 10.0.0.7:50051'), 503],
+      [new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline'), 504],
+      [new GrpcError(Status.INTERNAL, 'pg: relation orders does not exist'), 500],
+      [new GrpcError(Status.UNKNOWN, 'x'), 500],
+      [new GrpcError(Status.PERMISSION_DENIED, 'x'), 500],
+    ];
+    for (const [error, status] of cases) {
+      const problem = problemFromGrpc(error);
+      expect(problem.status, Status[error.code]).toBe(status);
+      const body = problem.toJSON();
+      expect(body).toMatchObject({
+        type: 'about:blank',
+        status,
+        title: expect.any(String),
+        detail: expect.any(String),
+      });
+      if (status >= 500) expect(body.detail).not.toContain(error.message);
+    }
+    expect(
+      problemFromGrpc(
+        new GrpcError(Status.FAILED_PRECONDITION, 'r', 'idempotency_key_reused'),
+      ).toJSON().reason,
+    ).toBe('idempotency_key_reused');
+  });
+
+  it('never exposes unexpected errors', () => {
+    const problem = toProblem(new Error('password=hunter2'));
+    expect(problem.toJSON()).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'internal error',
+    });
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('is OpenAPI 3.1 with every route and the validators as component schemas', () => {
+    const doc = buildOpenApiDocument() as {
+      openapi: string;
+      paths: Record<string, Record<string, { operationId?: string }>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((key) => key !== 'parameters')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual(
+      [
+        'GET /healthz',
+        'GET /openapi.json',
+        'GET /readyz',
+        'GET /v1/orders/{id}',
+        'GET /v1/products/{sku}',
+        'POST /v1/orders',
+        'PUT /v1/products/{sku}',
+      ].sort(),
+    );
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(Object.keys(openApiSchemas).sort());
+    for (const [name, schema] of Object.entries(openApiSchemas)) {
+      expect(doc.components.schemas[name], name).toEqual(z.toJSONSchema(schema));
+    }
+    expect(doc.components.schemas.CreateOrderInput).toMatchObject({ additionalProperties: false });
+    // Every $ref resolves.
+    for (const [, name] of JSON.stringify(doc).matchAll(/"#\/components\/schemas\/(\w+)"/g)) {
+      expect(doc.components.schemas).toHaveProperty(name as string);
+    }
+  });
+});

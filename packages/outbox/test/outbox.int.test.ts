@@ -1,0 +1,367 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT_CONTEXT, context, propagation, trace, type SpanContext } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, migrate, withTransaction, type Pool } from '@bulkhead/db';
+import {
+  createKafkaEventBus,
+  type EventBus,
+  type IncomingMessage,
+  type OutgoingMessage,
+} from '@bulkhead/event-bus';
+import {
+  createTestDatabase,
+  eventually,
+  infra,
+  testLogger,
+  uniqueName,
+  type TestDatabase,
+} from '@bulkhead/testkit';
+import {
+  createOutboxRelay,
+  enqueue,
+  outboxMigrations,
+  purgeSent,
+  type OutboxMessage,
+  type OutboxRelayOptions,
+} from '../src/index.js';
+
+const logger = testLogger('outbox');
+let db: TestDatabase;
+let pool: Pool;
+let bus: EventBus;
+const topics: string[] = [];
+
+beforeAll(async () => {
+  // What @bulkhead/telemetry sets up in a service: W3C propagation and an async context.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  db = await createTestDatabase('outbox');
+  await migrate(db.url, [outboxMigrations]);
+  pool = createPool(db.url, { max: 20 });
+  bus = createKafkaEventBus({ clientId: uniqueName('outbox-test'), brokers: infra.kafkaBrokers, logger });
+});
+
+afterAll(async () => {
+  await deleteTopics();
+  await bus?.close();
+  // pool.end() resolves before its connections have closed; drop()'s DROP DATABASE ... FORCE
+  // may terminate one of them, which the pool would report as an unhandled 'error' event.
+  pool?.on('error', () => undefined);
+  await pool?.end();
+  await db?.drop();
+  context.disable();
+  propagation.disable();
+});
+
+async function deleteTopics(): Promise<void> {
+  if (topics.length === 0) return;
+  const admin = new Kafka({ brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics });
+  await admin.disconnect();
+}
+
+async function newTopic(partitions = 1): Promise<string> {
+  const name = uniqueName('outbox');
+  await bus.ensureTopics([{ name, partitions }]);
+  topics.push(name);
+  return name;
+}
+
+function outboxMessage(topic: string, key: string, body: string): OutboxMessage {
+  return {
+    topic,
+    key,
+    type: 'bulkhead.test.v1.Thing',
+    payload: new TextEncoder().encode(body),
+    tenantId: 'tenant-1',
+    cellId: 'cell-1',
+    correlationId: key,
+  };
+}
+
+const body = (m: IncomingMessage): string => Buffer.from(m.payload).toString();
+
+/** Subscribes a fresh group to the topic and collects everything it receives. */
+async function collect(topic: string): Promise<{ received: IncomingMessage[]; stop(): Promise<void> }> {
+  const received: IncomingMessage[] = [];
+  const subscription = await bus.subscribe({
+    groupId: uniqueName('outbox_group'),
+    topics: [topic],
+    partitionsConcurrently: 4,
+    handler: async (m) => {
+      received.push(m);
+    },
+  });
+  return { received, stop: () => subscription.stop() };
+}
+
+async function untilReceived(received: unknown[], count: number, timeoutMs = 10_000): Promise<void> {
+  await eventually(async () => (received.length >= count ? true : undefined), { timeoutMs });
+}
+
+async function unsentCount(): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL',
+  );
+  return rows[0]?.n ?? -1;
+}
+
+/** Starts a relay, runs fn, and always stops the relay. */
+async function withRelay<T>(
+  options: Partial<OutboxRelayOptions>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const relay = createOutboxRelay({ pool, bus, logger, ...options });
+  await relay.start();
+  try {
+    return await fn();
+  } finally {
+    await relay.stop();
+  }
+}
+
+describe('transactional outbox', () => {
+  it('publishes nothing for a rolled-back transaction', async () => {
+    const topic = await newTopic();
+    const consumer = await collect(topic);
+    await withRelay({}, async () => {
+      await expect(
+        withTransaction(pool, async (tx) => {
+          await enqueue(tx, [outboxMessage(topic, 'k', 'rolled back')]);
+          throw new Error('business rule violated');
+        }),
+      ).rejects.toThrow('business rule violated');
+      // A committed marker afterwards: once it arrives, the relay has been past that point.
+      await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'committed')]));
+      await untilReceived(consumer.received, 1);
+    });
+    await consumer.stop();
+    expect(consumer.received.map(body)).toEqual(['committed']);
+  });
+
+  it('publishes committed rows in seq order with their envelope, then marks them sent', async () => {
+    const topic = await newTopic();
+    const consumer = await collect(topic);
+    const givenId = '01890a5d-ac96-774b-bcce-b302099a8057';
+    const first = [
+      { ...outboxMessage(topic, 'order-1', 'a'), messageId: givenId },
+      { ...outboxMessage(topic, 'order-2', 'b'), causationId: 'cause-1' },
+    ];
+    const second = [outboxMessage(topic, 'order-1', 'c')];
+    // Enqueued before the relay starts: the first round picks them up.
+    await withTransaction(pool, (tx) => enqueue(tx, first));
+    await withTransaction(pool, (tx) => enqueue(tx, second));
+    await withRelay({}, () => untilReceived(consumer.received, 3));
+    await consumer.stop();
+
+    const { rows } = await pool.query<{ message_id: string; created_at: Date; sent_at: Date | null }>(
+      'SELECT message_id, created_at, sent_at FROM outbox WHERE topic = $1 ORDER BY seq',
+      [topic],
+    );
+    expect(consumer.received.map(body)).toEqual(['a', 'b', 'c']);
+    expect(consumer.received.map((m) => m.key)).toEqual(['order-1', 'order-2', 'order-1']);
+    expect(consumer.received.map((m) => m.envelope.messageId)).toEqual(rows.map((r) => r.message_id));
+    expect(rows[0]?.message_id).toBe(givenId);
+    expect(rows[1]?.message_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(rows.every((r) => r.sent_at !== null)).toBe(true);
+    expect(consumer.received[1]?.envelope).toEqual({
+      messageId: rows[1]?.message_id,
+      type: 'bulkhead.test.v1.Thing',
+      tenantId: 'tenant-1',
+      cellId: 'cell-1',
+      correlationId: 'order-2',
+      causationId: 'cause-1',
+      occurredAt: rows[1]?.created_at.toISOString(),
+    });
+  });
+
+  it('two relays on one database publish every row exactly once, keeping per-key order', async () => {
+    const topic = await newTopic(3);
+    const consumer = await collect(topic);
+    const keys = Array.from({ length: 10 }, (_, i) => `order-${i}`);
+    const txPerKey = 15; // 2 messages per transaction: 300 rows
+    const publishedBy = [0, 0];
+    const countingBus = (relay: number): EventBus => ({
+      ...bus,
+      publish: async (messages: OutgoingMessage[]) => {
+        await bus.publish(messages);
+        publishedBy[relay] = (publishedBy[relay] ?? 0) + messages.length;
+      },
+    });
+    const relayA = createOutboxRelay({ pool, bus: countingBus(0), logger, batchSize: 20 });
+    const relayB = createOutboxRelay({ pool, bus: countingBus(1), logger, batchSize: 20 });
+    await Promise.all([relayA.start(), relayB.start()]);
+    const started = Date.now();
+    try {
+      // One writer per key (transactions on one aggregate are serialized), all keys at once.
+      await Promise.all(
+        keys.map(async (key) => {
+          for (let i = 0; i < txPerKey; i++) {
+            await withTransaction(pool, (tx) =>
+              enqueue(tx, [
+                outboxMessage(topic, key, String(2 * i)),
+                outboxMessage(topic, key, String(2 * i + 1)),
+              ]),
+            );
+          }
+        }),
+      );
+      await untilReceived(consumer.received, keys.length * txPerKey * 2, 20_000);
+      const elapsedMs = Date.now() - started;
+      await sleep(500); // room for a duplicate to show up
+      logger.info({ elapsedMs, publishedBy }, '300 rows through two relays');
+    } finally {
+      await Promise.all([relayA.stop(), relayB.stop()]);
+      await consumer.stop();
+    }
+
+    const ids = consumer.received.map((m) => m.envelope.messageId);
+    expect(ids).toHaveLength(300);
+    expect(new Set(ids).size).toBe(300);
+    const { rows } = await pool.query<{ message_id: string }>(
+      'SELECT message_id FROM outbox WHERE topic = $1',
+      [topic],
+    );
+    expect(new Set(ids)).toEqual(new Set(rows.map((r) => r.message_id)));
+    expect(await unsentCount()).toBe(0);
+    expect((publishedBy[0] ?? 0) + (publishedBy[1] ?? 0)).toBe(300);
+    for (const key of keys) {
+      const sequence = consumer.received.filter((m) => m.key === key).map((m) => Number(body(m)));
+      expect(sequence, key).toEqual(Array.from({ length: 2 * txPerKey }, (_, i) => i));
+    }
+  });
+
+  it('wakes on NOTIFY at commit, long before the fallback poll', async () => {
+    const topic = await newTopic();
+    await withRelay({ pollIntervalMs: 10_000 }, async () => {
+      await sleep(200); // the relay's first round is over; it now waits for a NOTIFY
+      for (const body of ['first', 'second']) {
+        await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', body)]));
+        const committedAt = Date.now();
+        await eventually(async () => ((await unsentCount()) === 0 ? true : undefined), {
+          timeoutMs: 500,
+          intervalMs: 5,
+        });
+        logger.info({ latencyMs: Date.now() - committedAt }, 'commit to published');
+      }
+    });
+  });
+
+  it('reconnects its LISTEN connection after it drops', async () => {
+    const topic = await newTopic();
+    await withRelay({ pollIntervalMs: 10_000 }, async () => {
+      const terminated = await pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND query = 'LISTEN outbox'`,
+      );
+      expect(terminated.rowCount).toBe(1);
+      await eventually(async () => {
+        const { rowCount } = await pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN outbox'`,
+        );
+        return rowCount === 1 ? true : undefined;
+      });
+      await sleep(100); // the wake-up after reconnecting has run its (empty) round
+      await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'after drop')]));
+      await eventually(async () => ((await unsentCount()) === 0 ? true : undefined), {
+        timeoutMs: 1_000,
+      });
+    });
+  });
+
+  it('keeps rows unsent when publishing fails and publishes them on a later round', async () => {
+    const topic = await newTopic();
+    const consumer = await collect(topic);
+    let brokerDown = true;
+    let failures = 0;
+    const flakyBus: EventBus = {
+      ...bus,
+      publish: async (messages) => {
+        if (brokerDown) {
+          failures += 1;
+          throw new Error('broker unavailable');
+        }
+        await bus.publish(messages);
+      },
+    };
+    await withRelay({ bus: flakyBus }, async () => {
+      await withTransaction(pool, (tx) =>
+        enqueue(tx, [outboxMessage(topic, 'k', 'one'), outboxMessage(topic, 'k', 'two')]),
+      );
+      await eventually(async () => (failures >= 2 ? true : undefined));
+      expect(await unsentCount()).toBe(2); // both failed rounds rolled back
+      brokerDown = false;
+      await untilReceived(consumer.received, 2);
+    });
+    await consumer.stop();
+    expect(consumer.received.map(body)).toEqual(['one', 'two']);
+    expect(await unsentCount()).toBe(0);
+  });
+
+  it('carries the trace context of the enqueuing request through the relay to the consumer', async () => {
+    const topic = await newTopic();
+    const request: SpanContext = {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 1,
+    };
+    const seenAtPublish: Array<SpanContext | undefined> = [];
+    const seenInHandler: Array<SpanContext | undefined> = [];
+    const spyBus: EventBus = {
+      ...bus,
+      publish: async (messages) => {
+        seenAtPublish.push(trace.getSpanContext(context.active()));
+        await bus.publish(messages);
+      },
+    };
+    const subscription = await bus.subscribe({
+      groupId: uniqueName('outbox_group'),
+      topics: [topic],
+      handler: async () => {
+        seenInHandler.push(trace.getSpanContext(context.active()));
+      },
+    });
+    await withRelay({ bus: spyBus }, async () => {
+      await context.with(trace.setSpanContext(ROOT_CONTEXT, request), () =>
+        withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'traced')])),
+      );
+      await untilReceived(seenInHandler, 1);
+    });
+    await subscription.stop();
+
+    const { rows } = await pool.query<{ traceparent: string | null }>(
+      'SELECT traceparent FROM outbox WHERE topic = $1',
+      [topic],
+    );
+    expect(rows[0]?.traceparent).toBe(`00-${request.traceId}-${request.spanId}-01`);
+    expect(seenAtPublish[0]).toMatchObject({ traceId: request.traceId, spanId: request.spanId });
+    expect(seenInHandler[0]?.traceId).toBe(request.traceId);
+  });
+
+  it('purgeSent deletes only rows sent longer ago than asked', async () => {
+    const topic = uniqueName('not_published');
+    await withTransaction(pool, (tx) =>
+      enqueue(tx, [outboxMessage(topic, 'k', 'old'), outboxMessage(topic, 'k', 'new'), outboxMessage(topic, 'k', 'unsent')]),
+    );
+    await pool.query(
+      `UPDATE outbox SET sent_at = CASE convert_from(payload, 'UTF8')
+         WHEN 'old' THEN now() - interval '2 hours' WHEN 'new' THEN now() END
+       WHERE topic = $1`,
+      [topic],
+    );
+    try {
+      expect(await purgeSent(pool, 60 * 60 * 1000)).toBe(1);
+      const { rows } = await pool.query<{ body: string }>(
+        "SELECT convert_from(payload, 'UTF8') AS body FROM outbox WHERE topic = $1 ORDER BY seq",
+        [topic],
+      );
+      expect(rows.map((r) => r.body)).toEqual(['new', 'unsent']);
+    } finally {
+      await pool.query('DELETE FROM outbox WHERE topic = $1', [topic]); // no relay may see it
+    }
+  });
+});

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { cellTopics } from '@bulkhead/cell';
+import { paymentsV1, sagaMessages as M } from '@bulkhead/contracts';
+import { call, createGrpcClient, GrpcError, Status } from '@bulkhead/grpc';
+import { createTestDatabase, infra, type TestDatabase, testLogger } from '@bulkhead/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/index.js';
+import {
+  command,
+  deleteCellTopics,
+  type SagaDriver,
+  startSagaDriver,
+  testCellId,
+} from './harness.js';
+
+const { PaymentStatus } = paymentsV1;
+const cellId = testCellId();
+const tenantId = 'tenant-a';
+let db: TestDatabase;
+let app: PaymentsApp;
+let saga: SagaDriver;
+let client: paymentsV1.PaymentsServiceClient;
+
+beforeAll(async () => {
+  db = await createTestDatabase('payments');
+  const config = loadPaymentsConfig({
+    CELL_ID: cellId,
+    BULKHEAD_PG_URL: infra.pgUrl,
+    DATABASE_NAME: db.name,
+    BULKHEAD_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    GRPC_PORT: '0',
+  });
+  app = createPaymentsApp(config, { logger: testLogger('payments') });
+  await app.start();
+  saga = await startSagaDriver(cellId, cellTopics(cellId).paymentsCommands);
+  client = createGrpcClient(paymentsV1.PaymentsServiceClient, `127.0.0.1:${app.grpcPort}`);
+});
+
+afterAll(async () => {
+  client?.close();
+  await saga?.close();
+  await app?.stop();
+  await deleteCellTopics(cellId);
+  await db?.drop();
+});
+
+const payment = async (orderId: string, tenant = tenantId) =>
+  (await call(client.getPayment.bind(client), { tenantId: tenant, orderId })).payment;
+
+const authorize = (orderId: string, paymentToken: string, amountCents = 4200, messageId?: string) =>
+  command(
+    M.AuthorizePayment,
+    { orderId, customerId: 'c-1', amountCents, paymentToken },
+    { tenantId, messageId },
+  );
+
+const capture = (orderId: string, messageId?: string) =>
+  command(M.CapturePayment, { orderId }, { tenantId, messageId });
+const voidPayment = (orderId: string, messageId?: string) =>
+  command(M.VoidPayment, { orderId }, { tenantId, messageId });
+
+async function authorized(orderId: string): Promise<string> {
+  const reply = await saga.replyTo(await saga.send(authorize(orderId, 'tok_visa')));
+  expect(reply.envelope.type).toBe(M.PaymentAuthorized.typeName);
+  return M.PaymentAuthorized.decode(reply.payload).paymentId;
+}
+
+const grpcError = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(GrpcError);
+      return error as GrpcError;
+    },
+  );
+
+describe('payments app', () => {
+  it('is ready once started', () => {
+    expect(app.isReady()).toBe(true);
+    expect(app.grpcPort).toBeGreaterThan(0);
+  });
+
+  it('authorizes tok_visa and replies PaymentAuthorized with the payment id', async () => {
+    const orderId = randomUUID();
+    const messageId = await saga.send(authorize(orderId, 'tok_visa', 1999));
+    const reply = await saga.replyTo(messageId);
+
+    expect(reply.topic).toBe(cellTopics(cellId).sagaReplies);
+    expect(reply.key).toBe(orderId);
+    expect(reply.envelope).toMatchObject({
+      type: M.PaymentAuthorized.typeName,
+      tenantId,
+      cellId,
+      correlationId: orderId,
+      causationId: messageId,
+    });
+    const { paymentId } = M.PaymentAuthorized.decode(reply.payload);
+    expect(paymentId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await payment(orderId)).toEqual({
+      id: paymentId,
+      tenantId,
+      orderId,
+      amountCents: 1999,
+      status: PaymentStatus.PAYMENT_STATUS_AUTHORIZED,
+    });
+  });
+
+  it.each([
+    ['tok_decline', 'card_declined'],
+    ['tok_unknown', 'invalid_token'],
+    ['', 'invalid_token'],
+  ])('declines token %j as %s', async (token, declineCode) => {
+    const orderId = randomUUID();
+    const reply = await saga.replyTo(await saga.send(authorize(orderId, token)));
+    expect(reply.envelope.type).toBe(M.PaymentDeclined.typeName);
+    expect(M.PaymentDeclined.decode(reply.payload)).toEqual({ orderId, declineCode });
+    expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_DECLINED);
+  });
+
+  it('captures an authorized payment; capturing again replies the same and changes nothing', async () => {
+    const orderId = randomUUID();
+    await authorized(orderId);
+    const reply = await saga.replyTo(await saga.send(capture(orderId)));
+    expect(reply.envelope.type).toBe(M.PaymentCaptured.typeName);
+    expect(M.PaymentCaptured.decode(reply.payload)).toEqual({ orderId });
+    expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_CAPTURED);
+
+    const again = await saga.replyTo(await saga.send(capture(orderId)));
+    expect(again.envelope.type).toBe(M.PaymentCaptured.typeName);
+    expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_CAPTURED);
+  });
+
+  it('voids an authorized payment; voiding nothing still replies PaymentVoided', async () => {
+    const orderId = randomUUID();
+    await authorized(orderId);
+    const reply = await saga.replyTo(await saga.send(voidPayment(orderId)));
+    expect(reply.envelope.type).toBe(M.PaymentVoided.typeName);
+    expect(M.PaymentVoided.decode(reply.payload)).toEqual({ orderId });
+    expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_VOIDED);
+
+    const nothing = randomUUID();
+    const empty = await saga.replyTo(await saga.send(voidPayment(nothing)));
+    expect(empty.envelope.type).toBe(M.PaymentVoided.typeName);
+    expect((await grpcError(payment(nothing))).code).toBe(Status.NOT_FOUND);
+  });
+
+  it('refuses to capture a voided payment: no reply, status unchanged', async () => {
+    const orderId = randomUUID();
+    await authorized(orderId);
+    await saga.replyTo(await saga.send(voidPayment(orderId)));
+    const refused = randomUUID();
+    const marker = randomUUID();
+    // The capture, then a marker on the same key: once the marker is answered, so was the capture.
+    await saga.sendBatch([capture(orderId, refused), voidPayment(orderId, marker)]);
+    await saga.replyTo(marker);
+    expect(saga.replies.some((reply) => reply.envelope.causationId === refused)).toBe(false);
+    expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_VOIDED);
+  });
+
+  it('handles the same message delivered twice once: one effect, one reply', async () => {
+    const orderId = randomUUID();
+    const messageId = randomUUID();
+    await saga.replyTo(await saga.send(authorize(orderId, 'tok_visa', 4200, messageId)));
+    const captureId = randomUUID();
+    // The duplicate, then a capture of the same order: same key, so it is handled after it.
+    await saga.sendBatch([
+      authorize(orderId, 'tok_visa', 4200, messageId),
+      capture(orderId, captureId),
+    ]);
+    await saga.replyTo(captureId);
+    expect(saga.replies.filter((reply) => reply.envelope.causationId === messageId)).toHaveLength(
+      1,
+    );
+    expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_CAPTURED);
+  });
+
+  it('answers a repeated AuthorizePayment (new message id) with the first outcome', async () => {
+    const orderId = randomUUID();
+    const paymentId = await authorized(orderId);
+    // Same order, another token: the order already has its payment.
+    const again = await saga.replyTo(await saga.send(authorize(orderId, 'tok_decline')));
+    expect(again.envelope.type).toBe(M.PaymentAuthorized.typeName);
+    expect(M.PaymentAuthorized.decode(again.payload).paymentId).toBe(paymentId);
+
+    const declined = randomUUID();
+    await saga.replyTo(await saga.send(authorize(declined, 'tok_decline')));
+    const retried = await saga.replyTo(await saga.send(authorize(declined, 'tok_visa')));
+    expect(M.PaymentDeclined.decode(retried.payload).declineCode).toBe('card_declined');
+    expect((await payment(declined))?.status).toBe(PaymentStatus.PAYMENT_STATUS_DECLINED);
+  });
+});
+
+describe('PaymentsService gRPC', () => {
+  it('returns NOT_FOUND for an unknown order and for another tenant’s payment', async () => {
+    const orderId = randomUUID();
+    await authorized(orderId);
+    expect((await grpcError(payment(randomUUID()))).code).toBe(Status.NOT_FOUND);
+    expect((await grpcError(payment(orderId, 'tenant-b'))).code).toBe(Status.NOT_FOUND);
+  });
+
+  it('rejects a request without tenant or order with INVALID_ARGUMENT', async () => {
+    expect((await grpcError(payment('', tenantId))).code).toBe(Status.INVALID_ARGUMENT);
+    expect((await grpcError(payment(randomUUID(), ''))).code).toBe(Status.INVALID_ARGUMENT);
+  });
+});
