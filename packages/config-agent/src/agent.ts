@@ -8,7 +8,7 @@ import {
   type RoutingSnapshot,
 } from '@bulkhead/routing-snapshot';
 import type { App } from '@bulkhead/service-runtime';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import type { ConfigAgentConfig } from './config.js';
 import { snapshotFromProto } from './snapshot-proto.js';
 

@@ -12,12 +12,12 @@ import { createKafkaEventBus, type EventBus, type Subscription } from '@bulkhead
 import { createGrpcServer, type GrpcServer } from '@bulkhead/grpc';
 import { inboxMigrations } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
-import { createOutboxRelay, outboxMigrations } from '@bulkhead/outbox';
+import { createOutboxRelay, type OutboxRelay, outboxMigrations } from '@bulkhead/outbox';
 import type { App } from '@bulkhead/service-runtime';
 import { inventoryService } from './api.js';
 import { inventoryRoutes } from './commands.js';
 import type { InventoryConfig } from './config.js';
-import { commandHandler } from './participant.js';
+import { commandHandler } from '@bulkhead/saga-participant';
 
 export const inventoryMigrations: MigrationSet = {
   name: 'inventory',
@@ -50,7 +50,7 @@ export function createInventoryApp(
   // it. Without a listener the 'error' event would crash the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   let bus: EventBus | undefined;
-  let relay: ReturnType<typeof createOutboxRelay> | undefined;
+  let relay: OutboxRelay | undefined;
   let subscription: Subscription | undefined;
   let grpc: GrpcServer | undefined;
   let grpcPort = 0;

@@ -1,6 +1,6 @@
 import { inventoryMessagesV1, sagaMessages as M } from '@bulkhead/contracts';
 import type { Logger } from '@bulkhead/logger';
-import { reply, type Route, route } from './participant.js';
+import { reply, type Route, route } from '@bulkhead/saga-participant';
 import type { ReservationFailure } from './reservation.js';
 import { reserveStock, settleReservation } from './stock.js';
 

@@ -12,7 +12,7 @@ import {
   type SagaDriver,
   startSagaDriver,
   testCellId,
-} from './harness.js';
+} from '@bulkhead/testkit';
 
 const { ReservationFailure } = inventoryMessagesV1;
 const cellId = testCellId();

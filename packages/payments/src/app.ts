@@ -12,12 +12,12 @@ import { createKafkaEventBus, type EventBus, type Subscription } from '@bulkhead
 import { createGrpcServer, type GrpcServer } from '@bulkhead/grpc';
 import { inboxMigrations } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
-import { createOutboxRelay, outboxMigrations } from '@bulkhead/outbox';
+import { createOutboxRelay, type OutboxRelay, outboxMigrations } from '@bulkhead/outbox';
 import type { App } from '@bulkhead/service-runtime';
 import { paymentsService } from './api.js';
 import { paymentRoutes } from './commands.js';
 import type { PaymentsConfig } from './config.js';
-import { commandHandler } from './participant.js';
+import { commandHandler } from '@bulkhead/saga-participant';
 
 export const paymentsMigrations: MigrationSet = {
   name: 'payments',
@@ -44,7 +44,7 @@ export function createPaymentsApp(config: PaymentsConfig, deps: { logger: Logger
   // it. Without a listener the 'error' event would crash the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   let bus: EventBus | undefined;
-  let relay: ReturnType<typeof createOutboxRelay> | undefined;
+  let relay: OutboxRelay | undefined;
   let subscription: Subscription | undefined;
   let grpc: GrpcServer | undefined;
   let grpcPort = 0;

@@ -1,7 +1,7 @@
 import { sagaMessages as M } from '@bulkhead/contracts';
 import type { Logger } from '@bulkhead/logger';
 import { authorizePayment, transitionPayment } from './payments.js';
-import { reply, type Route, route } from './participant.js';
+import { reply, type Route, route } from '@bulkhead/saga-participant';
 import { captureTransition, voidTransition } from './processor.js';
 
 /** The saga commands payments carries out, by envelope type. */

@@ -11,7 +11,7 @@ import {
   type SagaDriver,
   startSagaDriver,
   testCellId,
-} from './harness.js';
+} from '@bulkhead/testkit';
 
 const { PaymentStatus } = paymentsV1;
 const cellId = testCellId();

@@ -65,3 +65,4 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+export * from './saga-driver.js';
