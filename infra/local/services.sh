@@ -14,7 +14,7 @@ CELL_COUNT="${BULKHEAD_CELL_COUNT:-2}"
 NODE="$TOOLS_DIR/bin/node"
 SNAPSHOT_PATH="$DATA_DIR/config/gateway/routing-snapshot.json"
 LOG_LEVEL="${LOG_LEVEL:-info}"
-export CONTROL_PLANE_ADMIN_TOKEN="${CONTROL_PLANE_ADMIN_TOKEN:-dev-admin-token}"
+
 
 # Ports: fixed public ones (gateway 8080, control plane 8081) and per-cell ranges:
 # cell n serves orders/inventory/payments gRPC on 71n1/71n2/71n3 and their probes on 91n1/91n2/91n3.
@@ -44,7 +44,7 @@ run_service() {
   [[ -f $REPO_ROOT/services/$dir/dist/main.js ]] || die "services/$dir is not built: run 'make build'"
   (cd "$REPO_ROOT/services/$dir" &&
     start_bg "$name" "$ports" env OTEL_SERVICE_NAME="$name" LOG_LEVEL="$LOG_LEVEL" "$@" \
-      "$NODE" --enable-source-maps --import @bulkhead/telemetry/register dist/main.js)
+      "$NODE" --enable-source-maps --disable-warning=TimeoutNegativeWarning --import @bulkhead/telemetry/register dist/main.js)
 }
 
 ready_url() { # waits for an HTTP readiness URL of a registered process

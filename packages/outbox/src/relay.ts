@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
-import { withTransaction, type Pool, type PoolClient, type Queryable } from '@bulkhead/db';
+import pg from 'pg';
+import { withTransaction, type Pool, type Queryable } from '@bulkhead/db';
 import { backoffDelay, type EventBus, type OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { OUTBOX_CHANNEL } from './enqueue.js';
@@ -128,18 +129,22 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   }
 
-  /** A pooled connection that LISTENs; it is never returned to the pool while listening. */
-  async function listen(): Promise<{ client: PoolClient; lost: Promise<Error> }> {
-    const client = await pool.connect();
-    // A checked-out client has no error listener: without one a dropped connection would crash.
+  /** A connection of its own (same server and credentials as the pool) that LISTENs. */
+  async function listen(): Promise<{ client: pg.Client; lost: Promise<Error> }> {
+    const client = new pg.Client({
+      ...pool.options,
+      application_name: `${pool.options.application_name ?? 'bulkhead'} outbox listener`,
+    });
+    // Without an error listener a dropped connection would crash the process.
     const lost = new Promise<Error>((resolve) => {
       client.on('error', resolve);
-      client.on('end', () => resolve(new Error('LISTEN connection ended')));
+      client.on('end', () => resolve(new Error('LISTEN connection closed')));
     });
     try {
+      await client.connect();
       await client.query(`LISTEN ${channel}`);
     } catch (error) {
-      client.release(true);
+      await client.end().catch(() => undefined);
       throw error;
     }
     client.on('notification', wake);
@@ -167,7 +172,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         stopping.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
       );
       const lost = await Promise.race([current.lost, stopped]);
-      current.client.release(true); // destroy it: a LISTENing connection must not be reused
+      await current.client.end().catch(() => undefined);
       current = undefined;
       if (lost) logger.warn({ err: lost }, 'outbox LISTEN connection lost; reconnecting');
     }

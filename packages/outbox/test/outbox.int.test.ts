@@ -253,19 +253,23 @@ describe('transactional outbox', () => {
 
   it('reconnects its LISTEN connection after it drops', async () => {
     const topic = await newTopic();
-    await withRelay({ pollIntervalMs: 10_000 }, async () => {
-      const terminated = await pool.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND query = 'LISTEN outbox'`,
+    const listeners = async (): Promise<number[]> => {
+      const { rows } = await pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE '%outbox listener'`,
       );
-      expect(terminated.rowCount).toBe(1);
-      await eventually(async () => {
-        const { rowCount } = await pool.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN outbox'`,
-        );
-        return rowCount === 1 ? true : undefined;
-      });
-      await sleep(100); // the wake-up after reconnecting has run its (empty) round
+      return rows.map((r) => r.pid);
+    };
+    await withRelay({ pollIntervalMs: 10_000 }, async () => {
+      const dropped = await listeners();
+      expect(dropped.length).toBeGreaterThan(0);
+      await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [dropped]);
+      // A new listener connection shows up...
+      await eventually(async () =>
+        (await listeners()).some((pid) => !dropped.includes(pid)) ? true : undefined,
+      );
+      await sleep(100);
+      // ...and commits wake the relay again (the fallback poll is 10 s away).
       await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'after drop')]));
       await eventually(async () => ((await unsentCount()) === 0 ? true : undefined), {
         timeoutMs: 1_000,
