@@ -30,7 +30,14 @@ interface Order {
   updatedAt: string;
 }
 
-async function request(base: string, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
+async function request(
+  base: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(`${base}${path}`, {
     method,
     headers: {
@@ -47,14 +54,29 @@ async function request(base: string, method: string, path: string, token?: strin
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, json: json as Record<string, unknown> & unknown[], text };
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: json as Record<string, unknown> & unknown[],
+    text,
+  };
 }
 
-const admin = (method: string, path: string, body?: unknown) => request(CONTROL_PLANE, method, path, ADMIN_TOKEN, body);
-const api = (tenant: Tenant, method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
-  request(GATEWAY, method, path, tenant.apiKey, body, headers);
+const admin = (method: string, path: string, body?: unknown) =>
+  request(CONTROL_PLANE, method, path, ADMIN_TOKEN, body);
+const api = (
+  tenant: Tenant,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => request(GATEWAY, method, path, tenant.apiKey, body, headers);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -70,10 +92,14 @@ async function createTenant(): Promise<{ tenant: Tenant; usableAfterMs: number }
   const tenant = created.json as unknown as Tenant;
   const start = Date.now();
   // The key reaches the gateway through control plane → config-agent → snapshot file.
-  await until('the new key to work at the gateway', async () => {
-    const r = await api(tenant, 'GET', '/v1/products/none');
-    return r.status === 401 ? undefined : r;
-  }, 5_000);
+  await until(
+    'the new key to work at the gateway',
+    async () => {
+      const r = await api(tenant, 'GET', '/v1/products/none');
+      return r.status === 401 ? undefined : r;
+    },
+    5_000,
+  );
   return { tenant, usableAfterMs: Date.now() - start };
 }
 
@@ -86,7 +112,11 @@ async function finalOrder(tenant: Tenant, id: string): Promise<Order> {
   });
 }
 
-async function placeOrder(tenant: Tenant, items: { sku: string; quantity: number }[], paymentToken = 'tok_visa') {
+async function placeOrder(
+  tenant: Tenant,
+  items: { sku: string; quantity: number }[],
+  paymentToken = 'tok_visa',
+) {
   const r = await api(tenant, 'POST', '/v1/orders', { customerId: 'c-1', items, paymentToken });
   expect(r.status, r.text).toBe(202);
   return r;
@@ -95,11 +125,17 @@ async function placeOrder(tenant: Tenant, items: { sku: string; quantity: number
 async function product(tenant: Tenant, sku: string) {
   const r = await api(tenant, 'GET', `/v1/products/${sku}`);
   expect(r.status).toBe(200);
-  return r.json as unknown as { sku: string; name: string; priceCents: number; available: number; reserved: number };
+  return r.json as unknown as {
+    sku: string;
+    name: string;
+    priceCents: number;
+    available: number;
+    reserved: number;
+  };
 }
 
 const tenantsByCell = new Map<string, Tenant>();
-let keyLatenciesMs: number[] = [];
+const keyLatenciesMs: number[] = [];
 
 beforeAll(async () => {
   // Placement balances tenants over cells: create until both cells hold one of ours.
@@ -117,7 +153,12 @@ describe('control plane admin API', () => {
   it('creates tenants with a one-time API key, places them in cells, lists cells', async () => {
     const created = await admin('POST', '/v1/tenants', { name: 'acme' });
     expect(created.status).toBe(201);
-    expect(created.json).toEqual({ id: expect.any(String), name: 'acme', cell: expect.stringMatching(/^cell-\d+$/), apiKey: expect.any(String) });
+    expect(created.json).toEqual({
+      id: expect.any(String),
+      name: 'acme',
+      cell: expect.stringMatching(/^cell-\d+$/),
+      apiKey: expect.any(String),
+    });
     const fetched = await admin('GET', `/v1/tenants/${created.json.id as string}`);
     expect(fetched.status).toBe(200);
     expect(fetched.json).toEqual({ id: created.json.id, name: 'acme', cell: created.json.cell });
@@ -134,7 +175,11 @@ describe('control plane admin API', () => {
     expect(noAuth.headers.get('content-type')).toContain('application/problem+json');
     const bad = await admin('POST', '/v1/tenants', '{"name":');
     expect(bad.status).toBe(400);
-    expect(bad.json).toMatchObject({ type: expect.any(String), title: expect.any(String), status: 400 });
+    expect(bad.json).toMatchObject({
+      type: expect.any(String),
+      title: expect.any(String),
+      status: 400,
+    });
   });
 
   it('a new tenant key works at the gateway within 1 s', () => {
@@ -147,7 +192,11 @@ describe.each(['cell-1', 'cell-2'])('order saga in %s', (cellId) => {
   const sku = `SKU-${randomUUID().slice(0, 8)}`;
 
   it('puts a product with stock 5', async () => {
-    const r = await api(tenant(), 'PUT', `/v1/products/${sku}`, { name: 'Widget', priceCents: 1250, stock: 5 });
+    const r = await api(tenant(), 'PUT', `/v1/products/${sku}`, {
+      name: 'Widget',
+      priceCents: 1250,
+      stock: 5,
+    });
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ sku, name: 'Widget', priceCents: 1250, available: 5, reserved: 0 });
   });
@@ -157,7 +206,11 @@ describe.each(['cell-1', 'cell-2'])('order saga in %s', (cellId) => {
     expect(accepted.json).toMatchObject({ id: expect.any(String), status: 'PENDING' });
     expect(accepted.headers.get('location')).toBe(`/v1/orders/${accepted.json.id as string}`);
     const order = await finalOrder(tenant(), accepted.json.id as string);
-    expect(order).toMatchObject({ status: 'CONFIRMED', totalCents: 2500, items: [{ sku, quantity: 2, unitPriceCents: 1250 }] });
+    expect(order).toMatchObject({
+      status: 'CONFIRMED',
+      totalCents: 2500,
+      items: [{ sku, quantity: 2, unitPriceCents: 1250 }],
+    });
     expect(order.reason).toBeUndefined();
     expect(await product(tenant(), sku)).toMatchObject({ available: 3, reserved: 0 });
   });
@@ -177,17 +230,28 @@ describe.each(['cell-1', 'cell-2'])('order saga in %s', (cellId) => {
   });
 
   it('unknown sku → REJECTED unknown_sku', async () => {
-    const accepted = await placeOrder(tenant(), [{ sku: `NOPE-${randomUUID().slice(0, 8)}`, quantity: 1 }]);
-    expect(await finalOrder(tenant(), accepted.json.id as string)).toMatchObject({ status: 'REJECTED', reason: 'unknown_sku' });
+    const accepted = await placeOrder(tenant(), [
+      { sku: `NOPE-${randomUUID().slice(0, 8)}`, quantity: 1 },
+    ]);
+    expect(await finalOrder(tenant(), accepted.json.id as string)).toMatchObject({
+      status: 'REJECTED',
+      reason: 'unknown_sku',
+    });
   });
 
   it('concurrent orders never oversell', async () => {
     const hot = `HOT-${randomUUID().slice(0, 8)}`;
     await api(tenant(), 'PUT', `/v1/products/${hot}`, { name: 'Hot', priceCents: 100, stock: 5 });
-    const accepted = await Promise.all(Array.from({ length: 12 }, () => placeOrder(tenant(), [{ sku: hot, quantity: 1 }])));
-    const orders = await Promise.all(accepted.map((a) => finalOrder(tenant(), a.json.id as string)));
+    const accepted = await Promise.all(
+      Array.from({ length: 12 }, () => placeOrder(tenant(), [{ sku: hot, quantity: 1 }])),
+    );
+    const orders = await Promise.all(
+      accepted.map((a) => finalOrder(tenant(), a.json.id as string)),
+    );
     expect(orders.filter((o) => o.status === 'CONFIRMED')).toHaveLength(5);
-    expect(orders.filter((o) => o.status === 'REJECTED').every((o) => o.reason === 'out_of_stock')).toBe(true);
+    expect(
+      orders.filter((o) => o.status === 'REJECTED').every((o) => o.reason === 'out_of_stock'),
+    ).toBe(true);
     expect(await product(tenant(), hot)).toMatchObject({ available: 0, reserved: 0 });
   });
 });
@@ -201,7 +265,11 @@ describe('gateway contract', () => {
     await api(t, 'PUT', `/v1/products/${sku}`, { name: 'Idem', priceCents: 10, stock: 100 });
     const key = randomUUID();
     const body = { customerId: 'c-1', items: [{ sku, quantity: 1 }], paymentToken: 'tok_visa' };
-    const results = await Promise.all(Array.from({ length: 5 }, () => api(t, 'POST', '/v1/orders', body, { 'idempotency-key': key })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        api(t, 'POST', '/v1/orders', body, { 'idempotency-key': key }),
+      ),
+    );
     const accepted = results.filter((r) => r.status === 202);
     expect(accepted.length).toBeGreaterThan(0);
     expect(results.every((r) => r.status === 202 || r.status === 409)).toBe(true);
@@ -209,7 +277,13 @@ describe('gateway contract', () => {
     const replay = await api(t, 'POST', '/v1/orders', body, { 'idempotency-key': key });
     expect(replay.status).toBe(202);
     expect(replay.json).toEqual(accepted[0]!.json);
-    const other = await api(t, 'POST', '/v1/orders', { ...body, customerId: 'c-2' }, { 'idempotency-key': key });
+    const other = await api(
+      t,
+      'POST',
+      '/v1/orders',
+      { ...body, customerId: 'c-2' },
+      { 'idempotency-key': key },
+    );
     expect(other.status).toBe(422);
     await finalOrder(t, accepted[0]!.json.id as string);
     expect(await product(t, sku)).toMatchObject({ available: 99 });
@@ -233,16 +307,28 @@ describe('gateway contract', () => {
     const sku = `BAD-${randomUUID().slice(0, 8)}`;
     const malformed = await api(t, 'PUT', `/v1/products/${sku}`, '{"name": "x", ');
     expect(malformed.status).toBe(400);
-    const invalid = await api(t, 'PUT', `/v1/products/${sku}`, { name: 'x', priceCents: -1, stock: 1 });
+    const invalid = await api(t, 'PUT', `/v1/products/${sku}`, {
+      name: 'x',
+      priceCents: -1,
+      stock: 1,
+    });
     expect(invalid.status).toBe(400);
     expect((await api(t, 'GET', `/v1/products/${sku}`)).status).toBe(404);
-    const badOrder = await api(t, 'POST', '/v1/orders', { customerId: 'c', items: [], paymentToken: 'tok_visa' });
+    const badOrder = await api(t, 'POST', '/v1/orders', {
+      customerId: 'c',
+      items: [],
+      paymentToken: 'tok_visa',
+    });
     expect(badOrder.status).toBe(400);
     const unknown = await api(t, 'GET', '/v1/nothing-here');
     expect(unknown.status).toBe(404);
     for (const r of [noKey, badKey, malformed, invalid, badOrder, unknown]) {
       expect(r.headers.get('content-type')).toContain('application/problem+json');
-      expect(r.json).toMatchObject({ type: expect.any(String), title: expect.any(String), status: r.status });
+      expect(r.json).toMatchObject({
+        type: expect.any(String),
+        title: expect.any(String),
+        status: r.status,
+      });
       expect(r.text).not.toMatch(/\bat .+\.(js|ts):\d+/);
     }
   });
@@ -277,9 +363,13 @@ describe('static stability', () => {
     });
     try {
       const sku = `STATIC-${randomUUID().slice(0, 8)}`;
-      expect((await api(t, 'PUT', `/v1/products/${sku}`, { name: 'S', priceCents: 5, stock: 2 })).status).toBe(200);
+      expect(
+        (await api(t, 'PUT', `/v1/products/${sku}`, { name: 'S', priceCents: 5, stock: 2 })).status,
+      ).toBe(200);
       const accepted = await placeOrder(t, [{ sku, quantity: 1 }]);
-      expect(await finalOrder(t, accepted.json.id as string)).toMatchObject({ status: 'CONFIRMED' });
+      expect(await finalOrder(t, accepted.json.id as string)).toMatchObject({
+        status: 'CONFIRMED',
+      });
       expect((await request(GATEWAY, 'GET', '/readyz')).status).toBe(200);
     } finally {
       execFileSync('bash', [services, 'start'], { stdio: 'ignore' });

@@ -175,13 +175,17 @@ export function createConfigAgentApp(
       );
     }
     // The channel's reconnect backoff matches ours, so a reconnect is not held back by grpc-js.
-    client = createGrpcClient(controlPlaneV1.ControlPlaneServiceClient, config.controlPlaneAddress, {
-      deadlineMs: config.watchDeadlineMs,
-      channelOptions: {
-        'grpc.initial_reconnect_backoff_ms': DEFAULT_BACKOFF.initialMs,
-        'grpc.max_reconnect_backoff_ms': DEFAULT_BACKOFF.maxMs,
+    client = createGrpcClient(
+      controlPlaneV1.ControlPlaneServiceClient,
+      config.controlPlaneAddress,
+      {
+        deadlineMs: config.watchDeadlineMs,
+        channelOptions: {
+          'grpc.initial_reconnect_backoff_ms': DEFAULT_BACKOFF.initialMs,
+          'grpc.max_reconnect_backoff_ms': DEFAULT_BACKOFF.maxMs,
+        },
       },
-    });
+    );
     loop = watchLoop(client);
   }
 

@@ -46,9 +46,7 @@ export const env = {
           .filter(Boolean),
       ),
   cellId: () =>
-    z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, e.g. cell-1'),
+    z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, e.g. cell-1'),
 };
 
 export { z };

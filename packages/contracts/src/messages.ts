@@ -37,7 +37,9 @@ const pay = (name: keyof typeof payments & string) =>
 export const sagaMessages = {
   ReserveStock: inv('ReserveStock') as MessageCodec<inventory.ReserveStock>,
   StockReserved: inv('StockReserved') as MessageCodec<inventory.StockReserved>,
-  StockReservationFailed: inv('StockReservationFailed') as MessageCodec<inventory.StockReservationFailed>,
+  StockReservationFailed: inv(
+    'StockReservationFailed',
+  ) as MessageCodec<inventory.StockReservationFailed>,
   ReleaseStock: inv('ReleaseStock') as MessageCodec<inventory.ReleaseStock>,
   StockReleased: inv('StockReleased') as MessageCodec<inventory.StockReleased>,
   CommitStock: inv('CommitStock') as MessageCodec<inventory.CommitStock>,
@@ -54,7 +56,11 @@ export const sagaMessages = {
     'OrderConfirmed',
     orderEvents.OrderConfirmed,
   ),
-  OrderRejected: messageCodec(orderEvents.protobufPackage, 'OrderRejected', orderEvents.OrderRejected),
+  OrderRejected: messageCodec(
+    orderEvents.protobufPackage,
+    'OrderRejected',
+    orderEvents.OrderRejected,
+  ),
 } as const;
 
 export type SagaMessageName = keyof typeof sagaMessages;

@@ -28,7 +28,9 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   });
   // An idle client losing its connection is not fatal (the pool replaces it), but without a
   // listener the 'error' event would crash the process.
-  pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  pool.on('error', (error) =>
+    options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost'),
+  );
   return pool;
 }
 
@@ -63,7 +65,8 @@ export function databaseUrl(serverUrl: string, database: string): string {
  * serverUrl points at the server; the maintenance database `postgres` is used for CREATE DATABASE.
  */
 export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database)) throw new Error(`invalid database name ${database}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(database))
+    throw new Error(`invalid database name ${database}`);
   const client = new pg.Client({ connectionString: databaseUrl(serverUrl, 'postgres') });
   await client.connect();
   try {

@@ -29,7 +29,11 @@ export class GrpcError extends Error {
   /** Converts what a grpc-js client returned into a GrpcError (keeps the reason metadata). */
   static fromServiceError(error: grpc.ServiceError): GrpcError {
     const reason = error.metadata?.get(ERROR_REASON_KEY)[0];
-    return new GrpcError(error.code, error.details, typeof reason === 'string' ? reason : undefined);
+    return new GrpcError(
+      error.code,
+      error.details,
+      typeof reason === 'string' ? reason : undefined,
+    );
   }
 }
 
@@ -161,8 +165,11 @@ export function call<Req, Res>(
   return new Promise((resolve, reject) => {
     const callOptions: Partial<grpc.CallOptions> = {};
     if (options.deadlineMs !== undefined) callOptions.deadline = Date.now() + options.deadlineMs;
-    const pending = method(request, options.metadata ?? new grpc.Metadata(), callOptions, (error, response) =>
-      error ? reject(GrpcError.fromServiceError(error)) : resolve(response),
+    const pending = method(
+      request,
+      options.metadata ?? new grpc.Metadata(),
+      callOptions,
+      (error, response) => (error ? reject(GrpcError.fromServiceError(error)) : resolve(response)),
     );
     options.signal?.addEventListener('abort', () => pending.cancel(), { once: true });
   });

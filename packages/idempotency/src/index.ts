@@ -68,7 +68,13 @@ export async function withIdempotencyKey<R>(
      ON CONFLICT (scope, key) DO UPDATE
        SET fingerprint = EXCLUDED.fingerprint, response = EXCLUDED.response,
            created_at = now(), expires_at = EXCLUDED.expires_at`,
-    [request.scope, request.key, request.fingerprint, JSON.stringify(response), request.ttlMs ?? 86_400_000],
+    [
+      request.scope,
+      request.key,
+      request.fingerprint,
+      JSON.stringify(response),
+      request.ttlMs ?? 86_400_000,
+    ],
   );
   return { response, replayed: false };
 }

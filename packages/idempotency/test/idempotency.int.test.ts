@@ -24,14 +24,16 @@ afterAll(async () => {
 });
 
 const effectCount = async (scope: string) =>
-  (await pool.query('SELECT count(*)::int AS n FROM effects WHERE scope = $1', [scope])).rows[0].n as number;
+  (await pool.query('SELECT count(*)::int AS n FROM effects WHERE scope = $1', [scope])).rows[0]
+    .n as number;
 
 function createEffect(scope: string, key: string, fingerprint: string, hold?: Promise<void>) {
   return withTransaction(pool, (tx) =>
     withIdempotencyKey(tx, { scope, key, fingerprint }, async () => {
-      const row = await tx.query<{ id: number }>('INSERT INTO effects (scope) VALUES ($1) RETURNING id', [
-        scope,
-      ]);
+      const row = await tx.query<{ id: number }>(
+        'INSERT INTO effects (scope) VALUES ($1) RETURNING id',
+        [scope],
+      );
       await hold;
       return { id: row.rows[0]!.id };
     }),
@@ -49,7 +51,9 @@ describe('withIdempotencyKey', () => {
 
   it('rejects the same key with a different fingerprint', async () => {
     await createEffect('t2', 'k1', 'f1');
-    await expect(createEffect('t2', 'k1', 'other')).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    await expect(createEffect('t2', 'k1', 'other')).rejects.toBeInstanceOf(
+      IdempotencyKeyReusedError,
+    );
     expect(await effectCount('t2')).toBe(1);
   });
 

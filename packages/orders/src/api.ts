@@ -17,10 +17,15 @@ const createOrderSchema = z
     tenantId: z.string().min(1).max(128),
     customerId: z.string().min(1).max(128),
     items: z
-      .array(z.object({ sku: z.string().regex(SKU), quantity: z.number().int().min(1).max(10_000) }))
+      .array(
+        z.object({ sku: z.string().regex(SKU), quantity: z.number().int().min(1).max(10_000) }),
+      )
       .min(1)
       .max(50)
-      .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'skus must be unique'),
+      .refine(
+        (items) => new Set(items.map((i) => i.sku)).size === items.length,
+        'skus must be unique',
+      ),
     paymentToken: z.string().min(1).max(128),
     idempotencyKey: z.string().max(255),
     requestFingerprint: z.string().max(128),
@@ -35,12 +40,18 @@ const getOrderSchema = z.object({ tenantId: z.string().min(1), orderId: z.uuid()
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const detail = result.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
+  const detail = result.error.issues
+    .map((i) => `${i.path.join('.') || 'request'}: ${i.message}`)
+    .join('; ');
   throw new GrpcError(Status.INVALID_ARGUMENT, detail);
 }
 
 /** The OrdersService gRPC implementation. */
-export function ordersService(pool: Pool, cell: CellContext, logger: Logger): ordersV1.OrdersServiceServer {
+export function ordersService(
+  pool: Pool,
+  cell: CellContext,
+  logger: Logger,
+): ordersV1.OrdersServiceServer {
   return {
     createOrder: unary(logger, async (request): Promise<ordersV1.CreateOrderResponse> => {
       const input = parse(createOrderSchema, request);
@@ -57,7 +68,11 @@ export function ordersService(pool: Pool, cell: CellContext, logger: Logger): or
           }
           const { response, replayed } = await withIdempotencyKey(
             tx,
-            { scope: input.tenantId, key: input.idempotencyKey, fingerprint: input.requestFingerprint },
+            {
+              scope: input.tenantId,
+              key: input.idempotencyKey,
+              fingerprint: input.requestFingerprint,
+            },
             async () => ordersV1.Order.toJSON(await placeOrder(tx, cell, newOrder)),
           );
           return { order: ordersV1.Order.fromJSON(response), replayed };

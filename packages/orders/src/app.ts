@@ -1,6 +1,13 @@
 import { cellConsumerGroup, cellDatabaseName, cellTopicSpecs, cellTopics } from '@bulkhead/cell';
 import { ordersV1 } from '@bulkhead/contracts';
-import { createPool, databaseUrl, ensureDatabase, migrate, migrationsDir, type Pool } from '@bulkhead/db';
+import {
+  createPool,
+  databaseUrl,
+  ensureDatabase,
+  migrate,
+  migrationsDir,
+  type Pool,
+} from '@bulkhead/db';
 import { createKafkaEventBus, type EventBus, type Subscription } from '@bulkhead/event-bus';
 import { createGrpcServer, type GrpcServer } from '@bulkhead/grpc';
 import { idempotencyMigrations } from '@bulkhead/idempotency';
@@ -24,7 +31,11 @@ export function createOrdersApp(config: OrdersConfig, deps: { logger: Logger }):
   const cell = { cellId: config.CELL_ID };
   const database = config.DATABASE_NAME ?? cellDatabaseName(config.CELL_ID, 'orders');
   const url = databaseUrl(config.BULKHEAD_PG_URL, database);
-  const pool = createPool(url, { max: config.DB_POOL_SIZE, applicationName: `orders-${config.CELL_ID}`, logger });
+  const pool = createPool(url, {
+    max: config.DB_POOL_SIZE,
+    applicationName: `orders-${config.CELL_ID}`,
+    logger,
+  });
   let bus: EventBus | undefined;
   let relay: ReturnType<typeof createOutboxRelay> | undefined;
   let subscription: Subscription | undefined;
@@ -43,10 +54,19 @@ export function createOrdersApp(config: OrdersConfig, deps: { logger: Logger }):
       await ensureDatabase(config.BULKHEAD_PG_URL, database);
       await migrate(
         url,
-        [outboxMigrations, inboxMigrations, idempotencyMigrations, { name: 'orders', directory: migrationsDir(import.meta.url) }],
+        [
+          outboxMigrations,
+          inboxMigrations,
+          idempotencyMigrations,
+          { name: 'orders', directory: migrationsDir(import.meta.url) },
+        ],
         logger,
       );
-      bus = createKafkaEventBus({ clientId: `orders-${config.CELL_ID}`, brokers: config.BULKHEAD_KAFKA_BROKERS, logger });
+      bus = createKafkaEventBus({
+        clientId: `orders-${config.CELL_ID}`,
+        brokers: config.BULKHEAD_KAFKA_BROKERS,
+        logger,
+      });
       await bus.ensureTopics(cellTopicSpecs(config.CELL_ID));
       relay = createOutboxRelay({ pool, bus, logger });
       await relay.start();
@@ -55,7 +75,9 @@ export function createOrdersApp(config: OrdersConfig, deps: { logger: Logger }):
         topics: [cellTopics(config.CELL_ID).sagaReplies],
         partitionsConcurrently: 3,
         handler: async (message) => {
-          await consumeOnce(pool, 'orders', message, (tx) => handleSagaReply(tx, cell, message, logger));
+          await consumeOnce(pool, 'orders', message, (tx) =>
+            handleSagaReply(tx, cell, message, logger),
+          );
         },
       });
       grpc = createGrpcServer();

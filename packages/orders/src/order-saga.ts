@@ -86,16 +86,30 @@ export interface SagaCommand {
 }
 
 /** Builds the command message an instruction asks for. */
-export function commandFor(instruction: Instruction<OrderSagaStep>, order: OrderFacts): SagaCommand {
+export function commandFor(
+  instruction: Instruction<OrderSagaStep>,
+  order: OrderFacts,
+): SagaCommand {
   const orderId = order.id;
-  const inventory = (type: string, payload: Uint8Array): SagaCommand => ({ destination: 'inventory', type, payload });
-  const payments = (type: string, payload: Uint8Array): SagaCommand => ({ destination: 'payments', type, payload });
+  const inventory = (type: string, payload: Uint8Array): SagaCommand => ({
+    destination: 'inventory',
+    type,
+    payload,
+  });
+  const payments = (type: string, payload: Uint8Array): SagaCommand => ({
+    destination: 'payments',
+    type,
+    payload,
+  });
   if (instruction.kind === 'execute') {
     switch (instruction.step) {
       case 'reserveStock':
         return inventory(
           M.ReserveStock.typeName,
-          M.ReserveStock.encode({ orderId, lines: order.items.map((i) => ({ sku: i.sku, quantity: i.quantity })) }),
+          M.ReserveStock.encode({
+            orderId,
+            lines: order.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+          }),
         );
       case 'authorizePayment':
         return payments(

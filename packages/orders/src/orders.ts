@@ -44,7 +44,11 @@ export function toProto(row: OrderRow): ordersV1.Order {
     tenantId: row.tenant_id,
     customerId: row.customer_id,
     status: STATUS[row.status],
-    items: row.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceCents: i.unitPriceCents })),
+    items: row.items.map((i) => ({
+      sku: i.sku,
+      quantity: i.quantity,
+      unitPriceCents: i.unitPriceCents,
+    })),
     totalCents: row.total_cents,
     reason: row.reason ?? '',
     createdAt: row.created_at,
@@ -92,13 +96,18 @@ function sagaCommands(
   const topics = cellTopics(cell.cellId);
   return instructions.map((instruction) => {
     const command = commandFor(instruction, facts);
-    const topic = command.destination === 'inventory' ? topics.inventoryCommands : topics.paymentsCommands;
+    const topic =
+      command.destination === 'inventory' ? topics.inventoryCommands : topics.paymentsCommands;
     return outboxMessage(cell, facts, topic, command.type, command.payload, causationId);
   });
 }
 
 /** Inserts a PENDING order, starts its saga and enqueues the first command — all in tx. */
-export async function placeOrder(tx: Queryable, cell: CellContext, order: NewOrder): Promise<ordersV1.Order> {
+export async function placeOrder(
+  tx: Queryable,
+  cell: CellContext,
+  order: NewOrder,
+): Promise<ordersV1.Order> {
   const id = uuidv7();
   const items: PricedLine[] = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
   const inserted = await tx.query<OrderRow>(
@@ -108,20 +117,29 @@ export async function placeOrder(tx: Queryable, cell: CellContext, order: NewOrd
   );
   const start = startSaga(orderSaga);
   await saveSaga(tx, id, start.state, true);
-  await enqueue(
-    tx,
-    sagaCommands(cell, start.instructions, { ...order, id, totalCents: 0 }),
-  );
+  await enqueue(tx, sagaCommands(cell, start.instructions, { ...order, id, totalCents: 0 }));
   return toProto(inserted.rows[0]!);
 }
 
-export async function findOrder(db: Queryable, tenantId: string, id: string): Promise<ordersV1.Order | undefined> {
-  const result = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+export async function findOrder(
+  db: Queryable,
+  tenantId: string,
+  id: string,
+): Promise<ordersV1.Order | undefined> {
+  const result = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1 AND tenant_id = $2', [
+    id,
+    tenantId,
+  ]);
   const row = result.rows[0];
   return row ? toProto(row) : undefined;
 }
 
-async function saveSaga(tx: Queryable, orderId: string, state: SagaState<OrderSagaStep>, insert = false) {
+async function saveSaga(
+  tx: Queryable,
+  orderId: string,
+  state: SagaState<OrderSagaStep>,
+  insert = false,
+) {
   const sql = insert
     ? 'INSERT INTO order_sagas (order_id, status, step, failure_reason) VALUES ($1, $2, $3, $4)'
     : 'UPDATE order_sagas SET status = $2, step = $3, failure_reason = $4, updated_at = now() WHERE order_id = $1';
@@ -144,7 +162,13 @@ export async function handleSagaReply(
     return;
   }
   const orderId = message.envelope.correlationId;
-  const found = await tx.query<OrderRow & { saga_status: SagaState['status']; step: OrderSagaStep | null; failure_reason: string | null }>(
+  const found = await tx.query<
+    OrderRow & {
+      saga_status: SagaState['status'];
+      step: OrderSagaStep | null;
+      failure_reason: string | null;
+    }
+  >(
     `SELECT o.*, s.status AS saga_status, s.step, s.failure_reason
        FROM orders o JOIN order_sagas s ON s.order_id = o.id
       WHERE o.id = $1 AND o.tenant_id = $2
@@ -153,10 +177,17 @@ export async function handleSagaReply(
   );
   const row = found.rows[0];
   if (!row) {
-    logger.warn({ orderId, tenantId: message.envelope.tenantId }, 'saga reply for an unknown order');
+    logger.warn(
+      { orderId, tenantId: message.envelope.tenantId },
+      'saga reply for an unknown order',
+    );
     return;
   }
-  const state: SagaState<OrderSagaStep> = { status: row.saga_status, step: row.step, failureReason: row.failure_reason };
+  const state: SagaState<OrderSagaStep> = {
+    status: row.saga_status,
+    step: row.step,
+    failureReason: row.failure_reason,
+  };
   const transition = applyReply(orderSaga, state, decoded.reply);
   if (transition.ignored) {
     logger.debug({ orderId, reply: decoded.reply, state }, 'stale or duplicate saga reply ignored');
@@ -180,15 +211,27 @@ export async function handleSagaReply(
     if (transition.state.status === 'COMPLETED') {
       status = 'CONFIRMED';
       messages.push(
-        outboxMessage(cell, order, topics.orderEvents, sagaMessages.OrderConfirmed.typeName,
-          sagaMessages.OrderConfirmed.encode({ orderId, totalCents }), message.envelope.messageId),
+        outboxMessage(
+          cell,
+          order,
+          topics.orderEvents,
+          sagaMessages.OrderConfirmed.typeName,
+          sagaMessages.OrderConfirmed.encode({ orderId, totalCents }),
+          message.envelope.messageId,
+        ),
       );
     } else {
       status = 'REJECTED';
       reason = transition.state.failureReason;
       messages.push(
-        outboxMessage(cell, order, topics.orderEvents, sagaMessages.OrderRejected.typeName,
-          sagaMessages.OrderRejected.encode({ orderId, reason: reason ?? '' }), message.envelope.messageId),
+        outboxMessage(
+          cell,
+          order,
+          topics.orderEvents,
+          sagaMessages.OrderRejected.typeName,
+          sagaMessages.OrderRejected.encode({ orderId, reason: reason ?? '' }),
+          message.envelope.messageId,
+        ),
       );
     }
   }
@@ -200,7 +243,14 @@ export async function handleSagaReply(
     ...sagaCommands(
       cell,
       transition.instructions,
-      { id: orderId, tenantId: row.tenant_id, customerId: row.customer_id, paymentToken: row.payment_token, totalCents, items },
+      {
+        id: orderId,
+        tenantId: row.tenant_id,
+        customerId: row.customer_id,
+        paymentToken: row.payment_token,
+        totalCents,
+        items,
+      },
       message.envelope.messageId,
     ),
   );

@@ -5,10 +5,27 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellTopics } from '@bulkhead/cell';
-import { inventoryMessagesV1, ordersV1, sagaMessages, type MessageCodec } from '@bulkhead/contracts';
-import { createKafkaEventBus, type EventBus, type IncomingMessage, type Subscription } from '@bulkhead/event-bus';
+import {
+  inventoryMessagesV1,
+  ordersV1,
+  sagaMessages,
+  type MessageCodec,
+} from '@bulkhead/contracts';
+import {
+  createKafkaEventBus,
+  type EventBus,
+  type IncomingMessage,
+  type Subscription,
+} from '@bulkhead/event-bus';
 import { call, createGrpcClient, GrpcError, Status } from '@bulkhead/grpc';
-import { createTestDatabase, eventually, infra, testLogger, uniqueName, type TestDatabase } from '@bulkhead/testkit';
+import {
+  createTestDatabase,
+  eventually,
+  infra,
+  testLogger,
+  uniqueName,
+  type TestDatabase,
+} from '@bulkhead/testkit';
 import { createOrdersApp, loadOrdersConfig, type OrdersApp } from '../src/index.js';
 
 const cellId = `t${randomUUID().slice(0, 8)}`;
@@ -31,7 +48,11 @@ beforeAll(async () => {
   });
   app = createOrdersApp(config, { logger: testLogger('orders') });
   await app.start();
-  bus = createKafkaEventBus({ clientId: 'orders-test', brokers: infra.kafkaBrokers, logger: testLogger('bus') });
+  bus = createKafkaEventBus({
+    clientId: 'orders-test',
+    brokers: infra.kafkaBrokers,
+    logger: testLogger('bus'),
+  });
   commands = await bus.subscribe({
     groupId: uniqueName('orders-test'),
     topics: [topics.inventoryCommands, topics.paymentsCommands, topics.orderEvents],
@@ -66,14 +87,24 @@ async function createOrder(overrides: Partial<ordersV1.CreateOrderRequest> = {})
 }
 
 /** Waits for the next message of this type about this order. */
-function next<T>(orderId: string, codec: MessageCodec<T>): Promise<{ message: IncomingMessage; body: T }> {
+function next<T>(
+  orderId: string,
+  codec: MessageCodec<T>,
+): Promise<{ message: IncomingMessage; body: T }> {
   return eventually(async () => {
-    const message = seen.find((m) => m.envelope.correlationId === orderId && m.envelope.type === codec.typeName);
+    const message = seen.find(
+      (m) => m.envelope.correlationId === orderId && m.envelope.type === codec.typeName,
+    );
     return message ? { message, body: codec.decode(message.payload) } : undefined;
   });
 }
 
-async function reply<T>(command: IncomingMessage, codec: MessageCodec<T>, body: T, messageId = randomUUID()) {
+async function reply<T>(
+  command: IncomingMessage,
+  codec: MessageCodec<T>,
+  body: T,
+  messageId = randomUUID(),
+) {
   await bus.publish([
     {
       topic: topics.sagaReplies,
@@ -109,10 +140,17 @@ describe('orders saga orchestration', () => {
     expect(reserve.body.lines).toEqual([{ sku: 'SKU-1', quantity: 2 }]);
     expect(reserve.message.envelope).toMatchObject({ tenantId, cellId, correlationId: order.id });
     expect(reserve.message.key).toBe(order.id);
-    await reply(reserve.message, M.StockReserved, { orderId: order.id, lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 700 }] });
+    await reply(reserve.message, M.StockReserved, {
+      orderId: order.id,
+      lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 700 }],
+    });
 
     const authorize = await next(order.id, M.AuthorizePayment);
-    expect(authorize.body).toMatchObject({ amountCents: 1400, paymentToken: 'tok_visa', customerId: 'c-1' });
+    expect(authorize.body).toMatchObject({
+      amountCents: 1400,
+      paymentToken: 'tok_visa',
+      customerId: 'c-1',
+    });
     expect(authorize.message.envelope.causationId).toBeDefined();
     await reply(authorize.message, M.PaymentAuthorized, { orderId: order.id, paymentId: 'p-1' });
 
@@ -127,15 +165,24 @@ describe('orders saga orchestration', () => {
     });
     expect(confirmed.totalCents).toBe(1400);
     expect(confirmed.items).toEqual([{ sku: 'SKU-1', quantity: 2, unitPriceCents: 700 }]);
-    expect((await next(order.id, M.OrderConfirmed)).body).toEqual({ orderId: order.id, totalCents: 1400 });
+    expect((await next(order.id, M.OrderConfirmed)).body).toEqual({
+      orderId: order.id,
+      totalCents: 1400,
+    });
   });
 
   it('a declined payment releases the stock and rejects with payment_declined', async () => {
     const order = await createOrder({ paymentToken: 'tok_decline' });
     const reserve = await next(order.id, M.ReserveStock);
-    await reply(reserve.message, M.StockReserved, { orderId: order.id, lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 5 }] });
+    await reply(reserve.message, M.StockReserved, {
+      orderId: order.id,
+      lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 5 }],
+    });
     const authorize = await next(order.id, M.AuthorizePayment);
-    await reply(authorize.message, M.PaymentDeclined, { orderId: order.id, declineCode: 'card_declined' });
+    await reply(authorize.message, M.PaymentDeclined, {
+      orderId: order.id,
+      declineCode: 'card_declined',
+    });
     const release = await next(order.id, M.ReleaseStock);
     expect((await status(order.id)).status).toBe(ordersV1.OrderStatus.ORDER_STATUS_PENDING);
     await reply(release.message, M.StockReleased, { orderId: order.id });
@@ -172,9 +219,15 @@ describe('orders saga orchestration', () => {
     // A different message id with the same content is a stale reply for the saga: also no effect.
     await reply(reserve.message, M.StockReserved, body);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const authorizations = seen.filter((m) => m.envelope.correlationId === order.id && m.envelope.type === M.AuthorizePayment.typeName);
+    const authorizations = seen.filter(
+      (m) =>
+        m.envelope.correlationId === order.id && m.envelope.type === M.AuthorizePayment.typeName,
+    );
     expect(authorizations).toHaveLength(1);
-    const processed = await app.pool.query('SELECT count(*)::int AS n FROM inbox WHERE message_id = $1', [id]);
+    const processed = await app.pool.query(
+      'SELECT count(*)::int AS n FROM inbox WHERE message_id = $1',
+      [id],
+    );
     expect(processed.rows[0].n).toBe(1);
   });
 });
@@ -187,7 +240,12 @@ describe('orders gRPC API', () => {
       { customerId: '' },
       { items: [{ sku: 'bad sku!', quantity: 1, unitPriceCents: 0 }] },
       { items: [{ sku: 'A', quantity: 0, unitPriceCents: 0 }] },
-      { items: [{ sku: 'A', quantity: 1, unitPriceCents: 0 }, { sku: 'A', quantity: 2, unitPriceCents: 0 }] },
+      {
+        items: [
+          { sku: 'A', quantity: 1, unitPriceCents: 0 },
+          { sku: 'A', quantity: 2, unitPriceCents: 0 },
+        ],
+      },
       { idempotencyKey: 'k', requestFingerprint: '' },
     ]) {
       await expect(createOrder(bad)).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
@@ -198,31 +256,49 @@ describe('orders gRPC API', () => {
 
   it('scopes orders to their tenant (NOT_FOUND for another tenant and unknown ids)', async () => {
     const order = await createOrder();
-    await expect(call(client.getOrder.bind(client), { tenantId: 'tenant-b', orderId: order.id })).rejects.toMatchObject({
+    await expect(
+      call(client.getOrder.bind(client), { tenantId: 'tenant-b', orderId: order.id }),
+    ).rejects.toMatchObject({
       code: Status.NOT_FOUND,
     });
-    await expect(call(client.getOrder.bind(client), { tenantId, orderId: randomUUID() })).rejects.toBeInstanceOf(GrpcError);
+    await expect(
+      call(client.getOrder.bind(client), { tenantId, orderId: randomUUID() }),
+    ).rejects.toBeInstanceOf(GrpcError);
   });
 
   it('idempotency keys: replay, reuse with another body, one order per key', async () => {
     const key = randomUUID();
     const first = await call(client.createOrder.bind(client), {
-      tenantId, customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }], paymentToken: 'tok_visa',
-      idempotencyKey: key, requestFingerprint: 'fp-1',
+      tenantId,
+      customerId: 'c-1',
+      items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
+      paymentToken: 'tok_visa',
+      idempotencyKey: key,
+      requestFingerprint: 'fp-1',
     });
     const again = await call(client.createOrder.bind(client), {
-      tenantId, customerId: 'c-1', items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }], paymentToken: 'tok_visa',
-      idempotencyKey: key, requestFingerprint: 'fp-1',
+      tenantId,
+      customerId: 'c-1',
+      items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
+      paymentToken: 'tok_visa',
+      idempotencyKey: key,
+      requestFingerprint: 'fp-1',
     });
     expect(again.replayed).toBe(true);
     expect(again.order).toEqual(first.order);
     await expect(
       call(client.createOrder.bind(client), {
-        tenantId, customerId: 'c-2', items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }], paymentToken: 'tok_visa',
-        idempotencyKey: key, requestFingerprint: 'fp-2',
+        tenantId,
+        customerId: 'c-2',
+        items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
+        paymentToken: 'tok_visa',
+        idempotencyKey: key,
+        requestFingerprint: 'fp-2',
       }),
     ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION, reason: 'idempotency_key_reused' });
-    const count = await app.pool.query('SELECT count(*)::int AS n FROM orders WHERE id = $1', [first.order!.id]);
+    const count = await app.pool.query('SELECT count(*)::int AS n FROM orders WHERE id = $1', [
+      first.order!.id,
+    ]);
     expect(count.rows[0].n).toBe(1);
   });
 });

@@ -19,13 +19,22 @@ describe('saga state machine', () => {
   it('runs every step in order to COMPLETED on success', () => {
     let state = startSaga(order).state;
     const sent: string[] = [];
-    for (const step of ['reserveStock', 'authorizePayment', 'commitStock', 'capturePayment'] as const) {
+    for (const step of [
+      'reserveStock',
+      'authorizePayment',
+      'commitStock',
+      'capturePayment',
+    ] as const) {
       const t = applyReply(order, state, { step, outcome: 'succeeded' });
       expect(t.ignored).toBe(false);
       sent.push(...t.instructions.map((i) => `${i.kind}:${i.step}`));
       state = t.state;
     }
-    expect(sent).toEqual(['execute:authorizePayment', 'execute:commitStock', 'execute:capturePayment']);
+    expect(sent).toEqual([
+      'execute:authorizePayment',
+      'execute:commitStock',
+      'execute:capturePayment',
+    ]);
     expect(state).toEqual({ status: 'COMPLETED', step: null, failureReason: null });
     expect(isEnded(state)).toBe(true);
   });
@@ -41,7 +50,11 @@ describe('saga state machine', () => {
   });
 
   it('compensates earlier steps, latest first, when a later step fails', () => {
-    const running: SagaState<Step> = { status: 'RUNNING', step: 'authorizePayment', failureReason: null };
+    const running: SagaState<Step> = {
+      status: 'RUNNING',
+      step: 'authorizePayment',
+      failureReason: null,
+    };
     const declined = applyReply(order, running, {
       step: 'authorizePayment',
       outcome: 'failed',
@@ -53,44 +66,74 @@ describe('saga state machine', () => {
       failureReason: 'payment_declined',
     });
     expect(declined.instructions).toEqual([{ kind: 'compensate', step: 'reserveStock' }]);
-    const released = applyReply(order, declined.state, { step: 'reserveStock', outcome: 'compensated' });
-    expect(released.state).toEqual({ status: 'FAILED', step: null, failureReason: 'payment_declined' });
+    const released = applyReply(order, declined.state, {
+      step: 'reserveStock',
+      outcome: 'compensated',
+    });
+    expect(released.state).toEqual({
+      status: 'FAILED',
+      step: null,
+      failureReason: 'payment_declined',
+    });
   });
 
   it('voids the payment and then releases stock when a step after authorization fails', () => {
-    const running: SagaState<Step> = { status: 'RUNNING', step: 'commitStock', failureReason: null };
-    const failed = applyReply(order, running, { step: 'commitStock', outcome: 'failed', reason: 'boom' });
+    const running: SagaState<Step> = {
+      status: 'RUNNING',
+      step: 'commitStock',
+      failureReason: null,
+    };
+    const failed = applyReply(order, running, {
+      step: 'commitStock',
+      outcome: 'failed',
+      reason: 'boom',
+    });
     expect(failed.instructions).toEqual([{ kind: 'compensate', step: 'authorizePayment' }]);
-    const voided = applyReply(order, failed.state, { step: 'authorizePayment', outcome: 'compensated' });
+    const voided = applyReply(order, failed.state, {
+      step: 'authorizePayment',
+      outcome: 'compensated',
+    });
     expect(voided.instructions).toEqual([{ kind: 'compensate', step: 'reserveStock' }]);
     expect(voided.state.failureReason).toBe('boom');
-    const released = applyReply(order, voided.state, { step: 'reserveStock', outcome: 'compensated' });
+    const released = applyReply(order, voided.state, {
+      step: 'reserveStock',
+      outcome: 'compensated',
+    });
     expect(released.state.status).toBe('FAILED');
   });
 
   it('ignores duplicate, stale and out-of-place replies without changing state', () => {
     const start = startSaga(order).state;
-    const afterReserve = applyReply(order, start, { step: 'reserveStock', outcome: 'succeeded' }).state;
+    const afterReserve = applyReply(order, start, {
+      step: 'reserveStock',
+      outcome: 'succeeded',
+    }).state;
     // duplicate of an already-applied reply
-    expect(applyReply(order, afterReserve, { step: 'reserveStock', outcome: 'succeeded' })).toEqual({
-      state: afterReserve,
-      instructions: [],
-      ignored: true,
-    });
-    // a compensation reply while running
-    expect(applyReply(order, afterReserve, { step: 'authorizePayment', outcome: 'compensated' }).ignored).toBe(
-      true,
+    expect(applyReply(order, afterReserve, { step: 'reserveStock', outcome: 'succeeded' })).toEqual(
+      {
+        state: afterReserve,
+        instructions: [],
+        ignored: true,
+      },
     );
+    // a compensation reply while running
+    expect(
+      applyReply(order, afterReserve, { step: 'authorizePayment', outcome: 'compensated' }).ignored,
+    ).toBe(true);
     // anything after the end
     const failed: SagaState<Step> = { status: 'FAILED', step: null, failureReason: 'x' };
-    expect(applyReply(order, failed, { step: 'reserveStock', outcome: 'compensated' }).ignored).toBe(true);
+    expect(
+      applyReply(order, failed, { step: 'reserveStock', outcome: 'compensated' }).ignored,
+    ).toBe(true);
     // a success reply while compensating
     const compensating: SagaState<Step> = {
       status: 'COMPENSATING',
       step: 'reserveStock',
       failureReason: 'payment_declined',
     };
-    expect(applyReply(order, compensating, { step: 'reserveStock', outcome: 'succeeded' }).ignored).toBe(true);
+    expect(
+      applyReply(order, compensating, { step: 'reserveStock', outcome: 'succeeded' }).ignored,
+    ).toBe(true);
   });
 
   it('rejects definitions without steps or with duplicate names', () => {

@@ -94,7 +94,10 @@ export async function runService(options: RunOptions): Promise<void> {
   logger.info({ signal }, 'draining');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`drain exceeded ${drainTimeoutMs} ms`)), drainTimeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`drain exceeded ${drainTimeoutMs} ms`)),
+      drainTimeoutMs,
+    );
     timer.unref();
   });
   try {

@@ -26,7 +26,9 @@ export function startTelemetry(env: Record<string, string | undefined> = process
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? 'bulkhead',
     instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz)/.test(req.url ?? '') }),
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz)/.test(req.url ?? ''),
+      }),
       new ExpressInstrumentation(),
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
       new PgInstrumentation({ requireParentSpan: true }),
@@ -37,10 +39,17 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     // Without an exporter a no-op processor still gives a real tracer provider, so spans get
     // valid ids and traceparent flows through HTTP, gRPC and Kafka.
     spanProcessors: [
-      exporting ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : new NoopSpanProcessor(),
+      exporting
+        ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })
+        : new NoopSpanProcessor(),
     ],
     metricReaders: exporting
-      ? [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: 10_000 })]
+      ? [
+          new PeriodicExportingMetricReader({
+            exporter: new OTLPMetricExporter(),
+            exportIntervalMillis: 10_000,
+          }),
+        ]
       : [],
   });
   sdk.start();

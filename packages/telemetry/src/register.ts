@@ -6,7 +6,9 @@ import { register } from 'node:module';
 
 // Wrap only the modules we instrument: wrapping every ESM module costs memory and start time.
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
-  data: { include: ['express', 'pg', 'pg-pool', 'ioredis', 'kafkajs', '@grpc/grpc-js', 'http', 'https'] },
+  data: {
+    include: ['express', 'pg', 'pg-pool', 'ioredis', 'kafkajs', '@grpc/grpc-js', 'http', 'https'],
+  },
 });
 
 const { startTelemetry } = await import('./index.js');

@@ -42,7 +42,10 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
 
 /** A logger for tests: silent unless BULKHEAD_TEST_LOG_LEVEL is set. */
 export function testLogger(name = 'test'): Logger {
-  return createLogger(name, (process.env.BULKHEAD_TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
+  return createLogger(
+    name,
+    (process.env.BULKHEAD_TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent',
+  );
 }
 
 /** Polls fn until it returns a non-undefined value or the timeout passes. */
