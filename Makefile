@@ -10,7 +10,7 @@ export npm_config_update_notifier := false
 .PHONY: help toolchain deps generate build up down status test lint format typecheck clean
 
 help:
-	@echo "make up | down | status | test | build | lint | format | clean"
+	@echo "make up | down | status | test | build | lint | typecheck | format | clean"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -49,6 +49,9 @@ test:
 lint: deps
 	@pnpm exec eslint .
 	@pnpm exec prettier --check .
+
+typecheck: build
+	@pnpm exec tsc -p tsconfig.test.json
 
 format: deps
 	@pnpm exec prettier --write .
