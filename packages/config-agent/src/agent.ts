@@ -8,7 +8,7 @@ import {
   type RoutingSnapshot,
 } from '@bulkhead/routing-snapshot';
 import type { App } from '@bulkhead/service-runtime';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import type { ConfigAgentConfig } from './config.js';
 import { snapshotFromProto } from './snapshot-proto.js';
 
@@ -16,6 +16,9 @@ export interface ConfigAgentApp extends App {
   /** Version of the snapshot file on disk (0 when there is none yet). */
   snapshotVersion(): number;
 }
+
+/** Reconnect delays: 100 ms growing to 5 s, jittered so agents restarted together spread out. */
+const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 5_000, jitter: true };
 
 export interface ConfigAgentDeps {
   logger: Logger;
@@ -154,7 +157,7 @@ export function createConfigAgentApp(
         logger.debug({ ...detail, attempt: failures }, 'control plane still unreachable');
       }
       connected = false;
-      await sleep(backoffDelay(failures++, DEFAULT_BACKOFF), undefined, {
+      await sleep(backoffDelay(++failures, RECONNECT), undefined, {
         signal: abort.signal,
       }).catch(() => undefined);
     }
@@ -181,8 +184,8 @@ export function createConfigAgentApp(
       {
         deadlineMs: config.watchDeadlineMs,
         channelOptions: {
-          'grpc.initial_reconnect_backoff_ms': DEFAULT_BACKOFF.initialMs,
-          'grpc.max_reconnect_backoff_ms': DEFAULT_BACKOFF.maxMs,
+          'grpc.initial_reconnect_backoff_ms': RECONNECT.initialMs,
+          'grpc.max_reconnect_backoff_ms': RECONNECT.maxMs,
         },
       },
     );

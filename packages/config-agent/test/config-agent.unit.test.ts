@@ -1,27 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@bulkhead/config';
-import { backoffDelay, loadConfigAgentConfig, snapshotFromProto } from '../src/index.js';
-
-describe('backoffDelay', () => {
-  const options = { initialMs: 100, maxMs: 5_000 };
-
-  it('doubles from the initial delay up to the cap', () => {
-    const ceilings = [0, 1, 2, 3, 4, 5, 6, 10, 100].map((attempt) =>
-      backoffDelay(attempt, options, () => 1),
-    );
-    expect(ceilings).toEqual([100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]);
-  });
-
-  it('jitters within [ceiling / 2, ceiling]', () => {
-    expect(backoffDelay(3, options, () => 0)).toBe(400);
-    expect(backoffDelay(3, options, () => 0.5)).toBe(600);
-    for (let i = 0; i < 100; i++) {
-      const delay = backoffDelay(20, options);
-      expect(delay).toBeGreaterThanOrEqual(2_500);
-      expect(delay).toBeLessThanOrEqual(5_000);
-    }
-  });
-});
+import { loadConfigAgentConfig, snapshotFromProto } from '../src/index.js';
 
 describe('snapshotFromProto', () => {
   const proto = {

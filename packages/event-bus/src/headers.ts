@@ -1,7 +1,14 @@
 import type { IHeaders } from 'kafkajs';
 import { ENVELOPE_HEADERS, type Envelope } from './types.js';
 
-const REQUIRED = ['messageId', 'type', 'tenantId', 'cellId', 'correlationId', 'occurredAt'] as const;
+const REQUIRED = [
+  'messageId',
+  'type',
+  'tenantId',
+  'cellId',
+  'correlationId',
+  'occurredAt',
+] as const;
 const OPTIONAL = ['causationId', 'traceparent', 'tracestate'] as const;
 
 /** Thrown for a record whose headers do not form an envelope: it can never be processed. */

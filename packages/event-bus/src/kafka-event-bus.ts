@@ -9,7 +9,7 @@ import {
   type TopicMessages,
 } from 'kafkajs';
 import type { Logger } from '@bulkhead/logger';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '@bulkhead/backoff';
 import { envelopeFromHeaders, envelopeToHeaders, MalformedMessageError } from './headers.js';
 import { kafkaLogCreator } from './kafka-logging.js';
 import type {
@@ -42,6 +42,8 @@ const HANDLER_RETRY = { initialMs: 100, maxMs: 30_000 };
 const HEARTBEAT_EVERY_MS = 1_000;
 /** Long-poll time of a fetch (kafkajs default 5 s, which is also how long stop() could take). */
 const FETCH_MAX_WAIT_MS = 500;
+/** Resolved offsets are committed at least this often while a batch is processed, and at its end. */
+const COMMIT_EVERY_MS = 1_000;
 
 export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
   const { logger, publishTimeoutMs = 10_000 } = options;
@@ -54,6 +56,7 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
   const producer = kafka.producer({
     idempotent: true, // retries cannot duplicate or reorder a partition's messages
     maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner, // murmur2 of the key, like the Java client
   });
   let producerReady: Promise<void> | undefined;
@@ -79,23 +82,33 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
     const log = logger.child({ groupId });
     // A fetch waits up to maxWaitTimeInMs for data and stop() waits for that fetch: keep it short
     // (an idle consumer then polls twice a second; data is returned as soon as it arrives).
-    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+    const consumer = kafka.consumer({
+      groupId,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      allowAutoTopicCreation: false, // topics are created by ensureTopics()
+    });
     const stopping = new AbortController();
 
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart) log.warn({ err: payload.error }, 'consumer crashed; kafkajs restarts it');
-      else log.error({ err: payload.error }, 'consumer crashed with a non-retriable error and stopped');
+    consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
+      if (restart) {
+        log.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
+      } else {
+        log.error({ err: error }, 'consumer crashed with a non-retriable error and stopped');
+      }
     });
 
     // Runs the handler until it succeeds; false if the consumer is stopping or has lost the
     // partition meanwhile (the message stays uncommitted and is delivered again).
-    async function handleWithRetry(message: IncomingMessage, batch: EachBatchPayload): Promise<boolean> {
+    async function handleWithRetry(
+      message: IncomingMessage,
+      payload: EachBatchPayload,
+    ): Promise<boolean> {
       for (let attempt = 1; ; attempt++) {
         try {
           await traced(message, handler);
           return true;
         } catch (error) {
-          const retryInMs = backoffDelay(attempt, HANDLER_RETRY.initialMs, HANDLER_RETRY.maxMs);
+          const retryInMs = backoffDelay(attempt, HANDLER_RETRY);
           log.warn(
             {
               err: error,
@@ -112,8 +125,8 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
             await sleep(Math.min(HEARTBEAT_EVERY_MS, retryInMs - waited), undefined, {
               signal: stopping.signal,
             }).catch(() => undefined); // aborted by stop()
-            if (!batch.isRunning() || batch.isStale()) return false;
-            await batch.heartbeat();
+            if (!payload.isRunning() || payload.isStale()) return false;
+            await payload.heartbeat(); // still alive: keep the partition
           }
         }
       }
@@ -121,30 +134,54 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
 
     async function eachBatch(payload: EachBatchPayload): Promise<void> {
       const { topic, partition } = payload.batch;
-      for (const record of payload.batch.messages) {
-        // Stopping, or the partition was revoked/seeked: leave the rest unresolved.
-        if (!payload.isRunning() || payload.isStale()) return;
-        const message = decode(topic, partition, record, log);
-        if (message && !(await handleWithRetry(message, payload))) return;
-        // The handler resolved: commit this message (Kafka stores the NEXT offset to read).
-        payload.resolveOffset(record.offset);
+      // Offsets are committed after the handler resolved, in groups rather than one Kafka round
+      // trip per message: a crash replays at most the uncommitted tail, which the handlers'
+      // inbox deduplicates.
+      let uncommitted: string | undefined;
+      let lastCommit = Date.now();
+      const commit = async (): Promise<void> => {
+        if (uncommitted === undefined) return;
+        // Kafka stores the NEXT offset to read.
+        const offset = (BigInt(uncommitted) + 1n).toString();
+        uncommitted = undefined;
+        lastCommit = Date.now();
         await payload.commitOffsetsIfNecessary({
-          topics: [{ topic, partitions: [{ partition, offset: (BigInt(record.offset) + 1n).toString() }] }],
+          topics: [{ topic, partitions: [{ partition, offset }] }],
         });
-        await payload.heartbeat();
+      };
+      try {
+        for (const record of payload.batch.messages) {
+          // Stopping, or the partition was revoked/seeked: leave the rest unresolved.
+          if (!payload.isRunning() || payload.isStale()) return;
+          const message = decode(topic, partition, record, log);
+          if (message && !(await handleWithRetry(message, payload))) return;
+          payload.resolveOffset(record.offset);
+          uncommitted = record.offset;
+          if (Date.now() - lastCommit >= COMMIT_EVERY_MS) {
+            await commit();
+            await payload.heartbeat();
+          }
+        }
+      } finally {
+        if (!payload.isStale()) await commit();
       }
     }
 
     await consumer.connect();
-    // A group without committed offsets starts at the beginning: nothing sent before the
-    // service's first start is lost.
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false, // we commit each message ourselves, right after its handler resolved
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: partitionsConcurrently,
-      eachBatch,
-    });
+    try {
+      // A group without committed offsets starts at the beginning: nothing sent before the
+      // service's first start is lost.
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false, // we commit ourselves, only offsets whose handler resolved
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: partitionsConcurrently,
+        eachBatch,
+      });
+    } catch (error) {
+      await consumer.disconnect();
+      throw error;
+    }
     log.info({ topics }, 'subscribed');
 
     let stopped: Promise<void> | undefined;
@@ -180,7 +217,8 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
       if (present.length === 0) return;
       const metadata = await admin.fetchTopicMetadata({ topics: present.map((spec) => spec.name) });
       for (const spec of present) {
-        const partitions = metadata.topics.find((t) => t.name === spec.name)?.partitions.length ?? 0;
+        const partitions =
+          metadata.topics.find((t) => t.name === spec.name)?.partitions.length ?? 0;
         if (partitions < spec.partitions) {
           // Adding partitions would move keys to other partitions and break per-key order.
           logger.warn(
@@ -232,7 +270,10 @@ function decode(
   } catch (error) {
     if (!(error instanceof MalformedMessageError)) throw error;
     // It can never be processed, so it is skipped (committed). A dead-letter topic goes here.
-    log.error({ err: error, topic, partition, offset: record.offset }, 'skipping a message without envelope');
+    log.error(
+      { err: error, topic, partition, offset: record.offset },
+      'skipping a message without envelope',
+    );
     return undefined;
   }
 }

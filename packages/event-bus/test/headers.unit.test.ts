@@ -36,7 +36,14 @@ describe('envelope headers', () => {
     const { causationId: _c, traceparent: _p, tracestate: _s, ...minimal } = full;
     const headers = envelopeToHeaders(minimal);
     expect(Object.keys(headers).sort()).toEqual(
-      ['message-id', 'message-type', 'tenant-id', 'cell-id', 'correlation-id', 'occurred-at'].sort(),
+      [
+        'message-id',
+        'message-type',
+        'tenant-id',
+        'cell-id',
+        'correlation-id',
+        'occurred-at',
+      ].sort(),
     );
     const decoded = envelopeFromHeaders(asReceived(headers));
     expect(decoded).toEqual(minimal);

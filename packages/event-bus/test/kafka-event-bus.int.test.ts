@@ -46,7 +46,12 @@ function newGroup(): string {
   return name;
 }
 
-function message(topic: string, key: string, body: string, extra: Partial<Envelope> = {}): OutgoingMessage {
+function message(
+  topic: string,
+  key: string,
+  body: string,
+  extra: Partial<Envelope> = {},
+): OutgoingMessage {
   return {
     topic,
     key,
@@ -291,7 +296,9 @@ describe('kafka event bus', () => {
       { name: fresh, partitions: 2 },
     ]);
     const metadata = await admin.fetchTopicMetadata({ topics: [existing, fresh] });
-    const partitions = Object.fromEntries(metadata.topics.map((t) => [t.name, t.partitions.length]));
+    const partitions = Object.fromEntries(
+      metadata.topics.map((t) => [t.name, t.partitions.length]),
+    );
     expect(partitions).toEqual({ [existing]: 3, [fresh]: 2 });
   });
 

@@ -19,7 +19,9 @@ describe('kafkajs logging', () => {
       error: "The coordinator is loading and hence can't process requests for this group",
     });
     expect(isNoisyRetriable(loading)).toBe(true);
-    expect(isNoisyRetriable(entry(logLevel.ERROR, 'The group is rebalancing, re-joining'))).toBe(true);
+    expect(isNoisyRetriable(entry(logLevel.ERROR, 'The group is rebalancing, re-joining'))).toBe(
+      true,
+    );
     expect(isNoisyRetriable(entry(logLevel.ERROR, 'Connection error: connect ECONNREFUSED'))).toBe(
       false,
     );
@@ -36,12 +38,19 @@ describe('kafkajs logging', () => {
     const log = kafkaLogCreator(pino({ level: 'debug' }, sink))(logLevel.WARN);
     log(entry(logLevel.ERROR, 'Connection error: connect ECONNREFUSED'));
     log(entry(logLevel.WARN, 'Consumer group received unsubscribed topics'));
-    log(entry(logLevel.ERROR, 'Response Metadata', { error: 'The group coordinator is not available' }));
+    log(
+      entry(logLevel.ERROR, 'Response Metadata', {
+        error: 'The group coordinator is not available',
+      }),
+    );
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       [50, 'Connection error: connect ECONNREFUSED'],
       [40, 'Consumer group received unsubscribed topics'],
       [20, 'Response Metadata'],
     ]);
-    expect(lines[2]).toMatchObject({ namespace: 'Connection', error: 'The group coordinator is not available' });
+    expect(lines[2]).toMatchObject({
+      namespace: 'Connection',
+      error: 'The group coordinator is not available',
+    });
   });
 });

@@ -1,4 +1,10 @@
-import { migrationsDir, withTransaction, type MigrationSet, type Pool, type PoolClient } from '@bulkhead/db';
+import {
+  migrationsDir,
+  withTransaction,
+  type MigrationSet,
+  type Pool,
+  type PoolClient,
+} from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 
 /** The inbox table; apply with migrate() from @bulkhead/db next to the service's own sets. */

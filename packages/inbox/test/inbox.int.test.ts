@@ -54,17 +54,22 @@ function increment(name: string) {
 }
 
 async function counter(name: string): Promise<number> {
-  const { rows } = await pool.query<{ value: number }>('SELECT value FROM counter WHERE name = $1', [
-    name,
-  ]);
+  const { rows } = await pool.query<{ value: number }>(
+    'SELECT value FROM counter WHERE name = $1',
+    [name],
+  );
   return rows[0]?.value ?? 0;
 }
 
 describe('inbox (idempotent consumer)', () => {
   it('applies a message delivered twice in a row once', async () => {
     const message = incoming();
-    expect(await consumeOnce(pool, 'inventory', message, increment('sequential'))).toBe('processed');
-    expect(await consumeOnce(pool, 'inventory', message, increment('sequential'))).toBe('duplicate');
+    expect(await consumeOnce(pool, 'inventory', message, increment('sequential'))).toBe(
+      'processed',
+    );
+    expect(await consumeOnce(pool, 'inventory', message, increment('sequential'))).toBe(
+      'duplicate',
+    );
     expect(await counter('sequential')).toBe(1);
   });
 
@@ -129,9 +134,15 @@ describe('inbox (idempotent consumer)', () => {
 
   it('deduplicates per consumer: another consumer still processes the same message', async () => {
     const message = incoming();
-    expect(await consumeOnce(pool, 'inventory', message, increment('per-consumer'))).toBe('processed');
-    expect(await consumeOnce(pool, 'payments', message, increment('per-consumer'))).toBe('processed');
-    expect(await consumeOnce(pool, 'payments', message, increment('per-consumer'))).toBe('duplicate');
+    expect(await consumeOnce(pool, 'inventory', message, increment('per-consumer'))).toBe(
+      'processed',
+    );
+    expect(await consumeOnce(pool, 'payments', message, increment('per-consumer'))).toBe(
+      'processed',
+    );
+    expect(await consumeOnce(pool, 'payments', message, increment('per-consumer'))).toBe(
+      'duplicate',
+    );
     expect(await counter('per-consumer')).toBe(2);
   });
 });

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
 import pg from 'pg';
 import { withTransaction, type Pool, type Queryable } from '@bulkhead/db';
-import { backoffDelay, type EventBus, type OutgoingMessage } from '@bulkhead/event-bus';
+import { backoffDelay } from '@bulkhead/backoff';
+import type { EventBus, OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { OUTBOX_CHANNEL } from './enqueue.js';
 
@@ -19,7 +19,7 @@ export interface OutboxRelayOptions {
   pool: Pool;
   bus: EventBus;
   logger: Logger;
-  /** Rows per round (one transaction, one publish per trace context). Default 100. */
+  /** Rows per round (one transaction, one publish). Default 100. */
   batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (e.g. the LISTEN connection is down). Default 1 s. */
   pollIntervalMs?: number;
@@ -90,16 +90,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       );
       // Another relay is publishing; it keeps going until no rows are left.
       if (!lock.rows[0]?.locked) return 0;
+      // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
+      // publish them a second time.
       const { rows } = await tx.query<OutboxRow>(
         'SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE',
         [batchSize],
       );
-      for (const run of splitByTraceContext(rows)) {
-        // Publish inside the context of the request that enqueued the rows, so that the
-        // producer span (kafkajs instrumentation) and the consumer continue its trace.
-        const parent = propagation.extract(ROOT_CONTEXT, run.carrier);
-        await context.with(parent, () => bus.publish(run.rows.map(toOutgoingMessage)));
-      }
+      // One publish per round. Each message carries the trace context of the transaction that
+      // enqueued it in its envelope, so consumers continue that trace.
+      await bus.publish(rows.map(toOutgoingMessage));
       if (rows.length > 0) {
         await tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)', [
           rows.map((row) => row.seq),
@@ -111,7 +110,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   async function publishLoop(): Promise<void> {
-    for (let failures = 0; !stopping.signal.aborted; ) {
+    for (let failures = 0; !stopping.signal.aborted;) {
       wakeRequested = false;
       try {
         const published = await publishRound();
@@ -120,7 +119,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } catch (error) {
         // Rolled back: the rows stay unsent and are published by a later round.
         failures += 1;
-        const retryInMs = backoffDelay(failures, RETRY.initialMs, RETRY.maxMs);
+        const retryInMs = backoffDelay(failures, RETRY);
         logger.warn({ err: error, failures, retryInMs }, 'outbox publish failed; retrying');
         await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
         continue;
@@ -154,7 +153,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** Keeps a LISTEN connection open, reconnecting with backoff, until stop(). */
   async function keepListening(first: Awaited<ReturnType<typeof listen>>): Promise<void> {
     let current: Awaited<ReturnType<typeof listen>> | undefined = first;
-    for (let attempt = 1; !stopping.signal.aborted; ) {
+    const { signal } = stopping;
+    const stopped = new Promise<undefined>((resolve) =>
+      signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+    );
+    for (let attempt = 1; !signal.aborted;) {
       if (!current) {
         try {
           current = await listen();
@@ -162,15 +165,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           logger.info('outbox LISTEN connection re-established');
           wake(); // rows committed while nobody was listening
         } catch (error) {
-          const retryInMs = backoffDelay(attempt++, RETRY.initialMs, RETRY.maxMs);
+          const retryInMs = backoffDelay(attempt++, RETRY);
           logger.warn({ err: error, retryInMs }, 'outbox LISTEN reconnect failed');
-          await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+          await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
           continue;
         }
       }
-      const stopped = new Promise<undefined>((resolve) =>
-        stopping.signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-      );
       const lost = await Promise.race([current.lost, stopped]);
       await current.client.end().catch(() => undefined);
       current = undefined;
@@ -194,30 +194,6 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       logger.info('outbox relay stopped');
     },
   };
-}
-
-/**
- * Splits rows (in seq order) into runs of consecutive rows with the same trace context:
- * usually one run per business transaction, and a single run when tracing is off.
- */
-export function splitByTraceContext(
-  rows: OutboxRow[],
-): Array<{ carrier: Record<string, string>; rows: OutboxRow[] }> {
-  const runs: Array<{ carrier: Record<string, string>; rows: OutboxRow[] }> = [];
-  let previous: OutboxRow | undefined;
-  for (const row of rows) {
-    const last = runs.at(-1);
-    if (last && previous?.traceparent === row.traceparent && previous.tracestate === row.tracestate) {
-      last.rows.push(row);
-    } else {
-      const carrier: Record<string, string> = {};
-      if (row.traceparent) carrier.traceparent = row.traceparent;
-      if (row.tracestate) carrier.tracestate = row.tracestate;
-      runs.push({ carrier, rows: [row] });
-    }
-    previous = row;
-  }
-  return runs;
 }
 
 function toOutgoingMessage(row: OutboxRow): OutgoingMessage {

@@ -33,6 +33,7 @@ let db: TestDatabase;
 let pool: Pool;
 let bus: EventBus;
 const topics: string[] = [];
+const groups: string[] = [];
 
 beforeAll(async () => {
   // What @bulkhead/telemetry sets up in a service: W3C propagation and an async context.
@@ -41,12 +42,16 @@ beforeAll(async () => {
   db = await createTestDatabase('outbox');
   await migrate(db.url, [outboxMigrations]);
   pool = createPool(db.url, { max: 20 });
-  bus = createKafkaEventBus({ clientId: uniqueName('outbox-test'), brokers: infra.kafkaBrokers, logger });
+  bus = createKafkaEventBus({
+    clientId: uniqueName('outbox-test'),
+    brokers: infra.kafkaBrokers,
+    logger,
+  });
 });
 
 afterAll(async () => {
-  await deleteTopics();
   await bus?.close();
+  await deleteTopicsAndGroups();
   // pool.end() resolves before its connections have closed; drop()'s DROP DATABASE ... FORCE
   // may terminate one of them, which the pool would report as an unhandled 'error' event.
   pool?.on('error', () => undefined);
@@ -56,12 +61,18 @@ afterAll(async () => {
   propagation.disable();
 });
 
-async function deleteTopics(): Promise<void> {
-  if (topics.length === 0) return;
+async function deleteTopicsAndGroups(): Promise<void> {
   const admin = new Kafka({ brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.deleteTopics({ topics });
+  if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+  if (topics.length > 0) await admin.deleteTopics({ topics });
   await admin.disconnect();
+}
+
+function newGroup(): string {
+  const name = uniqueName('outbox_group');
+  groups.push(name);
+  return name;
 }
 
 async function newTopic(partitions = 1): Promise<string> {
@@ -86,10 +97,12 @@ function outboxMessage(topic: string, key: string, body: string): OutboxMessage 
 const body = (m: IncomingMessage): string => Buffer.from(m.payload).toString();
 
 /** Subscribes a fresh group to the topic and collects everything it receives. */
-async function collect(topic: string): Promise<{ received: IncomingMessage[]; stop(): Promise<void> }> {
+async function collect(
+  topic: string,
+): Promise<{ received: IncomingMessage[]; stop(): Promise<void> }> {
   const received: IncomingMessage[] = [];
   const subscription = await bus.subscribe({
-    groupId: uniqueName('outbox_group'),
+    groupId: newGroup(),
     topics: [topic],
     partitionsConcurrently: 4,
     handler: async (m) => {
@@ -99,7 +112,11 @@ async function collect(topic: string): Promise<{ received: IncomingMessage[]; st
   return { received, stop: () => subscription.stop() };
 }
 
-async function untilReceived(received: unknown[], count: number, timeoutMs = 10_000): Promise<void> {
+async function untilReceived(
+  received: unknown[],
+  count: number,
+  timeoutMs = 10_000,
+): Promise<void> {
   await eventually(async () => (received.length >= count ? true : undefined), { timeoutMs });
 }
 
@@ -158,15 +175,20 @@ describe('transactional outbox', () => {
     await withRelay({}, () => untilReceived(consumer.received, 3));
     await consumer.stop();
 
-    const { rows } = await pool.query<{ message_id: string; created_at: Date; sent_at: Date | null }>(
-      'SELECT message_id, created_at, sent_at FROM outbox WHERE topic = $1 ORDER BY seq',
-      [topic],
-    );
+    const { rows } = await pool.query<{
+      message_id: string;
+      created_at: Date;
+      sent_at: Date | null;
+    }>('SELECT message_id, created_at, sent_at FROM outbox WHERE topic = $1 ORDER BY seq', [topic]);
     expect(consumer.received.map(body)).toEqual(['a', 'b', 'c']);
     expect(consumer.received.map((m) => m.key)).toEqual(['order-1', 'order-2', 'order-1']);
-    expect(consumer.received.map((m) => m.envelope.messageId)).toEqual(rows.map((r) => r.message_id));
+    expect(consumer.received.map((m) => m.envelope.messageId)).toEqual(
+      rows.map((r) => r.message_id),
+    );
     expect(rows[0]?.message_id).toBe(givenId);
-    expect(rows[1]?.message_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(rows[1]?.message_id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect(rows.every((r) => r.sent_at !== null)).toBe(true);
     expect(consumer.received[1]?.envelope).toEqual({
       messageId: rows[1]?.message_id,
@@ -313,23 +335,17 @@ describe('transactional outbox', () => {
       spanId: '00f067aa0ba902b7',
       traceFlags: 1,
     };
-    const seenAtPublish: Array<SpanContext | undefined> = [];
+    const seenEnvelopes: Array<string | undefined> = [];
     const seenInHandler: Array<SpanContext | undefined> = [];
-    const spyBus: EventBus = {
-      ...bus,
-      publish: async (messages) => {
-        seenAtPublish.push(trace.getSpanContext(context.active()));
-        await bus.publish(messages);
-      },
-    };
     const subscription = await bus.subscribe({
-      groupId: uniqueName('outbox_group'),
+      groupId: newGroup(),
       topics: [topic],
-      handler: async () => {
+      handler: async (message) => {
+        seenEnvelopes.push(message.envelope.traceparent);
         seenInHandler.push(trace.getSpanContext(context.active()));
       },
     });
-    await withRelay({ bus: spyBus }, async () => {
+    await withRelay({}, async () => {
       await context.with(trace.setSpanContext(ROOT_CONTEXT, request), () =>
         withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'traced')])),
       );
@@ -342,14 +358,18 @@ describe('transactional outbox', () => {
       [topic],
     );
     expect(rows[0]?.traceparent).toBe(`00-${request.traceId}-${request.spanId}-01`);
-    expect(seenAtPublish[0]).toMatchObject({ traceId: request.traceId, spanId: request.spanId });
+    expect(seenEnvelopes[0]).toBe(`00-${request.traceId}-${request.spanId}-01`);
     expect(seenInHandler[0]?.traceId).toBe(request.traceId);
   });
 
   it('purgeSent deletes only rows sent longer ago than asked', async () => {
     const topic = uniqueName('not_published');
     await withTransaction(pool, (tx) =>
-      enqueue(tx, [outboxMessage(topic, 'k', 'old'), outboxMessage(topic, 'k', 'new'), outboxMessage(topic, 'k', 'unsent')]),
+      enqueue(tx, [
+        outboxMessage(topic, 'k', 'old'),
+        outboxMessage(topic, 'k', 'new'),
+        outboxMessage(topic, 'k', 'unsent'),
+      ]),
     );
     await pool.query(
       `UPDATE outbox SET sent_at = CASE convert_from(payload, 'UTF8')

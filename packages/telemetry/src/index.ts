@@ -8,7 +8,6 @@ import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 
 export interface Telemetry {
   /** True when spans and metrics leave the process (OTEL_EXPORTER_OTLP_ENDPOINT is set). */
@@ -18,7 +17,7 @@ export interface Telemetry {
 
 /**
  * Starts the OpenTelemetry Node SDK. It always runs, so trace context is created and propagated
- * (HTTP → gRPC → outbox row → Kafka headers) even locally; spans and metrics are exported over
+ * (HTTP → gRPC → outbox row → Kafka headers → consumer) even locally; spans and metrics are exported over
  * OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables apply).
  */
 export function startTelemetry(env: Record<string, string | undefined> = process.env): Telemetry {
@@ -33,8 +32,9 @@ export function startTelemetry(env: Record<string, string | undefined> = process
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation(),
-      // The relay sets the producer context from the outbox row; kafkajs spans link to it.
-      new KafkaJsInstrumentation(),
+      // No kafkajs instrumentation: the trace context travels in the message envelope (stored
+      // with each outbox row, read by packages/event-bus, which runs handlers in a consumer span
+      // under it). kafkajs's own instrumentation would overwrite it with the relay's context.
     ],
     // Without an exporter a no-op processor still gives a real tracer provider, so spans get
     // valid ids and traceparent flows through HTTP, gRPC and Kafka.

@@ -1,13 +1,13 @@
 /**
  * Loaded with `node --import @bulkhead/telemetry/register` so instrumentation is in place before
- * any instrumented module (http, express, grpc-js, pg, ioredis, kafkajs) is imported.
+ * any instrumented module (http, express, grpc-js, pg, ioredis) is imported.
  */
 import { register } from 'node:module';
 
 // Wrap only the modules we instrument: wrapping every ESM module costs memory and start time.
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, {
   data: {
-    include: ['express', 'pg', 'pg-pool', 'ioredis', 'kafkajs', '@grpc/grpc-js', 'http', 'https'],
+    include: ['express', 'pg', 'pg-pool', 'ioredis', '@grpc/grpc-js', 'http', 'https'],
   },
 });
 

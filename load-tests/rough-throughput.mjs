@@ -1,0 +1,100 @@
+// A rough end-to-end throughput figure for the walking skeleton (the real k6 benchmark comes in a
+// later issue). Creates one tenant per cell, places N orders with C in flight, and waits until
+// every saga has ended. Bounded in count and time; targets the local stack only.
+//   node load-tests/rough-throughput.mjs [orders=2000] [concurrency=32]
+const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
+const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
+const ADMIN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
+const total = Math.min(Number(process.argv[2] ?? 2000), 20_000);
+const concurrency = Math.min(Number(process.argv[3] ?? 32), 256);
+const deadline = Date.now() + 5 * 60_000;
+
+async function json(url, init = {}) {
+  const response = await fetch(url, init);
+  const body = await response.json();
+  if (!response.ok)
+    throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+const headers = (token) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+});
+
+const tenants = new Map();
+while (tenants.size < 2 && Date.now() < deadline) {
+  const t = await json(`${CONTROL_PLANE}/v1/tenants`, {
+    method: 'POST',
+    headers: headers(ADMIN),
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  tenants.set(t.cell, t);
+}
+await new Promise((r) => setTimeout(r, 500)); // let the keys reach the gateway
+for (const t of tenants.values()) {
+  await json(`${GATEWAY}/v1/products/BENCH`, {
+    method: 'PUT',
+    headers: headers(t.apiKey),
+    body: JSON.stringify({ name: 'Bench', priceCents: 100, stock: 1_000_000 }),
+  });
+}
+const keys = [...tenants.values()].map((t) => t.apiKey);
+
+const ids = [];
+let next = 0;
+const started = Date.now();
+async function worker() {
+  while (next < total && Date.now() < deadline) {
+    const i = next++;
+    const key = keys[i % keys.length];
+    const order = await json(`${GATEWAY}/v1/orders`, {
+      method: 'POST',
+      headers: headers(key),
+      body: JSON.stringify({
+        customerId: `c-${i}`,
+        items: [{ sku: 'BENCH', quantity: 1 }],
+        paymentToken: 'tok_visa',
+      }),
+    });
+    ids.push([key, order.id]);
+  }
+}
+await Promise.all(Array.from({ length: concurrency }, worker));
+const accepted = Date.now();
+
+// Wait for every saga to end (poll each pending order, C at a time).
+let pending = ids;
+const statuses = {};
+while (pending.length > 0 && Date.now() < deadline) {
+  const still = [];
+  for (let i = 0; i < pending.length; i += concurrency) {
+    const batch = pending.slice(i, i + concurrency);
+    const results = await Promise.all(
+      batch.map(([key, id]) => json(`${GATEWAY}/v1/orders/${id}`, { headers: headers(key) })),
+    );
+    results.forEach((o, j) =>
+      o.status === 'PENDING'
+        ? still.push(batch[j])
+        : (statuses[o.status] = (statuses[o.status] ?? 0) + 1),
+    );
+  }
+  pending = still;
+  if (pending.length) await new Promise((r) => setTimeout(r, 200));
+}
+const done = Date.now();
+const s = (ms) => (ms / 1000).toFixed(1);
+console.log(
+  JSON.stringify({
+    orders: ids.length,
+    concurrency,
+    cells: tenants.size,
+    statuses,
+    stillPending: pending.length,
+  }),
+);
+console.log(
+  `accepted ${ids.length} orders in ${s(accepted - started)} s = ${Math.round(ids.length / ((accepted - started) / 1000))} orders/s (POST 202)`,
+);
+console.log(
+  `all sagas ended after ${s(done - started)} s = ${Math.round(ids.length / ((done - started) / 1000))} orders/s end to end`,
+);
