@@ -42,6 +42,9 @@ const HANDLER_RETRY = { initialMs: 100, maxMs: 30_000 };
 const HEARTBEAT_EVERY_MS = 1_000;
 /** Long-poll time of a fetch (kafkajs default 5 s, which is also how long stop() could take). */
 const FETCH_MAX_WAIT_MS = 500;
+/** ensureTopics tries this often, waiting 200 ms, 400 ms, … up to 2 s in between. */
+const ENSURE_TOPICS_ATTEMPTS = 8;
+const ENSURE_TOPICS_RETRY = { initialMs: 200, maxMs: 2_000, jitter: true };
 /** Resolved offsets are committed at least this often while a batch is processed, and at its end. */
 const COMMIT_EVERY_MS = 1_000;
 
@@ -199,7 +202,25 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
     return subscription;
   }
 
+  /**
+   * Retries transient failures: several services creating one cell's topics at once on a fresh
+   * broker see errors like UNKNOWN_TOPIC_OR_PARTITION while the new topic's metadata spreads.
+   */
   async function ensureTopics(specs: TopicSpec[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureTopicsOnce(specs);
+        return;
+      } catch (error) {
+        if (attempt >= ENSURE_TOPICS_ATTEMPTS) throw error;
+        const retryInMs = backoffDelay(attempt, ENSURE_TOPICS_RETRY);
+        logger.warn({ err: error, attempt, retryInMs }, 'creating topics failed; retrying');
+        await sleep(retryInMs);
+      }
+    }
+  }
+
+  async function ensureTopicsOnce(specs: TopicSpec[]): Promise<void> {
     const admin = kafka.admin();
     await admin.connect();
     try {
