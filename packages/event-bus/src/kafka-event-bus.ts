@@ -234,9 +234,10 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
         });
         logger.info({ topics: missing }, 'topics created');
       }
+      // Also confirms every topic is usable: right after a (possibly concurrent) creation the
+      // broker may not serve its metadata yet, which throws here and is retried.
+      const metadata = await admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.name) });
       const present = specs.filter((spec) => existing.has(spec.name));
-      if (present.length === 0) return;
-      const metadata = await admin.fetchTopicMetadata({ topics: present.map((spec) => spec.name) });
       for (const spec of present) {
         const partitions =
           metadata.topics.find((t) => t.name === spec.name)?.partitions.length ?? 0;
