@@ -38,7 +38,9 @@ const tracer = trace.getTracer('@bulkhead/event-bus');
 
 /** Handler retries: 100 ms, 200 ms, … capped at 30 s; never skipped. */
 const HANDLER_RETRY = { initialMs: 100, maxMs: 30_000 };
-/** While a handler is being retried, heartbeat at least this often (session timeout is 30 s). */
+/** Consumer group session: a member that sends no heartbeat for this long is removed. */
+const SESSION_TIMEOUT_MS = 10_000;
+/** Heartbeat interval, also while a handler is being retried. */
 const HEARTBEAT_EVERY_MS = 1_000;
 /** Long-poll time of a fetch (kafkajs default 5 s, which is also how long stop() could take). */
 const FETCH_MAX_WAIT_MS = 500;
