@@ -91,6 +91,10 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
       groupId,
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       allowAutoTopicCreation: false, // topics are created by ensureTopics()
+      // A crashed member holds its partitions until its session times out (kafkajs default
+      // 30 s): a shorter session lets a restarted instance take over sooner.
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: HEARTBEAT_EVERY_MS,
     });
     const stopping = new AbortController();
 

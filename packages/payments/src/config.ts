@@ -1,28 +1,10 @@
-import { env, loadConfig, z } from '@bulkhead/config';
+import { loadCellServiceConfig, type CellServiceConfig } from '@bulkhead/cell-service';
 
-const schema = z.object({
-  CELL_ID: env.cellId(),
-  /** PostgreSQL server; the database name is derived from the cell. */
-  BULKHEAD_PG_URL: env.url().default('postgres://postgres@127.0.0.1:55432/postgres'),
-  /** Overrides the cell's database name (tests use throwaway databases). */
-  DATABASE_NAME: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,62}$/)
-    .optional(),
-  BULKHEAD_KAFKA_BROKERS: env.list().default(['127.0.0.1:59092']),
-  GRPC_HOST: z.string().min(1).default('127.0.0.1'),
-  GRPC_PORT: env.port(7113),
-  OPS_HOST: z.string().min(1).default('127.0.0.1'),
-  OPS_PORT: env.port(9113),
-  DB_POOL_SIZE: env.positiveInt(10),
-  LOG_LEVEL: env.logLevel(),
-});
+export type PaymentsConfig = CellServiceConfig;
 
-export type PaymentsConfig = z.infer<typeof schema>;
-
-/** Reads and validates the configuration; throws a ConfigError naming every bad variable. */
+/** Payments serves gRPC on 7113 and probes on 9113 by default (cell-1's ports locally). */
 export function loadPaymentsConfig(
   source: Record<string, string | undefined> = process.env,
 ): PaymentsConfig {
-  return loadConfig(schema, source);
+  return loadCellServiceConfig('payments', { grpc: 7113, ops: 9113 }, source);
 }

@@ -4,10 +4,10 @@ import { runMain } from '@bulkhead/service-runtime';
 
 await runMain(() => {
   const config = loadOrdersConfig();
-  const logger = createLogger(`orders.${config.CELL_ID}`, config.LOG_LEVEL);
+  const logger = createLogger(`orders.${config.cellId}`, config.logLevel);
   return {
     app: createOrdersApp(config, { logger }),
     logger,
-    ops: { host: config.OPS_HOST, port: config.OPS_PORT },
+    ops: config.ops,
   };
 });
