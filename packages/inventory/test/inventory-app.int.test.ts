@@ -3,7 +3,12 @@ import { cellTopics } from '@bulkhead/cell';
 import { inventoryMessagesV1, inventoryV1, sagaMessages as M } from '@bulkhead/contracts';
 import { createPool, type Pool } from '@bulkhead/db';
 import { call, createGrpcClient, GrpcError, Status } from '@bulkhead/grpc';
-import { createTestDatabase, infra, type TestDatabase, testLogger } from '@bulkhead/testkit';
+import {
+  createTestDatabase,
+  type TestDatabase,
+  testLogger,
+  cellServiceEnv,
+} from '@bulkhead/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInventoryApp, type InventoryApp, loadInventoryConfig } from '../src/index.js';
 import {
@@ -25,13 +30,7 @@ let pool: Pool;
 
 beforeAll(async () => {
   db = await createTestDatabase('inventory');
-  const config = loadInventoryConfig({
-    CELL_ID: cellId,
-    BULKHEAD_PG_URL: infra.pgUrl,
-    DATABASE_NAME: db.name,
-    BULKHEAD_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    GRPC_PORT: '0',
-  });
+  const config = loadInventoryConfig(cellServiceEnv(cellId, db.name));
   app = createInventoryApp(config, { logger: testLogger('inventory') });
   await app.start();
   saga = await startSagaDriver(cellId, cellTopics(cellId).inventoryCommands);

@@ -25,6 +25,7 @@ import {
   testLogger,
   uniqueName,
   type TestDatabase,
+  cellServiceEnv,
 } from '@bulkhead/testkit';
 import { createOrdersApp, loadOrdersConfig, type OrdersApp } from '../src/index.js';
 
@@ -39,13 +40,7 @@ const seen: IncomingMessage[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('orders');
-  const config = loadOrdersConfig({
-    CELL_ID: cellId,
-    BULKHEAD_PG_URL: infra.pgUrl,
-    DATABASE_NAME: db.name,
-    BULKHEAD_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    GRPC_PORT: '0',
-  });
+  const config = loadOrdersConfig(cellServiceEnv(cellId, db.name));
   app = createOrdersApp(config, { logger: testLogger('orders') });
   await app.start();
   bus = createKafkaEventBus({

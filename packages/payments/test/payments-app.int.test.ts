@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { cellTopics } from '@bulkhead/cell';
 import { paymentsV1, sagaMessages as M } from '@bulkhead/contracts';
 import { call, createGrpcClient, GrpcError, Status } from '@bulkhead/grpc';
-import { createTestDatabase, infra, type TestDatabase, testLogger } from '@bulkhead/testkit';
+import {
+  createTestDatabase,
+  type TestDatabase,
+  testLogger,
+  cellServiceEnv,
+} from '@bulkhead/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/index.js';
 import {
@@ -23,13 +28,7 @@ let client: paymentsV1.PaymentsServiceClient;
 
 beforeAll(async () => {
   db = await createTestDatabase('payments');
-  const config = loadPaymentsConfig({
-    CELL_ID: cellId,
-    BULKHEAD_PG_URL: infra.pgUrl,
-    DATABASE_NAME: db.name,
-    BULKHEAD_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    GRPC_PORT: '0',
-  });
+  const config = loadPaymentsConfig(cellServiceEnv(cellId, db.name));
   app = createPaymentsApp(config, { logger: testLogger('payments') });
   await app.start();
   saga = await startSagaDriver(cellId, cellTopics(cellId).paymentsCommands);

@@ -69,3 +69,14 @@ export async function eventually<T>(
   }
 }
 export * from './saga-driver.js';
+
+/** Environment for a cell service under test: the local infra, its own database, a random gRPC port. */
+export function cellServiceEnv(cellId: string, database: string): Record<string, string> {
+  return {
+    CELL_ID: cellId,
+    BULKHEAD_PG_URL: infra.pgUrl,
+    DATABASE_NAME: database,
+    BULKHEAD_KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    GRPC_PORT: '0',
+  };
+}
