@@ -14,9 +14,9 @@ import {
   type Subscription,
 } from '@bulkhead/event-bus';
 import { createGrpcServer, type grpc, type GrpcServer } from '@bulkhead/grpc';
-import { inboxMigrations } from '@bulkhead/inbox';
+import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
-import { createOutboxRelay, outboxMigrations, type OutboxRelay } from '@bulkhead/outbox';
+import { createOutboxRelay, outboxMigrations, purgeSent, type OutboxRelay } from '@bulkhead/outbox';
 import type { App } from '@bulkhead/service-runtime';
 import type { CellServiceConfig } from './config.js';
 
@@ -38,7 +38,15 @@ export interface CellServiceParts {
     /** Partitions handled at once; each holds one pooled connection while it works. */
     partitionsConcurrently?: number;
   };
+  /** Extra periodic clean-up of the service's own tables (e.g. expired idempotency keys). */
+  housekeeping?(pool: Pool): Promise<void>;
 }
+
+/** How often housekeeping runs, and how long sent outbox rows and inbox ids are kept. */
+const HOUSEKEEPING_EVERY_MS = 10 * 60_000;
+const KEEP_SENT_OUTBOX_MS = 24 * 3_600_000;
+/** Longer than the consumed topics' retention (24 h locally): a redelivery is still recognised. */
+const KEEP_INBOX_MS = 7 * 24 * 3_600_000;
 
 export interface CellServiceApp extends App {
   /** The bound gRPC port (useful when configured as 0); 0 until started. */
@@ -68,8 +76,20 @@ export function createCellServiceApp(
   let relay: OutboxRelay | undefined;
   let subscription: Subscription | undefined;
   let server: GrpcServer | undefined;
+  let housekeeping: NodeJS.Timeout | undefined;
   let grpcPort = 0;
   let ready = false;
+
+  async function cleanUp(): Promise<void> {
+    try {
+      const sent = await purgeSent(pool, KEEP_SENT_OUTBOX_MS);
+      const processed = await purgeProcessed(pool, KEEP_INBOX_MS);
+      await parts.housekeeping?.(pool);
+      logger.debug({ sent, processed }, 'housekeeping done');
+    } catch (error) {
+      logger.warn({ err: error }, 'housekeeping failed; trying again later');
+    }
+  }
   let stopped: Promise<void> | undefined;
 
   return {
@@ -104,12 +124,15 @@ export function createCellServiceApp(
       server.server.addService(api.definition, api.implementation);
       grpcPort = await server.listen(config.grpc.host, config.grpc.port);
       server.setServing(true);
+      housekeeping = setInterval(() => void cleanUp(), HOUSEKEEPING_EVERY_MS);
+      housekeeping.unref();
       ready = true;
       logger.info({ cell: cellId, database: config.database, grpcPort }, `${parts.service} ready`);
     },
     stop() {
       stopped ??= (async () => {
         ready = false;
+        clearInterval(housekeeping);
         await server?.shutdown();
         await subscription?.stop();
         await relay?.stop();

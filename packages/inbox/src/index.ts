@@ -4,6 +4,7 @@ import {
   type MigrationSet,
   type Pool,
   type PoolClient,
+  type Queryable,
 } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 
@@ -38,4 +39,16 @@ export async function consumeOnce(
     await effect(tx); // throws → the whole transaction, inbox row included, rolls back
     return 'processed';
   });
+}
+
+/**
+ * Housekeeping: forgets message ids processed more than olderThanMs ago; returns how many.
+ * Keep them longer than any redelivery can come (Kafka retention of the consumed topics).
+ */
+export async function purgeProcessed(db: Queryable, olderThanMs: number): Promise<number> {
+  const result = await db.query(
+    "DELETE FROM inbox WHERE processed_at < now() - $1 * interval '1 millisecond'",
+    [olderThanMs],
+  );
+  return result.rowCount ?? 0;
 }

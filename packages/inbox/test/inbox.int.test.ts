@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, type Pool, type PoolClient } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import { createTestDatabase, type TestDatabase } from '@bulkhead/testkit';
-import { consumeOnce, inboxMigrations } from '../src/index.js';
+import { consumeOnce, inboxMigrations, purgeProcessed } from '../src/index.js';
 
 let db: TestDatabase;
 let pool: Pool;
@@ -144,5 +144,23 @@ describe('inbox (idempotent consumer)', () => {
       'duplicate',
     );
     expect(await counter('per-consumer')).toBe(2);
+  });
+});
+
+describe('purgeProcessed', () => {
+  it('forgets only ids processed longer ago than asked', async () => {
+    const old = incoming();
+    const recent = incoming();
+    await consumeOnce(pool, 'purge-test', old, increment('purge'));
+    await consumeOnce(pool, 'purge-test', recent, increment('purge'));
+    await pool.query(
+      "UPDATE inbox SET processed_at = now() - interval '2 hours' WHERE message_id = $1",
+      [old.envelope.messageId],
+    );
+    expect(await purgeProcessed(pool, 3_600_000)).toBe(1);
+    const { rows } = await pool.query<{ message_id: string }>(
+      "SELECT message_id FROM inbox WHERE consumer = 'purge-test'",
+    );
+    expect(rows.map((r) => r.message_id)).toEqual([recent.envelope.messageId]);
   });
 });

@@ -2,7 +2,7 @@ import { cellTopics } from '@bulkhead/cell';
 import { createCellServiceApp, type CellServiceApp } from '@bulkhead/cell-service';
 import { ordersV1 } from '@bulkhead/contracts';
 import { migrationsDir } from '@bulkhead/db';
-import { idempotencyMigrations } from '@bulkhead/idempotency';
+import { idempotencyMigrations, purgeExpiredKeys } from '@bulkhead/idempotency';
 import { consumeOnce } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
 import { ordersService } from './api.js';
@@ -25,6 +25,9 @@ export function createOrdersApp(config: OrdersConfig, deps: { logger: Logger }):
         definition: ordersV1.OrdersServiceService,
         implementation: ordersService(pool, cell, logger),
       }),
+      housekeeping: async (pool) => {
+        await purgeExpiredKeys(pool);
+      },
       consume: {
         topic: cellTopics(config.cellId).sagaReplies,
         handler: (pool) => async (message) => {
