@@ -97,7 +97,9 @@ export function createCellServiceApp(
       return grpcPort;
     },
     pool,
-    isReady: () => ready,
+    // Not ready while starting, draining, or once the consumer has died: an orchestrator then
+    // routes around the instance (and a liveness policy may restart it).
+    isReady: () => ready && (subscription?.healthy() ?? false),
     async start() {
       await ensureDatabase(config.pgUrl, config.database);
       await migrate(

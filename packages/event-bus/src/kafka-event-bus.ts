@@ -97,11 +97,13 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
       heartbeatInterval: HEARTBEAT_EVERY_MS,
     });
     const stopping = new AbortController();
+    let crashed = false;
 
     consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
       if (restart) {
         log.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
       } else {
+        crashed = true; // reported by healthy(): the service turns unready and gets replaced
         log.error({ err: error }, 'consumer crashed with a non-retriable error and stopped');
       }
     });
@@ -195,6 +197,7 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
 
     let stopped: Promise<void> | undefined;
     const subscription: Subscription = {
+      healthy: () => !crashed,
       stop: () =>
         (stopped ??= (async () => {
           stopping.abort(); // cut a handler retry's backoff short

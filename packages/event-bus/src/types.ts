@@ -73,6 +73,8 @@ export interface SubscribeOptions {
 }
 
 export interface Subscription {
+  /** False once the consumer has stopped on a non-retriable error (it will not resume by itself). */
+  healthy(): boolean;
   /** Stops fetching, waits for the message in hand, commits, and leaves the group. */
   stop(): Promise<void>;
 }
