@@ -196,7 +196,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
 }
 
-function toOutgoingMessage(row: OutboxRow): OutgoingMessage {
+/** An outbox row as the message the relay publishes: the envelope travels in Kafka headers. */
+export function toOutgoingMessage(row: OutboxRow): OutgoingMessage {
   return {
     topic: row.topic,
     key: row.message_key,
