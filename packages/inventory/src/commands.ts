@@ -9,8 +9,7 @@ const { ReservationFailure: Failure } = inventoryMessagesV1;
 const FAILURE_CODES: Record<ReservationFailure, inventoryMessagesV1.ReservationFailure> = {
   OUT_OF_STOCK: Failure.RESERVATION_FAILURE_OUT_OF_STOCK,
   UNKNOWN_SKU: Failure.RESERVATION_FAILURE_UNKNOWN_SKU,
-  // The contract has no code for a malformed request; the detail says what was wrong.
-  INVALID_REQUEST: Failure.RESERVATION_FAILURE_UNSPECIFIED,
+  INVALID_REQUEST: Failure.RESERVATION_FAILURE_INVALID_REQUEST,
 };
 
 /** The saga commands inventory carries out, by envelope type. */

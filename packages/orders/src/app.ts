@@ -7,6 +7,7 @@ import { consumeOnce } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
 import { ordersService } from './api.js';
 import type { OrdersConfig } from './config.js';
+import { decodeReply, type DecodedReply } from './order-saga.js';
 import { handleSagaReply } from './orders.js';
 
 export type OrdersApp = CellServiceApp;
@@ -31,8 +32,23 @@ export function createOrdersApp(config: OrdersConfig, deps: { logger: Logger }):
       consume: {
         topic: cellTopics(config.cellId).sagaReplies,
         handler: (pool) => async (message) => {
+          // Decode before the inbox transaction: a reply that cannot be decoded never will be,
+          // so it is logged and skipped instead of being retried forever (blocking its partition).
+          const context = { type: message.envelope.type, messageId: message.envelope.messageId };
+          let decoded: DecodedReply | undefined;
+          try {
+            decoded = decodeReply(message.envelope.type, message.payload);
+          } catch (error) {
+            logger.error({ ...context, err: error }, 'skipping a malformed saga reply');
+            return;
+          }
+          if (!decoded) {
+            logger.warn(context, 'skipping a message that is not a saga reply');
+            return;
+          }
+          const reply = decoded;
           await consumeOnce(pool, 'orders', message, (tx) =>
-            handleSagaReply(tx, cell, message, logger),
+            handleSagaReply(tx, cell, message, reply, logger),
           );
         },
       },

@@ -17,8 +17,27 @@ export const orderSaga = defineSaga('order', [
 
 export type OrderSagaStep = (typeof orderSaga.steps)[number]['name'];
 
-/** Rejection reasons exposed on the public API. */
-export type RejectionReason = 'out_of_stock' | 'unknown_sku' | 'payment_declined';
+/**
+ * Rejection reasons exposed on the public API. `invalid_request` only appears if inventory
+ * refused a command orders should never have sent (orders validates first).
+ */
+export type RejectionReason =
+  'out_of_stock' | 'unknown_sku' | 'payment_declined' | 'invalid_request';
+
+const { ReservationFailure } = inventoryMessagesV1;
+
+function reservationFailureReason(
+  failure: inventoryMessagesV1.ReservationFailure,
+): RejectionReason {
+  switch (failure) {
+    case ReservationFailure.RESERVATION_FAILURE_OUT_OF_STOCK:
+      return 'out_of_stock';
+    case ReservationFailure.RESERVATION_FAILURE_UNKNOWN_SKU:
+      return 'unknown_sku';
+    default:
+      return 'invalid_request';
+  }
+}
 
 export interface PricedLine {
   sku: string;
@@ -34,7 +53,10 @@ export interface DecodedReply {
 
 const M = sagaMessages;
 
-/** Maps a reply message (by envelope type) to the saga step it answers; undefined if not a reply. */
+/**
+ * Maps a reply message (by envelope type) to the saga step it answers; undefined if it is not a
+ * reply. Throws if the payload does not decode.
+ */
 export function decodeReply(type: string, payload: Uint8Array): DecodedReply | undefined {
   switch (type) {
     case M.StockReserved.typeName:
@@ -47,11 +69,7 @@ export function decodeReply(type: string, payload: Uint8Array): DecodedReply | u
         })),
       };
     case M.StockReservationFailed.typeName: {
-      const failure = M.StockReservationFailed.decode(payload).failure;
-      const reason: RejectionReason =
-        failure === inventoryMessagesV1.ReservationFailure.RESERVATION_FAILURE_UNKNOWN_SKU
-          ? 'unknown_sku'
-          : 'out_of_stock';
+      const reason = reservationFailureReason(M.StockReservationFailed.decode(payload).failure);
       return { reply: { step: 'reserveStock', outcome: 'failed', reason } };
     }
     case M.StockReleased.typeName:

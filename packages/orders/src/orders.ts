@@ -8,8 +8,8 @@ import { enqueue, type OutboxMessage } from '@bulkhead/outbox';
 import { applyReply, isEnded, startSaga, type Instruction, type SagaState } from '@bulkhead/saga';
 import {
   commandFor,
-  decodeReply,
   orderSaga,
+  type DecodedReply,
   type OrderFacts,
   type OrderSagaStep,
   type PricedLine,
@@ -154,13 +154,9 @@ export async function handleSagaReply(
   tx: PoolClient,
   cell: CellContext,
   message: IncomingMessage,
+  decoded: DecodedReply,
   logger: Logger,
 ): Promise<void> {
-  const decoded = decodeReply(message.envelope.type, message.payload);
-  if (!decoded) {
-    logger.warn({ type: message.envelope.type }, 'ignoring a message that is not a saga reply');
-    return;
-  }
   const orderId = message.envelope.correlationId;
   const found = await tx.query<
     OrderRow & {

@@ -8,8 +8,12 @@ export const DECLINE_TOKEN = 'tok_decline';
 
 export type Authorization = { status: 'AUTHORIZED' } | { status: 'DECLINED'; declineCode: string };
 
+/**
+ * A zero amount is authorized like any other (a zero-value authorization, as card networks do to
+ * verify a card): products may be free, and declining them would reject orders that can be sold.
+ */
 export function authorize(request: { amountCents: number; paymentToken: string }): Authorization {
-  if (!Number.isSafeInteger(request.amountCents) || request.amountCents <= 0) {
+  if (!Number.isSafeInteger(request.amountCents) || request.amountCents < 0) {
     return { status: 'DECLINED', declineCode: 'invalid_amount' };
   }
   if (request.paymentToken === APPROVE_TOKEN) return { status: 'AUTHORIZED' };

@@ -21,13 +21,23 @@ describe('authorize', () => {
     }
   });
 
-  it('declines amounts that are not positive', () => {
-    for (const amountCents of [0, -5]) {
+  it('declines negative and non-integer amounts', () => {
+    for (const amountCents of [-5, 1.5]) {
       expect(authorize({ amountCents, paymentToken: 'tok_visa' })).toEqual({
         status: 'DECLINED',
         declineCode: 'invalid_amount',
       });
     }
+  });
+
+  it('authorizes a zero amount (free products can be ordered), still by token', () => {
+    expect(authorize({ amountCents: 0, paymentToken: 'tok_visa' })).toEqual({
+      status: 'AUTHORIZED',
+    });
+    expect(authorize({ amountCents: 0, paymentToken: 'tok_decline' })).toEqual({
+      status: 'DECLINED',
+      declineCode: 'card_declined',
+    });
   });
 });
 

@@ -69,67 +69,85 @@ export interface RunOptions {
 
 /**
  * Starts the app (and its ops server), then waits for SIGTERM/SIGINT and drains it.
- * Resolves when stopped cleanly; rejects if start fails or draining exceeds the timeout.
- * Never calls process.exit: the deployable's main decides.
+ * Resolves when stopped cleanly; rejects if start fails, if draining exceeds the timeout, or if a
+ * second signal arrives while draining (the operator insists). Never calls process.exit.
  */
 export async function runService(options: RunOptions): Promise<void> {
   const { app, logger } = options;
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const drainTimeoutMs = options.drainTimeoutMs ?? 20_000;
   let ops: OpsServer | undefined;
-  const stopping = new Promise<NodeJS.Signals>((resolve) => {
-    for (const signal of signals) process.once(signal, () => resolve(signal));
-  });
+  const received: NodeJS.Signals[] = [];
+  let onSignal: (() => void) | undefined;
+  const listener = (signal: NodeJS.Signals) => {
+    received.push(signal);
+    onSignal?.();
+  };
+  for (const signal of signals) process.on(signal, listener);
+  const nextSignal = () =>
+    new Promise<void>((resolve) => {
+      if (received.length > 0) return resolve();
+      onSignal = resolve;
+    });
   try {
-    if (options.ops) ops = await startOpsServer({ ...options.ops, isReady: () => app.isReady() });
-    await app.start();
-  } catch (error) {
-    logger.fatal({ err: error }, 'start failed');
-    await app.stop().catch(() => undefined);
-    await ops?.close();
-    throw error;
-  }
-  logger.info({ opsPort: ops?.port }, 'started');
-  const signal = await stopping;
-  logger.info({ signal }, 'draining');
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`drain exceeded ${drainTimeoutMs} ms`)),
-      drainTimeoutMs,
-    );
-    timer.unref();
-  });
-  try {
-    await Promise.race([app.stop(), timeout]);
+    try {
+      if (options.ops) ops = await startOpsServer({ ...options.ops, isReady: () => app.isReady() });
+      await app.start();
+    } catch (error) {
+      logger.fatal({ err: error }, 'start failed');
+      await app.stop().catch(() => undefined);
+      await ops?.close();
+      throw error;
+    }
+    logger.info({ opsPort: ops?.port }, 'started');
+    await nextSignal();
+    logger.info({ signal: received[0] }, 'draining');
+    received.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const abandon = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`drain exceeded ${drainTimeoutMs} ms`)),
+        drainTimeoutMs,
+      );
+      timer.unref();
+      void nextSignal().then(() =>
+        reject(new Error(`${received[0]} received again while draining`)),
+      );
+    });
+    try {
+      await Promise.race([app.stop(), abandon]);
+    } finally {
+      clearTimeout(timer);
+      await ops?.close();
+    }
+    logger.info('stopped');
   } finally {
-    clearTimeout(timer);
-    await ops?.close();
+    for (const signal of signals) process.off(signal, listener);
   }
-  logger.info('stopped');
 }
 
 /**
  * The whole body of a deployable's main.ts: builds the run options (config, logger, app), runs
- * the service, and turns failures into an exit code. A configuration error is printed as a clear
- * message (no stack trace) and exits 78 (EX_CONFIG); any other failure exits 1.
+ * the service, and returns the process exit code: 0 after a clean drain; 78 (EX_CONFIG) for a
+ * configuration error, printed as a clear message without a stack trace; 1 for any other failure.
+ * After a failure, resources may still hold the event loop open: main exits with the code.
  */
-export async function runMain(setup: () => RunOptions | Promise<RunOptions>): Promise<void> {
+export async function runMain(setup: () => RunOptions | Promise<RunOptions>): Promise<number> {
   let options: RunOptions;
   try {
     options = await setup();
   } catch (error) {
     if (error instanceof Error && error.name === 'ConfigError') {
       process.stderr.write(`${error.message}\n`);
-      process.exitCode = 78;
-      return;
+      return 78;
     }
     throw error;
   }
   try {
     await runService(options);
+    return 0;
   } catch (error) {
     options.logger.fatal({ err: error }, 'stopped with an error');
-    process.exitCode = 1;
+    return 1;
   }
 }
