@@ -81,8 +81,9 @@ export function problemFromGrpc(error: GrpcError): HttpProblem {
             options,
           )
         : new HttpProblem(409, error.message, options);
+    // A service shedding load (or a message over the size limit) is not the tenant's rate limit:
+    // 429 is only the gateway's own per-tenant limit, which comes with Retry-After.
     case Status.RESOURCE_EXHAUSTED:
-      return new HttpProblem(429, error.message, options);
     case Status.UNAVAILABLE:
       return new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
         cause: error,

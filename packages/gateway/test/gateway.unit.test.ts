@@ -140,7 +140,7 @@ describe('problems', () => {
       [new GrpcError(Status.ABORTED, 'conflict'), 409],
       [new GrpcError(Status.FAILED_PRECONDITION, 'reused', 'idempotency_key_reused'), 422],
       [new GrpcError(Status.FAILED_PRECONDITION, 'stock below reserved'), 409],
-      [new GrpcError(Status.RESOURCE_EXHAUSTED, 'slow down'), 429],
+      [new GrpcError(Status.RESOURCE_EXHAUSTED, 'slow down'), 503],
       [new GrpcError(Status.UNAVAILABLE, 'connect ECONNREFUSED 10.0.0.7:50051'), 503],
       [new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline'), 504],
       [new GrpcError(Status.INTERNAL, 'pg: relation orders does not exist'), 500],

@@ -27,9 +27,16 @@ const effectCount = async (scope: string) =>
   (await pool.query('SELECT count(*)::int AS n FROM effects WHERE scope = $1', [scope])).rows[0]
     .n as number;
 
-function createEffect(scope: string, key: string, fingerprint: string, hold?: Promise<void>) {
+function createEffect(
+  scope: string,
+  key: string,
+  fingerprint: string,
+  hold?: Promise<void>,
+  entered?: () => void,
+) {
   return withTransaction(pool, (tx) =>
     withIdempotencyKey(tx, { scope, key, fingerprint }, async () => {
+      entered?.(); // the key's lock is held from here until the transaction ends
       const row = await tx.query<{ id: number }>(
         'INSERT INTO effects (scope) VALUES ($1) RETURNING id',
         [scope],
@@ -66,8 +73,10 @@ describe('withIdempotencyKey', () => {
   it('answers in-flight for a concurrent request with the same key, and one effect only', async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => (release = resolve));
-    const first = createEffect('t4', 'k', 'f', hold);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const first = createEffect('t4', 'k', 'f', hold, entered);
+    await inside;
     await expect(createEffect('t4', 'k', 'f')).rejects.toBeInstanceOf(IdempotencyKeyInFlightError);
     release();
     const done = await first;
