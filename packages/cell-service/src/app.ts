@@ -1,4 +1,9 @@
-import { cellConsumerGroup, cellTopicSpecs, type CellService } from '@bulkhead/cell';
+import {
+  CELL_TOPIC_RETENTION_MS,
+  cellConsumerGroup,
+  cellTopicSpecs,
+  type CellService,
+} from '@bulkhead/cell';
 import {
   createPool,
   databaseUrl,
@@ -45,8 +50,8 @@ export interface CellServiceParts {
 /** How often housekeeping runs, and how long sent outbox rows and inbox ids are kept. */
 const HOUSEKEEPING_EVERY_MS = 10 * 60_000;
 const KEEP_SENT_OUTBOX_MS = 24 * 3_600_000;
-/** Longer than the consumed topics' retention (24 h locally): a redelivery is still recognised. */
-const KEEP_INBOX_MS = 7 * 24 * 3_600_000;
+/** Longer than the cell topics' retention (CELL_TOPIC_RETENTION_MS): a redelivery is recognised. */
+const KEEP_INBOX_MS = 2 * CELL_TOPIC_RETENTION_MS;
 
 export interface CellServiceApp extends App {
   /** The bound gRPC port (useful when configured as 0); 0 until started. */

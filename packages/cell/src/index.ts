@@ -24,6 +24,12 @@ export function cellTopics(cellId: string) {
 
 export const CELL_TOPIC_PARTITIONS = 6;
 
+/**
+ * Retention of a cell's topics: 3 days. Consumers remember processed message ids (the inbox)
+ * for longer than this, so any redelivery the broker can still make is recognised.
+ */
+export const CELL_TOPIC_RETENTION_MS = 3 * 24 * 3_600_000;
+
 /** PostgreSQL database owned by one service of one cell, e.g. bulkhead_cell_1_orders. */
 export function cellDatabaseName(cellId: string, service: CellService): string {
   assertCellId(cellId);
@@ -31,10 +37,13 @@ export function cellDatabaseName(cellId: string, service: CellService): string {
 }
 
 /** Every topic of one cell with its partition count, for explicit creation (auto-create is off). */
-export function cellTopicSpecs(cellId: string): { name: string; partitions: number }[] {
+export function cellTopicSpecs(
+  cellId: string,
+): { name: string; partitions: number; retentionMs: number }[] {
   return Object.values(cellTopics(cellId)).map((name) => ({
     name,
     partitions: CELL_TOPIC_PARTITIONS,
+    retentionMs: CELL_TOPIC_RETENTION_MS,
   }));
 }
 

@@ -239,7 +239,14 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
         // Returns false instead of throwing if another instance created them first.
         await admin.createTopics({
           waitForLeaders: true,
-          topics: missing.map((spec) => ({ topic: spec.name, numPartitions: spec.partitions })),
+          topics: missing.map((spec) => ({
+            topic: spec.name,
+            numPartitions: spec.partitions,
+            configEntries:
+              spec.retentionMs === undefined
+                ? []
+                : [{ name: 'retention.ms', value: String(spec.retentionMs) }],
+          })),
         });
         logger.info({ topics: missing }, 'topics created');
       }

@@ -57,6 +57,8 @@ export type MessageHandler = (message: IncomingMessage) => Promise<void>;
 export interface TopicSpec {
   name: string;
   partitions: number;
+  /** How long the broker keeps messages (retention.ms); the broker's default when absent. */
+  retentionMs?: number;
 }
 
 export interface SubscribeOptions {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
 import {
@@ -289,7 +289,7 @@ describe('kafka event bus', () => {
     topics.push(fresh);
     await bus.ensureTopics([
       { name: existing, partitions: 3 },
-      { name: fresh, partitions: 2 },
+      { name: fresh, partitions: 2, retentionMs: 3_600_000 },
     ]);
     await bus.ensureTopics([
       { name: existing, partitions: 6 }, // asks for more: logged, not changed
@@ -300,6 +300,14 @@ describe('kafka event bus', () => {
       metadata.topics.map((t) => [t.name, t.partitions.length]),
     );
     expect(partitions).toEqual({ [existing]: 3, [fresh]: 2 });
+    const configs = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: fresh, configNames: ['retention.ms'] }],
+      includeSynonyms: false,
+    });
+    expect(configs.resources[0]?.configEntries[0]).toMatchObject({
+      configName: 'retention.ms',
+      configValue: '3600000',
+    });
   });
 
   it('publish() rejects within its timeout when no broker answers', async () => {
