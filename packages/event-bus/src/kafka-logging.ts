@@ -12,7 +12,8 @@ const NOISY_RETRIABLE = [
   'This is not the correct coordinator for this group', // NOT_COORDINATOR_FOR_GROUP
   'The group is rebalancing', // REBALANCE_IN_PROGRESS (kafkajs re-joins)
   'There is no leader for this topic-partition', // LEADER_NOT_AVAILABLE (just after creation)
-  'another concurrent operation on the same transaction', // CONCURRENT_TRANSACTIONS
+  'This server does not host this topic-partition', // UNKNOWN_TOPIC_OR_PARTITION (just created)
+  'Topic creation errors', // TOPIC_ALREADY_EXISTS when services of a cell create its topics at once
 ];
 
 export function isNoisyRetriable(entry: LogEntry): boolean {

@@ -64,7 +64,6 @@ export function unary<Req, Res>(
 
 export interface GrpcServer {
   readonly server: grpc.Server;
-  readonly health: HealthImplementation;
   /** Binds to host:port (0 for a random port) and returns the bound port. */
   listen(host: string, port: number): Promise<number>;
   /** Marks the server serving in grpc.health.v1. */
@@ -83,7 +82,6 @@ export function createGrpcServer(): GrpcServer {
   health.addToServer(server);
   return {
     server,
-    health,
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -156,21 +154,11 @@ type UnaryMethod<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
 
-/** Promise form of a unary call; failures become GrpcError. */
-export function call<Req, Res>(
-  method: UnaryMethod<Req, Res>,
-  request: Req,
-  options: { deadlineMs?: number; metadata?: grpc.Metadata; signal?: AbortSignal } = {},
-): Promise<Res> {
+/** Promise form of a unary call (the client's default deadline applies); failures become GrpcError. */
+export function call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const callOptions: Partial<grpc.CallOptions> = {};
-    if (options.deadlineMs !== undefined) callOptions.deadline = Date.now() + options.deadlineMs;
-    const pending = method(
-      request,
-      options.metadata ?? new grpc.Metadata(),
-      callOptions,
-      (error, response) => (error ? reject(GrpcError.fromServiceError(error)) : resolve(response)),
+    method(request, new grpc.Metadata(), {}, (error, response) =>
+      error ? reject(GrpcError.fromServiceError(error)) : resolve(response),
     );
-    options.signal?.addEventListener('abort', () => pending.cancel(), { once: true });
   });
 }

@@ -28,11 +28,7 @@ export interface OutboxMessage {
  * The active OpenTelemetry context is stored with each row so that the consumer's work joins
  * the trace of the request that caused it.
  */
-export async function enqueue(
-  tx: Queryable,
-  messages: OutboxMessage[],
-  channel = OUTBOX_CHANNEL,
-): Promise<void> {
+export async function enqueue(tx: Queryable, messages: OutboxMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
@@ -57,5 +53,5 @@ export async function enqueue(
     );
   }
   // NOTIFY is transactional: the relay is woken when (and only if) the transaction commits.
-  await tx.query("SELECT pg_notify($1, '')", [channel]);
+  await tx.query(`NOTIFY ${OUTBOX_CHANNEL}`);
 }

@@ -23,8 +23,6 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (e.g. the LISTEN connection is down). Default 1 s. */
   pollIntervalMs?: number;
-  /** NOTIFY channel; must match the one given to enqueue(). */
-  channel?: string;
 }
 
 export interface OutboxRelay {
@@ -55,8 +53,7 @@ export interface OutboxRow {
  * a crash between publish and commit publishes the rows again; consumers deduplicate).
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { pool, bus, batchSize = 100, pollIntervalMs = 1_000, channel = OUTBOX_CHANNEL } = options;
-  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name: ${channel}`);
+  const { pool, bus, batchSize = 100, pollIntervalMs = 1_000 } = options;
   const logger = options.logger.child({ component: 'outbox-relay' });
   let stopping = new AbortController();
   let running: Promise<void>[] = [];
@@ -141,7 +138,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${channel}`);
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -184,7 +181,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopping = new AbortController();
       const listening = await listen();
       running = [keepListening(listening), publishLoop()];
-      logger.info({ channel, batchSize, pollIntervalMs }, 'outbox relay started');
+      logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
     },
     async stop() {
       stopping.abort();

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '@bulkhead/logger';
 import { readSnapshotFile } from './file.js';
@@ -8,13 +8,11 @@ import type { CellEndpoints, RoutingSnapshot, TenantRoute } from './snapshot.js'
 /** An indexed, read-only view of one snapshot version. */
 export class RoutingTable {
   private readonly byKeyHash = new Map<string, TenantRoute>();
-  private readonly byTenantId = new Map<string, TenantRoute>();
   private readonly cells = new Map<string, CellEndpoints>();
 
   constructor(readonly snapshot: RoutingSnapshot) {
     for (const tenant of snapshot.tenants) {
       this.byKeyHash.set(tenant.apiKeySha256, tenant);
-      this.byTenantId.set(tenant.id, tenant);
     }
     for (const cell of snapshot.cells) this.cells.set(cell.id, cell);
   }
@@ -27,10 +25,6 @@ export class RoutingTable {
     return this.byKeyHash.get(keyHash);
   }
 
-  tenant(id: string): TenantRoute | undefined {
-    return this.byTenantId.get(id);
-  }
-
   cell(id: string): CellEndpoints | undefined {
     return this.cells.get(id);
   }
@@ -39,14 +33,13 @@ export class RoutingTable {
 export interface SnapshotStore {
   /** The newest valid snapshot seen, or undefined before the first one. */
   current(): RoutingTable | undefined;
-  /** Resolves once a snapshot with at least this version is loaded. */
-  waitForVersion(version: number, signal?: AbortSignal): Promise<RoutingTable>;
   close(): void;
 }
 
 /**
  * Keeps the newest snapshot from the file written by the config-agent. Watches the directory
- * (the agent replaces the file by rename) with a slow stat poll as a safety net. A missing or
+ * (the agent replaces the file by rename), with a poll as a safety net that reads the file only
+ * when its inode, size or mtime changed. A missing or
  * invalid file never replaces a good snapshot: the data plane keeps serving the last one.
  */
 export async function openSnapshotStore(
@@ -58,10 +51,15 @@ export async function openSnapshotStore(
   let closed = false;
   let reloading: Promise<void> | undefined;
   let again = false;
-  const waiters = new Set<{ version: number; resolve: (t: RoutingTable) => void }>();
+  let seen: string | undefined; // identity of the file last read: inode, size, mtime
 
   const load = async (): Promise<void> => {
     try {
+      // The file is only ever replaced by rename: an unchanged identity means nothing to read.
+      const info = await stat(path).catch(() => undefined);
+      const identity = info && `${info.ino}:${info.size}:${info.mtimeMs}`;
+      if (!identity || identity === seen) return;
+      seen = identity;
       const snapshot = await readSnapshotFile(path);
       if (!snapshot || (table && snapshot.version <= table.version)) return;
       table = new RoutingTable(snapshot);
@@ -70,12 +68,6 @@ export async function openSnapshotStore(
         'routing snapshot loaded',
       );
       options.onChange?.(table);
-      for (const waiter of waiters) {
-        if (table.version >= waiter.version) {
-          waiters.delete(waiter);
-          waiter.resolve(table);
-        }
-      }
     } catch (error) {
       logger.warn({ err: error, path }, 'routing snapshot unreadable; keeping the last good one');
     }
@@ -116,21 +108,6 @@ export async function openSnapshotStore(
 
   return {
     current: () => table,
-    waitForVersion: (version, signal) =>
-      new Promise((resolve, reject) => {
-        if (table && table.version >= version) return resolve(table);
-        if (signal?.aborted) return reject(signal.reason);
-        const waiter = { version, resolve };
-        waiters.add(waiter);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            waiters.delete(waiter);
-            reject(signal.reason);
-          },
-          { once: true },
-        );
-      }),
     close: () => {
       closed = true;
       clearInterval(poll);
