@@ -108,8 +108,9 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
       }
     });
 
-    // Runs the handler until it succeeds; false if the consumer is stopping or has lost the
-    // partition meanwhile (the message stays uncommitted and is delivered again).
+    // Runs the handler until it succeeds; false if the consumer is stopping or a seek is pending
+    // (isStale). A rebalance that takes the partition away makes heartbeat() throw. Either way
+    // the message stays uncommitted and is delivered again.
     async function handleWithRetry(
       message: IncomingMessage,
       payload: EachBatchPayload,
@@ -162,7 +163,7 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
       };
       try {
         for (const record of payload.batch.messages) {
-          // Stopping, or the partition was revoked/seeked: leave the rest unresolved.
+          // Stopping, or a seek is pending: leave the rest unresolved (delivered again).
           if (!payload.isRunning() || payload.isStale()) return;
           const message = decode(topic, partition, record, log);
           if (message && !(await handleWithRetry(message, payload))) return;
@@ -201,7 +202,7 @@ export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
       stop: () =>
         (stopped ??= (async () => {
           stopping.abort(); // cut a handler retry's backoff short
-          await consumer.stop(); // stops fetching; waits for the batch in hand (commits per message)
+          await consumer.stop(); // stops fetching; waits for the batch in hand, which commits what it handled
           await consumer.disconnect(); // leaves the group: partitions move at once
           subscriptions.delete(subscription);
           log.info('unsubscribed');
