@@ -2,10 +2,7 @@ import { env, loadConfig, z } from '@bulkhead/config';
 
 const schema = z
   .object({
-    CONTROL_PLANE_ADDRESS: z
-      .string()
-      .regex(/^\S+:\d{1,5}$/, 'expected host:port')
-      .default('127.0.0.1:7081'),
+    CONTROL_PLANE_ADDRESS: env.hostPort().default('127.0.0.1:7081'),
     SNAPSHOT_PATH: env.string(),
     CONFIG_AGENT_OPS_HOST: z.string().min(1).default('127.0.0.1'),
     CONFIG_AGENT_OPS_PORT: env.port(9085),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CELL_ID_PATTERN } from '@bulkhead/cell';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -40,8 +41,10 @@ export const env = {
           .map((s) => s.trim())
           .filter(Boolean),
       ),
+  /** host:port, e.g. 127.0.0.1:7081. */
+  hostPort: () => z.string().regex(/^\S+:\d{1,5}$/, 'expected host:port'),
   cellId: () =>
-    z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'lowercase letters, digits and dashes, e.g. cell-1'),
+    z.string().regex(CELL_ID_PATTERN, 'lowercase letters, digits and dashes, e.g. cell-1'),
 };
 
 export { z };

@@ -3,7 +3,7 @@ import { env, loadConfig, z } from '@bulkhead/config';
 /** The admin token used when none is configured: fine on a laptop, never in a shared deployment. */
 export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
 
-const address = z.string().regex(/^\S+:\d{1,5}$/, 'expected host:port');
+const address = env.hostPort();
 
 const cellSchema = z.strictObject({
   id: env.cellId(),

@@ -1,3 +1,4 @@
+import { SKU_PATTERN } from '@bulkhead/contracts';
 import { z } from 'zod';
 
 // The public API's shapes. These schemas validate requests AND generate the OpenAPI document
@@ -8,7 +9,7 @@ const MAX_AMOUNT = 1_000_000_000;
 export const skuSchema = z
   .string()
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    SKU_PATTERN,
     'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
   )
   .meta({ description: 'Stock keeping unit, unique per tenant.', examples: ['mug-blue-350'] });

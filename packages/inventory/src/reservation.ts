@@ -1,3 +1,4 @@
+import { SKU_PATTERN } from '@bulkhead/contracts';
 /** The pure decision rules of inventory (no I/O), unit-tested on their own. */
 
 export interface StockLine {
@@ -64,7 +65,6 @@ export function decideReservation(
   return { ok: true, lines: priced };
 }
 
-export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const MAX_NAME_LENGTH = 200;
 /** Upper bound of prices (cents) and stock (units). */
 export const MAX_QUANTITY = 1_000_000_000;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ordersV1 } from '@bulkhead/contracts';
+import { ordersV1, SKU_PATTERN } from '@bulkhead/contracts';
 import { withTransaction, type Pool } from '@bulkhead/db';
 import { GrpcError, Status, unary } from '@bulkhead/grpc';
 import {
@@ -10,15 +10,16 @@ import {
 import type { Logger } from '@bulkhead/logger';
 import { findOrder, placeOrder, type CellContext } from './orders.js';
 
-const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 const createOrderSchema = z
   .object({
     tenantId: z.string().min(1).max(128),
     customerId: z.string().min(1).max(128),
     items: z
       .array(
-        z.object({ sku: z.string().regex(SKU), quantity: z.number().int().min(1).max(10_000) }),
+        z.object({
+          sku: z.string().regex(SKU_PATTERN),
+          quantity: z.number().int().min(1).max(10_000),
+        }),
       )
       .min(1)
       .max(50)
