@@ -61,7 +61,7 @@ export function createControlPlaneApp(
     if (version !== undefined)
       logger.info({ version, cells: config.cells.map((c) => c.id) }, 'cells updated');
 
-    feed = new SnapshotFeed(pool, url, logger);
+    feed = new SnapshotFeed(pool, logger);
     await feed.start();
 
     grpcServer = createGrpcServer();

@@ -1,5 +1,5 @@
-import pg from 'pg';
-import type { Pool } from '@bulkhead/db';
+import { backoffDelay } from '@bulkhead/backoff';
+import { listen, type Listener, type Pool } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
 import { loadSnapshot, SNAPSHOT_CHANNEL } from './registry.js';
@@ -13,7 +13,8 @@ export interface SnapshotSubscriber {
   end(): void;
 }
 
-const RETRY_DELAY_MS = 1_000;
+/** A failed reload is retried after 100 ms, 200 ms, … up to 5 s. */
+const RELOAD_RETRY = { initialMs: 100, maxMs: 5_000 };
 
 /**
  * The newest routing snapshot, kept current by LISTENing on the channel every change NOTIFYs
@@ -23,22 +24,34 @@ const RETRY_DELAY_MS = 1_000;
 export class SnapshotFeed {
   private latest: Snapshot | undefined;
   private readonly subscribers = new Set<SnapshotSubscriber>();
-  private listener: pg.Client | undefined;
-  private relistenTimer: NodeJS.Timeout | undefined;
+  private listener: Listener | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadFailures = 0;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private closed = false;
 
   constructor(
     private readonly pool: Pool,
-    private readonly databaseUrl: string,
     private readonly logger: Logger,
   ) {}
 
   /** LISTENs first, then loads the current snapshot, so no change can fall in between. */
   async start(): Promise<void> {
-    await this.listen();
+    this.listener = await listen(
+      this.pool,
+      SNAPSHOT_CHANNEL,
+      {
+        onNotify: (payload) => {
+          const version = Number(payload);
+          if (this.closed || (this.latest && version <= this.latest.version)) return;
+          this.refreshInBackground();
+        },
+        // Changes NOTIFYed while the connection was down were missed: reload.
+        onReconnect: () => this.refreshInBackground(),
+      },
+      this.logger,
+    );
     await this.refresh();
   }
 
@@ -58,74 +71,28 @@ export class SnapshotFeed {
   /** Ends every subscription and releases the LISTEN connection. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.relistenTimer);
     clearTimeout(this.reloadTimer);
     for (const subscriber of this.subscribers) subscriber.end();
     this.subscribers.clear();
     await this.refreshing?.catch(() => undefined);
-    const listener = this.listener;
+    await this.listener?.close();
     this.listener = undefined;
-    await listener?.end().catch(() => undefined);
-  }
-
-  private async listen(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.databaseUrl,
-      application_name: 'control-plane-listen',
-    });
-    client.on('notification', (message) => {
-      const version = Number(message.payload);
-      if (this.closed || (this.latest && version <= this.latest.version)) return;
-      this.refreshInBackground();
-    });
-    client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${SNAPSHOT_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    if (this.closed) {
-      await client.end();
-      return;
-    }
-    this.listener = client;
-  }
-
-  /** The LISTEN connection broke: listen again, then reload (notifications sent meanwhile are lost). */
-  private lost(client: pg.Client, error?: Error): void {
-    if (this.closed || this.listener !== client) return;
-    this.logger.warn({ err: error }, 'snapshot LISTEN connection lost; re-listening');
-    this.listener = undefined;
-    client.end().catch(() => undefined);
-    this.scheduleRelisten();
-  }
-
-  private scheduleRelisten(): void {
-    this.relistenTimer = setTimeout(() => {
-      this.listen().then(
-        () => {
-          this.logger.info('snapshot LISTEN connection restored');
-          this.refreshInBackground();
-        },
-        (error: unknown) => {
-          this.logger.warn({ err: error }, 'cannot re-listen for snapshot changes; retrying');
-          if (!this.closed) this.scheduleRelisten();
-        },
-      );
-    }, RETRY_DELAY_MS);
   }
 
   /** Reloads without blocking the caller; a failed load is retried so no version is skipped. */
   private refreshInBackground(): void {
-    this.refresh().catch((error: unknown) => {
-      this.logger.warn({ err: error }, 'cannot load the routing snapshot; retrying');
-      clearTimeout(this.reloadTimer);
-      if (!this.closed)
-        this.reloadTimer = setTimeout(() => this.refreshInBackground(), RETRY_DELAY_MS);
-    });
+    this.refresh().then(
+      () => {
+        this.reloadFailures = 0;
+      },
+      (error: unknown) => {
+        const retryInMs = backoffDelay(++this.reloadFailures, RELOAD_RETRY);
+        this.logger.warn({ err: error, retryInMs }, 'cannot load the routing snapshot; retrying');
+        clearTimeout(this.reloadTimer);
+        if (!this.closed)
+          this.reloadTimer = setTimeout(() => this.refreshInBackground(), retryInMs);
+      },
+    );
   }
 
   /** Reloads from the database and publishes if newer; concurrent calls coalesce into one more load. */

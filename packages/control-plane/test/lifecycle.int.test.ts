@@ -120,7 +120,7 @@ describe('control plane lifecycle', () => {
     const stream = watch(app);
     await stream.waitFor(() => true);
     const killed = await pool.query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'control-plane-listen'",
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'control-plane listen bulkhead_routing_snapshot'",
     );
     expect(killed.rowCount).toBe(1);
     const tenant = await createTenant(app.httpPort, 'while-not-listening');

@@ -120,3 +120,4 @@ export async function migrate(
     }
   }
 }
+export { listen, type Listener, type ListenHandlers } from './listen.js';

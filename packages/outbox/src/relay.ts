@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
-import { withTransaction, type Pool, type Queryable } from '@bulkhead/db';
+import { listen, withTransaction, type Listener, type Pool, type Queryable } from '@bulkhead/db';
 import { backoffDelay } from '@bulkhead/backoff';
 import type { EventBus, OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
@@ -57,6 +56,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const logger = options.logger.child({ component: 'outbox-relay' });
   let stopping = new AbortController();
   let running: Promise<void>[] = [];
+  let listener: Listener | undefined;
   let wakeRequested = false;
   let wakeUp: (() => void) | undefined;
 
@@ -125,62 +125,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   }
 
-  /** A connection of its own (same server and credentials as the pool) that LISTENs. */
-  async function listen(): Promise<{ client: pg.Client; lost: Promise<Error> }> {
-    const client = new pg.Client({
-      ...pool.options,
-      application_name: `${pool.options.application_name ?? 'bulkhead'} outbox listener`,
-    });
-    // Without an error listener a dropped connection would crash the process.
-    const lost = new Promise<Error>((resolve) => {
-      client.on('error', resolve);
-      client.on('end', () => resolve(new Error('LISTEN connection closed')));
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    client.on('notification', wake);
-    return { client, lost };
-  }
-
-  /** Keeps a LISTEN connection open, reconnecting with backoff, until stop(). */
-  async function keepListening(first: Awaited<ReturnType<typeof listen>>): Promise<void> {
-    let current: Awaited<ReturnType<typeof listen>> | undefined = first;
-    const { signal } = stopping;
-    const stopped = new Promise<undefined>((resolve) =>
-      signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-    );
-    for (let attempt = 1; !signal.aborted;) {
-      if (!current) {
-        try {
-          current = await listen();
-          attempt = 1;
-          logger.info('outbox LISTEN connection re-established');
-          wake(); // rows committed while nobody was listening
-        } catch (error) {
-          const retryInMs = backoffDelay(attempt++, RETRY);
-          logger.warn({ err: error, retryInMs }, 'outbox LISTEN reconnect failed');
-          await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
-          continue;
-        }
-      }
-      const lost = await Promise.race([current.lost, stopped]);
-      await current.client.end().catch(() => undefined);
-      current = undefined;
-      if (lost) logger.warn({ err: lost }, 'outbox LISTEN connection lost; reconnecting');
-    }
-  }
-
   return {
     async start() {
       if (running.length > 0) return;
       stopping = new AbortController();
-      const listening = await listen();
-      running = [keepListening(listening), publishLoop()];
+      // A commit NOTIFYs; after a lost LISTEN connection, rows may have been committed unheard.
+      listener = await listen(pool, OUTBOX_CHANNEL, { onNotify: wake, onReconnect: wake }, logger);
+      running = [publishLoop()];
       logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
     },
     async stop() {
@@ -188,6 +139,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wake();
       await Promise.all(running);
       running = [];
+      await listener?.close();
       logger.info('outbox relay stopped');
     },
   };

@@ -278,7 +278,8 @@ describe('transactional outbox', () => {
     const listeners = async (): Promise<number[]> => {
       const { rows } = await pool.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name LIKE '%outbox listener'`,
+          WHERE datname = current_database() AND application_name LIKE '% listen outbox'
+            AND query = 'LISTEN outbox'`, // its LISTEN has run
       );
       return rows.map((r) => r.pid);
     };
@@ -286,11 +287,10 @@ describe('transactional outbox', () => {
       const dropped = await listeners();
       expect(dropped.length).toBeGreaterThan(0);
       await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [dropped]);
-      // A new listener connection shows up...
+      // A new listener connection shows up and LISTENs...
       await eventually(async () =>
         (await listeners()).some((pid) => !dropped.includes(pid)) ? true : undefined,
       );
-      await sleep(100);
       // ...and commits wake the relay again (the fallback poll is 10 s away).
       await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'after drop')]));
       await eventually(async () => ((await unsentCount()) === 0 ? true : undefined), {
