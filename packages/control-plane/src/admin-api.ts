@@ -1,5 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import {
+  HttpProblem,
+  problemFromRequestError,
+  sendProblem,
+  type ProblemOptions,
+} from '@bulkhead/http';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Pool } from '@bulkhead/db';
@@ -27,18 +32,9 @@ function problem(
   res: Response,
   status: number,
   detail: string,
-  extra: Record<string, unknown> = {},
+  options: ProblemOptions = {},
 ): void {
-  res
-    .status(status)
-    .type('application/problem+json')
-    .json({
-      type: 'about:blank',
-      title: STATUS_CODES[status] ?? 'Error',
-      status,
-      detail,
-      ...extra,
-    });
+  sendProblem(res, new HttpProblem(status, detail, options));
 }
 
 function sha256(value: string): Buffer {
@@ -65,27 +61,6 @@ function methodNotAllowed(allow: string): RequestHandler {
   return (req, res) => {
     res.set('Allow', allow);
     problem(res, 405, `${req.method} is not allowed here; allowed: ${allow}`);
-  };
-}
-
-const CLIENT_ERROR_DETAIL: Record<string, string> = {
-  'entity.parse.failed': 'the request body is not valid JSON',
-  'entity.too.large': 'the request body is larger than 16 kB',
-};
-
-/** Errors raised by express and body-parser carry an HTTP status and whether it is safe to show. */
-function clientErrorOf(error: unknown): { status: number; detail: string } | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const { status, expose, type } = error as Error & {
-    status?: unknown;
-    expose?: unknown;
-    type?: unknown;
-  };
-  if (typeof status !== 'number' || status < 400 || status >= 500 || expose !== true)
-    return undefined;
-  return {
-    status,
-    detail: (typeof type === 'string' && CLIENT_ERROR_DETAIL[type]) || error.message,
   };
 }
 
@@ -146,8 +121,8 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, next) => {
     if (res.headersSent) return next(error);
-    const clientError = clientErrorOf(error);
-    if (clientError) return problem(res, clientError.status, clientError.detail);
+    const clientError = problemFromRequestError(error);
+    if (clientError) return sendProblem(res, clientError);
     logger.error(
       { err: error, method: req.method, path: req.path },
       'unhandled error in admin API',

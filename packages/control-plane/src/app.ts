@@ -12,7 +12,7 @@ import type { Logger } from '@bulkhead/logger';
 import type { App } from '@bulkhead/service-runtime';
 import { createAdminApi } from './admin-api.js';
 import { DEFAULT_ADMIN_TOKEN, type ControlPlaneConfig } from './config.js';
-import { listenHttp, type HttpServer } from './http-server.js';
+import { listenHttp, type HttpServer } from '@bulkhead/http';
 import { syncCells } from './registry.js';
 import { SnapshotFeed } from './snapshot-feed.js';
 import { watchSnapshotHandler } from './watch-service.js';

@@ -1,5 +1,4 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp, type HttpServer } from '@bulkhead/http';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@bulkhead/logger';
 import { openSnapshotStore, type SnapshotStore } from '@bulkhead/routing-snapshot';
@@ -30,8 +29,7 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
   const clients = new CellClients(config.grpcDeadlineMs);
   let store: SnapshotStore | undefined;
   let redis: Redis | undefined;
-  let server: http.Server | undefined;
-  let boundPort: number | undefined;
+  let server: HttpServer | undefined;
   let ready = false;
   let stopping: Promise<void> | undefined;
 
@@ -39,8 +37,8 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
 
   return {
     get port(): number {
-      if (boundPort === undefined) throw new Error('gateway not started');
-      return boundPort;
+      if (!server) throw new Error('gateway not started');
+      return server.port;
     },
 
     isReady,
@@ -58,23 +56,10 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
         defaultRateLimitPerSecond: config.defaultRateLimitPerSecond,
         isReady,
       });
-      const listening = http.createServer(app);
-      // Requests that arrive on kept-alive connections while draining close them afterwards.
-      listening.prependListener('request', (_req, res: http.ServerResponse) => {
-        if (stopping) res.setHeader('Connection', 'close');
-      });
-      server = listening;
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        listening.listen(config.port, config.host, () => {
-          listening.off('error', reject);
-          resolve();
-        });
-      });
-      boundPort = (listening.address() as AddressInfo).port;
+      server = await listenHttp(app, config.host, config.port);
       ready = true;
       logger.info(
-        { host: config.host, port: boundPort, snapshotVersion: store.current()?.version },
+        { host: config.host, port: server.port, snapshotVersion: store.current()?.version },
         'gateway listening',
       );
     },
@@ -82,7 +67,7 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
     stop() {
       stopping ??= (async () => {
         ready = false;
-        if (server?.listening) await drain(server, DRAIN_MS);
+        await server?.close(DRAIN_MS);
         clients.close();
         redis?.disconnect();
         store?.close();
@@ -90,20 +75,4 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
       return stopping;
     },
   };
-}
-
-/**
- * Stops accepting connections and waits for in-flight requests; a keep-alive connection is
- * closed as soon as it is idle, and whatever is left after graceMs is cut.
- */
-function drain(server: http.Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearInterval(idle);
-      clearTimeout(force);
-      resolve();
-    });
-  });
 }

@@ -13,7 +13,8 @@ import { healthRoutes } from '@bulkhead/service-runtime';
 import type { CellClients } from './cell-clients.js';
 import { requestFingerprint } from './fingerprint.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { fieldProblems, HttpProblem, sendProblem, toProblem } from './problem.js';
+import { HttpProblem, sendProblem } from '@bulkhead/http';
+import { fieldProblems, toProblem } from './problem.js';
 import type { TenantRateLimiter } from './rate-limit.js';
 import {
   createOrderInputSchema,

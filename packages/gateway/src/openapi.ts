@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { PROBLEM_CONTENT_TYPE } from './problem.js';
+import { PROBLEM_CONTENT_TYPE } from '@bulkhead/http';
 import {
   createOrderInputSchema,
   idempotencyKeySchema,

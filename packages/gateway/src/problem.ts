@@ -1,59 +1,11 @@
-import { STATUS_CODES } from 'node:http';
-import type { Response } from 'express';
+import { HttpProblem, problemFromRequestError } from '@bulkhead/http';
 import type { z } from 'zod';
 import { GrpcError, Status } from '@bulkhead/grpc';
-import type { FieldProblem, Problem } from './schemas.js';
-
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+import type { FieldProblem } from './schemas.js';
 
 /** Reasons the orders service attaches to idempotency conflicts (GrpcError.reason). */
 export const IDEMPOTENCY_KEY_REUSED = 'idempotency_key_reused';
 export const IDEMPOTENCY_KEY_IN_FLIGHT = 'idempotency_key_in_flight';
-
-interface ProblemOptions {
-  reason?: string;
-  errors?: FieldProblem[];
-  headers?: Record<string, string>;
-  cause?: unknown;
-}
-
-/** An error answered as RFC 9457 problem+json. `detail` is shown to the client: no internals. */
-export class HttpProblem extends Error {
-  override readonly name = 'HttpProblem';
-  readonly reason: string | undefined;
-  readonly errors: FieldProblem[] | undefined;
-  readonly headers: Record<string, string>;
-
-  constructor(
-    readonly status: number,
-    readonly detail: string,
-    options: ProblemOptions = {},
-  ) {
-    super(detail, { cause: options.cause });
-    this.reason = options.reason;
-    this.errors = options.errors;
-    this.headers = options.headers ?? {};
-  }
-
-  toJSON(): Problem {
-    return {
-      type: 'about:blank',
-      title: STATUS_CODES[this.status] ?? 'Error',
-      status: this.status,
-      detail: this.detail,
-      ...(this.reason ? { reason: this.reason } : {}),
-      ...(this.errors ? { errors: this.errors } : {}),
-    };
-  }
-}
-
-export function sendProblem(res: Response, problem: HttpProblem): void {
-  res
-    .status(problem.status)
-    .set(problem.headers)
-    .type(PROBLEM_CONTENT_TYPE)
-    .send(JSON.stringify(problem));
-}
 
 /** Maps a gRPC status from a cell service to the HTTP answer. 5xx details stay generic. */
 export function problemFromGrpc(error: GrpcError): HttpProblem {
@@ -95,34 +47,11 @@ export function problemFromGrpc(error: GrpcError): HttpProblem {
   }
 }
 
-/** The errors body-parser raises (http-errors): a status and whether its message may be shown. */
-interface ParserError {
-  status: number;
-  expose: boolean;
-  type?: string;
-  message: string;
-}
-
-function isParserError(error: unknown): error is ParserError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<ParserError>).status === 'number' &&
-    typeof (error as Partial<ParserError>).expose === 'boolean'
-  );
-}
-
 /** Turns anything a handler threw into the problem to answer. */
 export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (error instanceof GrpcError) return problemFromGrpc(error);
-  if (isParserError(error) && error.expose && error.status >= 400 && error.status < 500) {
-    if (error.type === 'entity.parse.failed')
-      return new HttpProblem(400, 'the request body is not valid JSON');
-    if (error.type === 'entity.too.large')
-      return new HttpProblem(413, 'the request body is too large');
-    return new HttpProblem(error.status, error.message);
-  }
-  return new HttpProblem(500, 'internal error', { cause: error });
+  return problemFromRequestError(error) ?? new HttpProblem(500, 'internal error', { cause: error });
 }
 
 function jsonPointer(path: readonly PropertyKey[]): string {

@@ -1,5 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { HttpProblem, listenHttp, sendProblem } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
 
 /** What every composition root returns: `createApp(config)` builds it, `start`/`stop` run it. */
@@ -37,24 +37,15 @@ export async function startOpsServer(options: {
   isReady: () => boolean;
 }): Promise<OpsServer> {
   const routes = healthRoutes(options.isReady);
-  const server = http.createServer((req, res) => {
-    if (routes(req, res)) return;
-    res.writeHead(404, { 'content-type': 'application/problem+json' });
-    res.end(JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404 }));
-  });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const server = await listenHttp(
+    (req, res) => {
+      if (routes(req, res)) return;
+      sendProblem(res, new HttpProblem(404, `no route for ${req.method} ${req.url}`));
+    },
+    options.host,
+    options.port,
+  );
+  return { port: server.port, close: () => server.close(1_000) };
 }
 
 export interface RunOptions {

@@ -20,7 +20,8 @@ export async function listenHttp(
   server.keepAliveTimeout = 5_000;
   let closing = false;
   const inFlight = new Set<http.ServerResponse>();
-  server.on('request', (_req, res: http.ServerResponse) => {
+  // Runs before the app's listener, while headers can still be set.
+  server.prependListener('request', (_req, res: http.ServerResponse) => {
     if (closing) res.setHeader('Connection', 'close');
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));

@@ -1,0 +1,9 @@
+export { listenHttp, type HttpServer } from './server.js';
+export {
+  HttpProblem,
+  PROBLEM_CONTENT_TYPE,
+  problemFromRequestError,
+  sendProblem,
+  type ProblemDocument,
+  type ProblemOptions,
+} from './problem.js';
