@@ -41,7 +41,7 @@ describe('stock under concurrency', () => {
     expect(await getProduct(pool, tenantId, 'race')).toMatchObject({ available: 0, reserved: 5 });
   });
 
-  it('does not deadlock when orders name the same skus in opposite orders', async () => {
+  it('reserves, releases and commits concurrently for orders naming skus in opposite orders', async () => {
     await stock('left', 100);
     await stock('right', 100);
     const orders = Array.from({ length: 20 }, (_, i) => ({
