@@ -1,5 +1,5 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, BatchSpanProcessor, NoopSpanProcessor } from '@opentelemetry/sdk-trace';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -36,13 +36,12 @@ export function startTelemetry(env: Record<string, string | undefined> = process
       // with each outbox row, read by packages/event-bus, which runs handlers in a consumer span
       // under it). kafkajs's own instrumentation would overwrite it with the relay's context.
     ],
-    // Without an exporter a no-op processor still gives a real tracer provider, so spans get
-    // valid ids and traceparent flows through HTTP, gRPC and Kafka.
-    spanProcessors: [
-      exporting
-        ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })
-        : new NoopSpanProcessor(),
-    ],
+    // Without an exporter nothing is recorded (AlwaysOff; the no-op processor only makes the SDK
+    // install its tracer provider), but every span still gets a real trace and span id, so
+    // traceparent flows through HTTP, gRPC and Kafka at little cost.
+    ...(exporting
+      ? { spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] }
+      : { sampler: new AlwaysOffSampler(), spanProcessors: [new NoopSpanProcessor()] }),
     metricReaders: exporting
       ? [
           new PeriodicExportingMetricReader({
