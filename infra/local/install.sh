@@ -18,6 +18,7 @@ fi
 [[ -x /usr/lib/postgresql/15/bin/postgres ]] || apt_missing+=(postgresql-15)
 command -v java >/dev/null || apt_missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || apt_missing+=(maven)
+command -v curl >/dev/null || apt_missing+=(curl)
 
 if ((${#apt_missing[@]} > 0)); then
   sudo=()
