@@ -1,12 +1,14 @@
 // A rough end-to-end throughput figure for the walking skeleton (the real k6 benchmark comes in a
 // later issue). Creates one tenant per cell, places N orders with C in flight, and waits until
 // every saga has ended. Bounded in count and time; targets the local stack only.
-//   node load-tests/rough-throughput.mjs [orders=2000] [concurrency=32]
+//   node load-tests/rough-throughput.mjs [orders=2000] [concurrency=32] [skus=1]
+// skus > 1 spreads the orders over that many products per tenant (1 = one hot row per cell).
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 const ADMIN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
 const total = Math.min(Number(process.argv[2] ?? 2000), 20_000);
 const concurrency = Math.min(Number(process.argv[3] ?? 32), 256);
+const skus = Math.min(Math.max(Number(process.argv[4] ?? 1), 1), 100);
 const deadline = Date.now() + 5 * 60_000;
 
 async function json(url, init = {}) {
@@ -32,11 +34,13 @@ while (tenants.size < 2 && Date.now() < deadline) {
 }
 await new Promise((r) => setTimeout(r, 500)); // let the keys reach the gateway
 for (const t of tenants.values()) {
-  await json(`${GATEWAY}/v1/products/BENCH`, {
-    method: 'PUT',
-    headers: headers(t.apiKey),
-    body: JSON.stringify({ name: 'Bench', priceCents: 100, stock: 1_000_000 }),
-  });
+  for (let s = 0; s < skus; s++) {
+    await json(`${GATEWAY}/v1/products/BENCH-${s}`, {
+      method: 'PUT',
+      headers: headers(t.apiKey),
+      body: JSON.stringify({ name: 'Bench', priceCents: 100, stock: 1_000_000 }),
+    });
+  }
 }
 const keys = [...tenants.values()].map((t) => t.apiKey);
 
@@ -52,7 +56,7 @@ async function worker() {
       headers: headers(key),
       body: JSON.stringify({
         customerId: `c-${i}`,
-        items: [{ sku: 'BENCH', quantity: 1 }],
+        items: [{ sku: `BENCH-${i % skus}`, quantity: 1 }],
         paymentToken: 'tok_visa',
       }),
     });
@@ -82,6 +86,7 @@ console.log(
   JSON.stringify({
     orders: ids.length,
     concurrency,
+    skus,
     cells: tenants.size,
     statuses,
     stillPending: pending.length,
