@@ -15,24 +15,11 @@ import {
   infra,
   testLogger,
   type TestDatabase,
+  TEST_CELLS,
 } from '@bulkhead/testkit';
 import { createConfigAgentApp, loadConfigAgentConfig, type ConfigAgentApp } from '../src/index.js';
 
 const ADMIN_TOKEN = 'agent-test-admin-token';
-const CELLS = [
-  {
-    id: 'cell-1',
-    ordersAddress: '127.0.0.1:17111',
-    inventoryAddress: '127.0.0.1:17112',
-    paymentsAddress: '127.0.0.1:17113',
-  },
-  {
-    id: 'cell-2',
-    ordersAddress: '127.0.0.1:17211',
-    inventoryAddress: '127.0.0.1:17212',
-    paymentsAddress: '127.0.0.1:17213',
-  },
-];
 
 let db: TestDatabase;
 let dir: string;
@@ -48,7 +35,7 @@ async function startControlPlane(port = 0): Promise<ControlPlaneApp> {
       CONTROL_PLANE_HTTP_PORT: '0',
       CONTROL_PLANE_GRPC_PORT: String(port),
       CONTROL_PLANE_ADMIN_TOKEN: ADMIN_TOKEN,
-      BULKHEAD_CELLS: JSON.stringify(CELLS),
+      BULKHEAD_CELLS: JSON.stringify(TEST_CELLS),
     }),
     { logger: testLogger('control-plane') },
   );

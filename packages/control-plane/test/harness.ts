@@ -1,25 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { controlPlaneV1 } from '@bulkhead/contracts';
 import { createGrpcClient, type grpc } from '@bulkhead/grpc';
-import { infra } from '@bulkhead/testkit';
+import { infra, TEST_CELLS } from '@bulkhead/testkit';
 import { loadControlPlaneConfig, type CellConfig, type ControlPlaneConfig } from '../src/index.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-export const TWO_CELLS: CellConfig[] = [
-  {
-    id: 'cell-1',
-    ordersAddress: '127.0.0.1:17111',
-    inventoryAddress: '127.0.0.1:17112',
-    paymentsAddress: '127.0.0.1:17113',
-  },
-  {
-    id: 'cell-2',
-    ordersAddress: '127.0.0.1:17211',
-    inventoryAddress: '127.0.0.1:17212',
-    paymentsAddress: '127.0.0.1:17213',
-  },
-];
+export const TWO_CELLS: CellConfig[] = TEST_CELLS;
 
 /** A control plane on random ports over the given database. */
 export function testConfig(

@@ -8,16 +8,14 @@ import {
   type TestDatabase,
   testLogger,
   cellServiceEnv,
-} from '@bulkhead/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInventoryApp, type InventoryApp, loadInventoryConfig } from '../src/index.js';
-import {
   command,
   deleteCellTopics,
   type SagaDriver,
   startSagaDriver,
   testCellId,
 } from '@bulkhead/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInventoryApp, type InventoryApp, loadInventoryConfig } from '../src/index.js';
 
 const { ReservationFailure } = inventoryMessagesV1;
 const cellId = testCellId();

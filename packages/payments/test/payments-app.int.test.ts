@@ -7,16 +7,14 @@ import {
   type TestDatabase,
   testLogger,
   cellServiceEnv,
-} from '@bulkhead/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/index.js';
-import {
   command,
   deleteCellTopics,
   type SagaDriver,
   startSagaDriver,
   testCellId,
 } from '@bulkhead/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/index.js';
 
 const { PaymentStatus } = paymentsV1;
 const cellId = testCellId();

@@ -80,3 +80,19 @@ export function cellServiceEnv(cellId: string, database: string): Record<string,
     GRPC_PORT: '0',
   };
 }
+
+/** Two cells with loopback endpoints nothing listens on: for control-plane and config-agent tests. */
+export const TEST_CELLS = [
+  {
+    id: 'cell-1',
+    ordersAddress: '127.0.0.1:17111',
+    inventoryAddress: '127.0.0.1:17112',
+    paymentsAddress: '127.0.0.1:17113',
+  },
+  {
+    id: 'cell-2',
+    ordersAddress: '127.0.0.1:17211',
+    inventoryAddress: '127.0.0.1:17212',
+    paymentsAddress: '127.0.0.1:17213',
+  },
+];
