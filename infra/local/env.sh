@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # Connection settings for the local Bulkhead infra (infra/local/infra.sh).
 # Source it: `. infra/local/env.sh`. Prints nothing and sets no shell options.
-# Ports can be overridden by exporting the BULKHEAD_*_PORT variables first.
+# Ports can be overridden by exporting the BULKHEAD_*_PORT variables first. They sit below
+# Linux's ephemeral range (32768-60999): a port in it can be taken by any outgoing connection
+# (or its TIME_WAIT) while the server is down, and the server then fails to bind.
 
-: "${BULKHEAD_PG_PORT:=55432}"
-: "${BULKHEAD_REDIS_PORT:=56379}"
-: "${BULKHEAD_KAFKA_PORT:=59092}"
-: "${BULKHEAD_KAFKA_CONTROLLER_PORT:=59093}"
+: "${BULKHEAD_PG_PORT:=15432}"
+: "${BULKHEAD_REDIS_PORT:=16379}"
+: "${BULKHEAD_KAFKA_PORT:=19092}"
+: "${BULKHEAD_KAFKA_CONTROLLER_PORT:=19093}"
 export BULKHEAD_PG_PORT BULKHEAD_REDIS_PORT BULKHEAD_KAFKA_PORT BULKHEAD_KAFKA_CONTROLLER_PORT
 
 export BULKHEAD_PG_URL="postgres://postgres@127.0.0.1:${BULKHEAD_PG_PORT}"

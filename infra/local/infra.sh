@@ -5,8 +5,8 @@
 #   infra.sh stop     stop all three (data kept)
 #   infra.sh status   registry table (pid, state, ports listening)
 #   infra.sh restart  stop + start
-# Ports: BULKHEAD_PG_PORT (55432), BULKHEAD_REDIS_PORT (56379),
-# BULKHEAD_KAFKA_PORT (59092), BULKHEAD_KAFKA_CONTROLLER_PORT (59093).
+# Ports: BULKHEAD_PG_PORT (15432), BULKHEAD_REDIS_PORT (16379),
+# BULKHEAD_KAFKA_PORT (19092), BULKHEAD_KAFKA_CONTROLLER_PORT (19093).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -29,12 +29,12 @@ export function loadCellServiceConfig(
   const schema = z
     .object({
       CELL_ID: env.cellId(),
-      BULKHEAD_PG_URL: env.url().default('postgres://postgres@127.0.0.1:55432/postgres'),
+      BULKHEAD_PG_URL: env.url().default('postgres://postgres@127.0.0.1:15432/postgres'),
       DATABASE_NAME: z
         .string()
         .regex(/^[a-z_][a-z0-9_]{0,62}$/)
         .optional(),
-      BULKHEAD_KAFKA_BROKERS: env.list().default(['127.0.0.1:59092']),
+      BULKHEAD_KAFKA_BROKERS: env.list().default(['127.0.0.1:19092']),
       GRPC_HOST: z.string().min(1).default('127.0.0.1'),
       GRPC_PORT: env.port(defaultPorts.grpc),
       OPS_HOST: z.string().min(1).default('127.0.0.1'),

@@ -10,7 +10,7 @@ const cell = (id: string) => ({
 });
 
 const base = {
-  BULKHEAD_PG_URL: 'postgres://postgres@127.0.0.1:55432/postgres',
+  BULKHEAD_PG_URL: 'postgres://postgres@127.0.0.1:15432/postgres',
   BULKHEAD_CELLS: JSON.stringify([cell('cell-1')]),
 };
 

@@ -6,7 +6,7 @@ const gatewayEnvSchema = z
     GATEWAY_PORT: env.port(8080),
     /** The routing snapshot file written by the config-agent sidecar. */
     SNAPSHOT_PATH: env.string(),
-    BULKHEAD_REDIS_URL: env.url().default('redis://127.0.0.1:56379'),
+    BULKHEAD_REDIS_URL: env.url().default('redis://127.0.0.1:16379'),
     /** Per-tenant limit for tenants whose snapshot entry says 0. */
     RATE_LIMIT_DEFAULT_PER_SECOND: env.positiveInt(1000),
     GRPC_DEADLINE_MS: env.positiveInt(2000),

@@ -21,7 +21,7 @@ describe('loadGatewayConfig', () => {
       host: '127.0.0.1',
       port: 8080,
       snapshotPath: '/run/bulkhead/routing.json',
-      redisUrl: 'redis://127.0.0.1:56379',
+      redisUrl: 'redis://127.0.0.1:16379',
       defaultRateLimitPerSecond: 1000,
       grpcDeadlineMs: 2000,
       logLevel: 'info',

@@ -5,9 +5,9 @@ import { createLogger, type Logger } from '@bulkhead/logger';
 
 /** Endpoints of the local infrastructure started by infra/local/infra.sh (env overrides). */
 export const infra = {
-  pgUrl: process.env.BULKHEAD_PG_URL ?? 'postgres://postgres@127.0.0.1:55432/postgres',
-  kafkaBrokers: (process.env.BULKHEAD_KAFKA_BROKERS ?? '127.0.0.1:59092').split(','),
-  redisUrl: process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:56379',
+  pgUrl: process.env.BULKHEAD_PG_URL ?? 'postgres://postgres@127.0.0.1:15432/postgres',
+  kafkaBrokers: (process.env.BULKHEAD_KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
+  redisUrl: process.env.BULKHEAD_REDIS_URL ?? 'redis://127.0.0.1:16379',
 };
 
 /** A name no other test run uses: prefix_<random>, safe for databases, topics and groups. */
