@@ -218,7 +218,7 @@ status_all() {
     log "no processes registered in $RUN_DIR"
     return 0
   fi
-  printf '%-14s %-8s %-8s %s\n' NAME PID STATE PORTS
+  printf '%-18s %-8s %-8s %s\n' NAME PID STATE PORTS
   for name in $(printf '%s\n' "${names[@]}" | sort); do
     pid=$(pid_of "$name") || pid=-
     if [[ $pid == - ]]; then
@@ -234,7 +234,7 @@ status_all() {
     for p in $ports; do
       if port_listening "${p##*:}"; then out+="$p(listening) "; else out+="$p(closed) "; fi
     done
-    printf '%-14s %-8s %-8s %s\n' "$name" "$pid" "$state" "${out% }"
+    printf '%-18s %-8s %-8s %s\n' "$name" "$pid" "$state" "${out% }"
   done
 }
 
