@@ -8,12 +8,14 @@ import {
   type TestDatabase,
   testLogger,
   cellServiceEnv,
+} from '@bulkhead/testkit';
+import {
   command,
   deleteCellTopics,
   type SagaDriver,
   startSagaDriver,
   testCellId,
-} from '@bulkhead/testkit';
+} from '@bulkhead/saga-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInventoryApp, type InventoryApp, loadInventoryConfig } from '../src/index.js';
 

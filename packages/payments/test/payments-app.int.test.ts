@@ -7,12 +7,14 @@ import {
   type TestDatabase,
   testLogger,
   cellServiceEnv,
+} from '@bulkhead/testkit';
+import {
   command,
   deleteCellTopics,
   type SagaDriver,
   startSagaDriver,
   testCellId,
-} from '@bulkhead/testkit';
+} from '@bulkhead/saga-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/index.js';
 

@@ -68,7 +68,6 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
-export * from './saga-driver.js';
 
 /** Environment for a cell service under test: the local infra, its own database, a random gRPC port. */
 export function cellServiceEnv(cellId: string, database: string): Record<string, string> {

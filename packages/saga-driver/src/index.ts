@@ -7,7 +7,7 @@ import {
   type IncomingMessage,
   type Subscription,
 } from '@bulkhead/event-bus';
-import { eventually, infra, testLogger, uniqueName } from './index.js';
+import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 
 /** A cell id no other test run uses (cell ids allow no underscore). */
