@@ -12,12 +12,8 @@ import {
   type MigrationSet,
   type Pool,
 } from '@bulkhead/db';
-import {
-  createKafkaEventBus,
-  type EventBus,
-  type MessageHandler,
-  type Subscription,
-} from '@bulkhead/event-bus';
+import type { EventBus, MessageHandler, Subscription } from '@bulkhead/event-bus';
+import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import { createGrpcServer, type grpc, type GrpcServer } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';

@@ -1,9 +1,11 @@
 /**
- * The project's own event-bus interface. Services depend on this, never on kafkajs directly,
- * so the broker client can be swapped (see docs/architecture.md).
+ * The project's own event-bus interface: types only, no broker client and no dependencies.
+ * Services and the messaging patterns (outbox, inbox, saga participant) depend on this; the
+ * broker lives behind it in its own package (@bulkhead/event-bus-kafka), so a second broker
+ * client is one new package and no change anywhere else.
  */
 
-/** Envelope carried in Kafka headers next to the protobuf payload. */
+/** Envelope carried next to the protobuf payload (Kafka: in headers). */
 export interface Envelope {
   /** Unique id of this message; consumers deduplicate on it (inbox). */
   messageId: string;
@@ -21,19 +23,6 @@ export interface Envelope {
   /** ISO-8601 time the message was created (enqueued in the outbox). */
   occurredAt: string;
 }
-
-/** Kafka header names used for the envelope. */
-export const ENVELOPE_HEADERS = {
-  messageId: 'message-id',
-  type: 'message-type',
-  tenantId: 'tenant-id',
-  cellId: 'cell-id',
-  correlationId: 'correlation-id',
-  causationId: 'causation-id',
-  traceparent: 'traceparent',
-  tracestate: 'tracestate',
-  occurredAt: 'occurred-at',
-} as const satisfies Record<keyof Envelope, string>;
 
 export interface OutgoingMessage {
   topic: string;

@@ -11,12 +11,8 @@ import {
   sagaMessages,
   type MessageCodec,
 } from '@bulkhead/contracts';
-import {
-  createKafkaEventBus,
-  type EventBus,
-  type IncomingMessage,
-  type Subscription,
-} from '@bulkhead/event-bus';
+import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
+import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import { call, createGrpcClient, Status } from '@bulkhead/grpc';
 import {
   createTestDatabase,

@@ -5,12 +5,8 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, migrate, withTransaction, type Pool } from '@bulkhead/db';
-import {
-  createKafkaEventBus,
-  type EventBus,
-  type IncomingMessage,
-  type OutgoingMessage,
-} from '@bulkhead/event-bus';
+import type { EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
+import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import {
   createTestDatabase,
   eventually,

@@ -1,12 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cellTopicSpecs, cellTopics } from '@bulkhead/cell';
 import type { MessageCodec } from '@bulkhead/contracts';
-import {
-  createKafkaEventBus,
-  type EventBus,
-  type IncomingMessage,
-  type Subscription,
-} from '@bulkhead/event-bus';
+import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
+import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { Envelope } from '@bulkhead/event-bus';
 import {
   ENVELOPE_HEADERS,
   MalformedMessageError,
   envelopeFromHeaders,
   envelopeToHeaders,
-  type Envelope,
 } from '../src/index.js';
 
 const full: Envelope = {

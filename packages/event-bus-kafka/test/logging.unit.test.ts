@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { logLevel, type LogEntry } from 'kafkajs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { isNoisyRetriable, kafkaLogCreator } from '../src/kafka-logging.js';
+import { isNoisyRetriable, kafkaLogCreator } from '../src/logging.js';
 
 function entry(level: logLevel, message: string, extra: Record<string, unknown> = {}): LogEntry {
   return {

@@ -3,13 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, Partitioners, logLevel, type Admin, ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
-import {
-  createKafkaEventBus,
-  type Envelope,
-  type EventBus,
-  type IncomingMessage,
-  type OutgoingMessage,
-} from '../src/index.js';
+import type { Envelope, EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
+import { createKafkaEventBus } from '../src/index.js';
 
 let bus: EventBus;
 let admin: Admin;

@@ -1,5 +1,18 @@
 import type { IHeaders } from 'kafkajs';
-import { ENVELOPE_HEADERS, type Envelope } from './types.js';
+import type { Envelope } from '@bulkhead/event-bus';
+
+/** Kafka header names of the envelope fields. */
+export const ENVELOPE_HEADERS = {
+  messageId: 'message-id',
+  type: 'message-type',
+  tenantId: 'tenant-id',
+  cellId: 'cell-id',
+  correlationId: 'correlation-id',
+  causationId: 'causation-id',
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  occurredAt: 'occurred-at',
+} as const satisfies Record<keyof Envelope, string>;
 
 const REQUIRED = [
   'messageId',
