@@ -1,5 +1,5 @@
 # Bulkhead — the entry point. Everything installs itself under .tools/ (gitignored).
-#   make up      install what is missing, build, start infra + every service (2 cells), print URLs
+#   make up      install what is missing, build, start infra + every service (BULKHEAD_CELL_COUNT cells, default 2), print URLs
 #   make down    stop everything (data kept under .data/)
 #   make test    run every test suite (starts what it needs, stops what it started)
 SHELL := /bin/bash
@@ -30,11 +30,6 @@ build: generate
 up: build
 	@bash infra/local/infra.sh start
 	@bash infra/local/services.sh start
-	@echo
-	@echo "Bulkhead is up (2 cells)."
-	@echo "  Gateway (public API):     http://127.0.0.1:8080   (OpenAPI: http://127.0.0.1:8080/openapi.json)"
-	@echo "  Control plane (admin):    http://127.0.0.1:8081   (token: $${CONTROL_PLANE_ADMIN_TOKEN:-dev-admin-token})"
-	@echo "  Processes and ports:      make status      Logs: .data/logs/"
 
 down:
 	@bash infra/local/services.sh stop

@@ -78,6 +78,8 @@ vitest_suite unit-integration --project unit --project integration
 step "end-to-end tests (the running stack, 2 cells)"
 if ! is_running gateway; then started_services=1; fi
 if bash infra/local/services.sh start; then
+  # The public URLs as the manifest renders them (ports may be overridden).
+  urls=$(node packages/manifest/dist/local-plan.js urls) && while IFS= read -r line; do export "${line?}"; done <<<"$urls"
   vitest_suite e2e --project e2e
 else
   count "services start" 1

@@ -2,45 +2,38 @@ import {
   CELL_TOPIC_RETENTION_MS,
   cellConsumerGroup,
   cellTopicSpecs,
+  consumedTopic,
   type CellService,
 } from '@bulkhead/cell';
-import {
-  createPool,
-  databaseUrl,
-  ensureDatabase,
-  migrate,
-  type MigrationSet,
-  type Pool,
-} from '@bulkhead/db';
-import type { EventBus, MessageHandler, Subscription } from '@bulkhead/event-bus';
-import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
-import { createGrpcServer, type grpc, type GrpcServer } from '@bulkhead/grpc';
+import { prepareDatabase, type MigrationSet } from '@bulkhead/db';
+import type { MessageHandler } from '@bulkhead/event-bus';
+import { createGrpcServer, type grpc } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
-import type { Logger } from '@bulkhead/logger';
-import { createOutboxRelay, outboxMigrations, purgeSent, type OutboxRelay } from '@bulkhead/outbox';
-import type { App } from '@bulkhead/service-runtime';
+import { createOutboxRelay, outboxMigrations, purgeSent } from '@bulkhead/outbox';
+import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import type { CellServiceConfig } from './config.js';
+import {
+  createCellServiceContext,
+  type CellServiceContext,
+  type CellServiceOverrides,
+} from './context.js';
 
 /** What one service of a cell adds to the shared shape. */
 export interface CellServiceParts {
   service: CellService;
-  /** The service's own migrations, applied after the outbox's and the inbox's (and `extra`). */
-  migrations: MigrationSet;
-  extraMigrations?: MigrationSet[];
+  /** The service's own migration sets, applied after the outbox's and the inbox's, in order. */
+  migrations: MigrationSet[];
   /** Its gRPC API. */
-  grpc(pool: Pool): {
+  grpc(context: CellServiceContext): {
     definition: grpc.ServiceDefinition;
     implementation: grpc.UntypedServiceImplementation;
   };
-  /** The topic it consumes (with consumer group <cell>.<service>) and the handler. */
-  consume: {
-    topic: string;
-    handler(pool: Pool): MessageHandler;
-    /** Partitions handled at once; each holds one pooled connection while it works. */
-    partitionsConcurrently?: number;
-  };
+  /** The handler of the topic it consumes (the manifest's `consumes`, group <cell>.<service>). */
+  handler(context: CellServiceContext): MessageHandler;
+  /** Partitions handled at once; each holds one pooled connection while it works. Default 3. */
+  partitionsConcurrently?: number;
   /** Extra periodic clean-up of the service's own tables (e.g. expired idempotency keys). */
-  housekeeping?(pool: Pool): Promise<void>;
+  housekeeping?(context: CellServiceContext): Promise<void>;
 }
 
 /** How often housekeeping runs, and how long sent outbox rows and inbox ids are kept. */
@@ -52,97 +45,83 @@ const KEEP_INBOX_MS = 2 * CELL_TOPIC_RETENTION_MS;
 export interface CellServiceApp extends App {
   /** The bound gRPC port (useful when configured as 0); 0 until started. */
   readonly grpcPort: number;
-  readonly pool: Pool;
+  readonly context: CellServiceContext;
 }
 
 /**
  * The composition every service of a cell shares: its own database (created and migrated at
  * start), the cell's topics, an outbox relay, one consumer, and a gRPC server with health.
- * Started in dependency order; stopped in reverse, draining each part.
+ * Started in dependency order; stop() closes what was opened, in reverse, draining each part.
  */
 export function createCellServiceApp(
   config: CellServiceConfig,
   parts: CellServiceParts,
-  deps: { logger: Logger },
+  overrides: CellServiceOverrides,
 ): CellServiceApp {
-  const { logger } = deps;
-  const { cellId } = config;
-  const url = databaseUrl(config.pgUrl, config.database);
-  const pool = createPool(url, {
-    max: config.dbPoolSize,
-    applicationName: `${parts.service}-${cellId}`,
-    logger,
-  });
-  let bus: EventBus | undefined;
-  let relay: OutboxRelay | undefined;
-  let subscription: Subscription | undefined;
-  let server: GrpcServer | undefined;
-  let housekeeping: NodeJS.Timeout | undefined;
-  let grpcPort = 0;
-  let ready = false;
+  const context = createCellServiceContext(parts.service, config, overrides);
+  const { logger, pool, bus, cellId } = context;
+  const relay = createOutboxRelay({ pool, bus, logger });
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.defer('context', () => context.close());
+  let running: { grpcPort: number; consumerHealthy: () => boolean } | undefined;
+  let stopping = false;
 
   async function cleanUp(): Promise<void> {
     try {
       const sent = await purgeSent(pool, KEEP_SENT_OUTBOX_MS);
       const processed = await purgeProcessed(pool, KEEP_INBOX_MS);
-      await parts.housekeeping?.(pool);
+      await parts.housekeeping?.(context);
       logger.debug({ sent, processed }, 'housekeeping done');
     } catch (error) {
       logger.warn({ err: error }, 'housekeeping failed; trying again later');
     }
   }
-  let stopped: Promise<void> | undefined;
 
   return {
+    context,
     get grpcPort() {
-      return grpcPort;
+      return running?.grpcPort ?? 0;
     },
-    pool,
     // Not ready while starting, draining, or once the consumer has died: an orchestrator then
     // routes around the instance (and a liveness policy may restart it).
-    isReady: () => ready && (subscription?.healthy() ?? false),
+    isReady: () => !stopping && (running?.consumerHealthy() ?? false),
     async start() {
-      await ensureDatabase(config.pgUrl, config.database);
-      await migrate(
-        url,
-        [outboxMigrations, inboxMigrations, ...(parts.extraMigrations ?? []), parts.migrations],
-        logger,
-      );
-      bus = createKafkaEventBus({
-        clientId: `${parts.service}-${cellId}`,
-        brokers: config.kafkaBrokers,
+      await prepareDatabase({
+        serverUrl: config.pgUrl,
+        database: config.database,
+        migrations: [outboxMigrations, inboxMigrations, ...parts.migrations],
         logger,
       });
       await bus.ensureTopics(cellTopicSpecs(cellId));
-      relay = createOutboxRelay({ pool, bus, logger });
-      await relay.start();
-      subscription = await bus.subscribe({
-        groupId: cellConsumerGroup(cellId, parts.service),
-        topics: [parts.consume.topic],
-        partitionsConcurrently: parts.consume.partitionsConcurrently ?? 3,
-        handler: parts.consume.handler(pool),
-      });
-      server = createGrpcServer();
-      const api = parts.grpc(pool);
+      await lifecycle.open(
+        'outbox relay',
+        () => relay.start(),
+        () => relay.stop(),
+      );
+      const subscription = await lifecycle.open(
+        'consumer',
+        () =>
+          bus.subscribe({
+            groupId: cellConsumerGroup(cellId, parts.service),
+            topics: [consumedTopic(cellId, parts.service)],
+            partitionsConcurrently: parts.partitionsConcurrently ?? 3,
+            handler: parts.handler(context),
+          }),
+        (s) => s.stop(),
+      );
+      const server = await lifecycle.open('gRPC server', createGrpcServer, (s) => s.shutdown());
+      const api = parts.grpc(context);
       server.server.addService(api.definition, api.implementation);
-      grpcPort = await server.listen(config.grpc.host, config.grpc.port);
+      const grpcPort = await server.listen(config.grpc.host, config.grpc.port);
       server.setServing(true);
-      housekeeping = setInterval(() => void cleanUp(), HOUSEKEEPING_EVERY_MS);
-      housekeeping.unref();
-      ready = true;
+      const housekeeping = context.clock.every(HOUSEKEEPING_EVERY_MS, () => void cleanUp());
+      lifecycle.defer('housekeeping', () => housekeeping.cancel());
+      running = { grpcPort, consumerHealthy: () => subscription.healthy() };
       logger.info({ cell: cellId, database: config.database, grpcPort }, `${parts.service} ready`);
     },
     stop() {
-      stopped ??= (async () => {
-        ready = false;
-        clearInterval(housekeeping);
-        await server?.shutdown();
-        await subscription?.stop();
-        await relay?.stop();
-        await bus?.close();
-        await pool.end();
-      })();
-      return stopped;
+      stopping = true;
+      return lifecycle.close();
     },
   };
 }

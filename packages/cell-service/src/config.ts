@@ -1,5 +1,6 @@
 import { cellDatabaseName, type CellService } from '@bulkhead/cell';
 import { env, loadConfig, z } from '@bulkhead/config';
+import { deployables } from '@bulkhead/manifest';
 
 /** Configuration every service of a cell reads from its environment. */
 export interface CellServiceConfig {
@@ -19,13 +20,17 @@ export interface CellServiceConfig {
 /**
  * Reads the environment once and validates it; throws a ConfigError naming every bad variable.
  * Variables: CELL_ID (required), BULKHEAD_PG_URL, DATABASE_NAME, BULKHEAD_KAFKA_BROKERS,
- * GRPC_HOST, GRPC_PORT, OPS_HOST, OPS_PORT, DB_POOL_SIZE, LOG_LEVEL.
+ * GRPC_HOST, GRPC_PORT, OPS_HOST, OPS_PORT, DB_POOL_SIZE, LOG_LEVEL. The default ports are
+ * cell-1's from the manifest.
  */
 export function loadCellServiceConfig(
   service: CellService,
-  defaultPorts: { grpc: number; ops: number },
   source: Record<string, string | undefined> = process.env,
 ): CellServiceConfig {
+  const defaultPorts = {
+    grpc: deployables[service].ports.grpc.port,
+    ops: deployables[service].ports.ops.port,
+  };
   const schema = z
     .object({
       CELL_ID: env.cellId(),

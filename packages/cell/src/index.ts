@@ -1,25 +1,40 @@
+import {
+  cellServices,
+  deployables,
+  type CellService,
+  type CellServiceTopic,
+  type DeployableSpec,
+} from '@bulkhead/manifest';
+
 /**
- * A cell is a full copy of orders, inventory and payments with its own databases and topics.
- * These functions are the single place where cell-scoped names are made.
+ * A cell is a full copy of the cell services (orders, inventory, payments: the manifest's
+ * entries of kind cell-service) with its own databases and topics. These functions are the
+ * single place where cell-scoped names are made, all from the manifest.
  */
 
-export const CELL_ID_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+export { cellServices, type CellService };
 
-export type CellService = 'orders' | 'inventory' | 'payments';
+export const CELL_ID_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
 function assertCellId(cellId: string): void {
   if (!CELL_ID_PATTERN.test(cellId)) throw new Error(`invalid cell id: ${JSON.stringify(cellId)}`);
 }
 
-/** Kafka topics of one cell, with their partition counts. */
-export function cellTopics(cellId: string) {
+/** A topic of one cell, owned by one of its services: <cell>.<service>.<topic>. */
+export function cellTopic<S extends CellService>(
+  cellId: string,
+  service: S,
+  topic: CellServiceTopic<S>,
+): string {
   assertCellId(cellId);
-  return {
-    inventoryCommands: `${cellId}.inventory.commands`,
-    paymentsCommands: `${cellId}.payments.commands`,
-    sagaReplies: `${cellId}.orders.saga-replies`,
-    orderEvents: `${cellId}.orders.events`,
-  } as const;
+  return `${cellId}.${service}.${topic}`;
+}
+
+/** The topic a cell service consumes (its consumer group reads only this one). */
+export function consumedTopic(cellId: string, service: CellService): string {
+  const { consumes } = deployables[service] as DeployableSpec;
+  if (!consumes) throw new Error(`${service} consumes no topic`);
+  return cellTopic(cellId, service, consumes as CellServiceTopic<typeof service>);
 }
 
 export const CELL_TOPIC_PARTITIONS = 6;
@@ -40,11 +55,13 @@ export function cellDatabaseName(cellId: string, service: CellService): string {
 export function cellTopicSpecs(
   cellId: string,
 ): { name: string; partitions: number; retentionMs: number }[] {
-  return Object.values(cellTopics(cellId)).map((name) => ({
-    name,
-    partitions: CELL_TOPIC_PARTITIONS,
-    retentionMs: CELL_TOPIC_RETENTION_MS,
-  }));
+  return cellServices.flatMap((service) =>
+    ((deployables[service] as DeployableSpec).topics ?? []).map((topic) => ({
+      name: cellTopic(cellId, service, topic as CellServiceTopic<typeof service>),
+      partitions: CELL_TOPIC_PARTITIONS,
+      retentionMs: CELL_TOPIC_RETENTION_MS,
+    })),
+  );
 }
 
 /** Consumer group of one service in one cell, e.g. cell-1.inventory. */

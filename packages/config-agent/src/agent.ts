@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controlPlaneV1 } from '@bulkhead/contracts';
-import { createGrpcClient, Status, type grpc } from '@bulkhead/grpc';
+import { createGrpcClient, Status, type grpc, type GrpcClient } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
 import {
   readSnapshotFile,
@@ -24,6 +24,8 @@ export interface ConfigAgentDeps {
   logger: Logger;
 }
 
+type WatchClient = GrpcClient<typeof controlPlaneV1.ControlPlaneServiceService>;
+
 /** How one WatchSnapshot call ended. */
 interface WatchOutcome {
   /** The control plane answered (sent headers): the connection worked. */
@@ -44,7 +46,7 @@ export function createConfigAgentApp(
   const { logger } = deps;
   const path = config.snapshotPath;
   const abort = new AbortController();
-  let client: controlPlaneV1.ControlPlaneServiceClient | undefined;
+  let client: WatchClient | undefined;
   let call: grpc.ClientReadableStream<controlPlaneV1.WatchSnapshotResponse> | undefined;
   let loop: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -100,14 +102,14 @@ export function createConfigAgentApp(
   }
 
   /** One WatchSnapshot call, from open to status (deadline, error, server end or cancel). */
-  function watchOnce(
-    watchClient: controlPlaneV1.ControlPlaneServiceClient,
-    onOpen: () => void,
-  ): Promise<WatchOutcome> {
+  function watchOnce(watchClient: WatchClient, onOpen: () => void): Promise<WatchOutcome> {
     return new Promise((resolve) => {
       let opened = false;
       // createGrpcClient gives the call its deadline (WATCH_DEADLINE_MS).
-      const stream = watchClient.watchSnapshot({ knownVersion: fileVersion });
+      const stream = watchClient.watchSnapshot({
+        knownVersion: fileVersion,
+        services: config.snapshotServices,
+      });
       call = stream;
       stream.on('metadata', () => {
         opened = true;
@@ -123,7 +125,7 @@ export function createConfigAgentApp(
   }
 
   /** Watches until stopped; reconnects with capped exponential backoff and logs only state changes. */
-  async function watchLoop(watchClient: controlPlaneV1.ControlPlaneServiceClient): Promise<void> {
+  async function watchLoop(watchClient: WatchClient): Promise<void> {
     let failures = 0;
     let connected: boolean | undefined;
     while (!abort.signal.aborted) {
@@ -179,7 +181,7 @@ export function createConfigAgentApp(
     }
     // The channel's reconnect backoff matches ours, so a reconnect is not held back by grpc-js.
     client = createGrpcClient(
-      controlPlaneV1.ControlPlaneServiceClient,
+      controlPlaneV1.ControlPlaneServiceService,
       config.controlPlaneAddress,
       {
         deadlineMs: config.watchDeadlineMs,

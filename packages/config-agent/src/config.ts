@@ -4,6 +4,8 @@ const schema = z
   .object({
     CONTROL_PLANE_ADDRESS: env.hostPort().default('127.0.0.1:7081'),
     SNAPSHOT_PATH: env.string(),
+    /** The services whose endpoints the host calls (e.g. orders,inventory); empty: all. */
+    SNAPSHOT_SERVICES: env.list().default([]),
     CONFIG_AGENT_OPS_HOST: z.string().min(1).default('127.0.0.1'),
     CONFIG_AGENT_OPS_PORT: env.port(9085),
     WATCH_DEADLINE_MS: env.positiveInt(5 * 60_000),
@@ -12,6 +14,7 @@ const schema = z
   .transform((e) => ({
     controlPlaneAddress: e.CONTROL_PLANE_ADDRESS,
     snapshotPath: e.SNAPSHOT_PATH,
+    snapshotServices: e.SNAPSHOT_SERVICES,
     /** Probes (/healthz, /readyz), served by runService. */
     ops: { host: e.CONFIG_AGENT_OPS_HOST, port: e.CONFIG_AGENT_OPS_PORT },
     /** Deadline of each WatchSnapshot call; the stream is re-opened when it expires. */

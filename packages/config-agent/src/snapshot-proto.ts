@@ -9,12 +9,7 @@ export function snapshotFromProto(snapshot: controlPlaneV1.RoutingSnapshot): Rou
   return routingSnapshotSchema.parse({
     version: snapshot.version,
     publishedAt: snapshot.publishedAt?.toISOString(),
-    cells: snapshot.cells.map((c) => ({
-      id: c.id,
-      ordersAddress: c.ordersAddress,
-      inventoryAddress: c.inventoryAddress,
-      paymentsAddress: c.paymentsAddress,
-    })),
+    cells: snapshot.cells.map((c) => ({ id: c.id, endpoints: { ...c.endpoints } })),
     tenants: snapshot.tenants.map((t) => ({
       id: t.id,
       name: t.name,

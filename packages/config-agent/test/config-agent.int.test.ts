@@ -92,6 +92,21 @@ afterAll(async () => {
 });
 
 describe('config agent', () => {
+  it('writes every endpoint by default, and only those of SNAPSHOT_SERVICES when set', async () => {
+    const allPath = join(dir, 'all-endpoints', 'routing.json');
+    const somePath = join(dir, 'some-endpoints', 'routing.json');
+    const all = await startAgent(allPath);
+    const some = await startAgent(somePath, { SNAPSHOT_SERVICES: 'orders,inventory' });
+    await eventually(async () => (all.isReady() && some.isReady() ? true : undefined));
+    expect((await readSnapshotFile(allPath))?.cells).toEqual(TEST_CELLS);
+    expect((await readSnapshotFile(somePath))?.cells).toEqual(
+      TEST_CELLS.map(({ id, endpoints: { orders, inventory } }) => ({
+        id,
+        endpoints: { orders, inventory },
+      })),
+    );
+  });
+
   it('writes the current snapshot at start and each new tenant within a second', async ({
     annotate,
   }) => {

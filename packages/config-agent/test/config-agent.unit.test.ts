@@ -6,9 +6,7 @@ describe('snapshotFromProto', () => {
   const proto = {
     version: 7,
     publishedAt: new Date('2026-01-02T03:04:05.678Z'),
-    cells: [
-      { id: 'cell-1', ordersAddress: 'o:1', inventoryAddress: 'i:1', paymentsAddress: 'p:1' },
-    ],
+    cells: [{ id: 'cell-1', endpoints: { orders: 'o:1', inventory: 'i:1', payments: 'p:1' } }],
     tenants: [
       {
         id: 't1',
@@ -41,10 +39,19 @@ describe('loadConfigAgentConfig', () => {
     expect(loadConfigAgentConfig({ SNAPSHOT_PATH: '/var/run/bulkhead/routing.json' })).toEqual({
       controlPlaneAddress: '127.0.0.1:7081',
       snapshotPath: '/var/run/bulkhead/routing.json',
+      snapshotServices: [],
       ops: { host: '127.0.0.1', port: 9085 },
       watchDeadlineMs: 300_000,
       logLevel: 'info',
     });
+  });
+
+  it('reads the services whose endpoints the host calls', () => {
+    const config = loadConfigAgentConfig({
+      SNAPSHOT_PATH: '/x',
+      SNAPSHOT_SERVICES: 'orders, inventory',
+    });
+    expect(config.snapshotServices).toEqual(['orders', 'inventory']);
   });
 
   it('requires SNAPSHOT_PATH and a positive deadline', () => {

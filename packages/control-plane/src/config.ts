@@ -1,3 +1,4 @@
+import { cellServices } from '@bulkhead/cell';
 import { env, loadConfig, z } from '@bulkhead/config';
 
 /** The admin token used when none is configured: fine on a laptop, never in a shared deployment. */
@@ -5,11 +6,11 @@ export const DEFAULT_ADMIN_TOKEN = 'dev-admin-token';
 
 const address = env.hostPort();
 
+/** A cell: its id and the host:port of each of its services (the manifest's cell services). */
 const cellSchema = z.strictObject({
   id: env.cellId(),
-  ordersAddress: address,
-  inventoryAddress: address,
-  paymentsAddress: address,
+  // An enum-keyed record is exhaustive: every cell service needs an endpoint, and no other key.
+  endpoints: z.record(z.enum(cellServices), address),
 });
 
 export type CellConfig = z.infer<typeof cellSchema>;

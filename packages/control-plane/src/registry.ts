@@ -99,7 +99,8 @@ export async function listCells(db: Queryable): Promise<CellUsage[]> {
 }
 
 /**
- * Makes the cells table match the configuration: inserts new cells, updates changed endpoints,
+ * Makes the cells and their endpoints match the configuration: inserts new cells, updates changed
+ * endpoints (adds, moves, removes),
  * deletes removed cells without tenants and deactivates removed cells that still hold tenants.
  * Bumps the snapshot version only when something changed. Returns the new version, if any.
  */
@@ -113,18 +114,25 @@ export async function syncCells(
     let changed = 0;
     for (const cell of cells) {
       const upserted = await tx.query(
-        `INSERT INTO cells AS c (id, orders_address, inventory_address, payments_address, active)
-         VALUES ($1, $2, $3, $4, true)
-         ON CONFLICT (id) DO UPDATE
-           SET orders_address = EXCLUDED.orders_address,
-               inventory_address = EXCLUDED.inventory_address,
-               payments_address = EXCLUDED.payments_address,
-               active = true
-         WHERE (c.orders_address, c.inventory_address, c.payments_address, c.active)
-               IS DISTINCT FROM (EXCLUDED.orders_address, EXCLUDED.inventory_address, EXCLUDED.payments_address, true)`,
-        [cell.id, cell.ordersAddress, cell.inventoryAddress, cell.paymentsAddress],
+        `INSERT INTO cells AS c (id, active) VALUES ($1, true)
+         ON CONFLICT (id) DO UPDATE SET active = true WHERE NOT c.active`,
+        [cell.id],
       );
       changed += upserted.rowCount ?? 0;
+      const services = Object.keys(cell.endpoints);
+      const removed = await tx.query(
+        'DELETE FROM cell_endpoints WHERE cell_id = $1 AND service <> ALL($2::text[])',
+        [cell.id, services],
+      );
+      changed += removed.rowCount ?? 0;
+      const endpoints = await tx.query(
+        `INSERT INTO cell_endpoints AS e (cell_id, service, address)
+         SELECT $1, service, address FROM unnest($2::text[], $3::text[]) AS n (service, address)
+         ON CONFLICT (cell_id, service) DO UPDATE SET address = EXCLUDED.address
+         WHERE e.address IS DISTINCT FROM EXCLUDED.address`,
+        [cell.id, services, Object.values(cell.endpoints)],
+      );
+      changed += endpoints.rowCount ?? 0;
     }
     const configured = cells.map((c) => c.id);
     const deleted = await tx.query(
@@ -156,7 +164,7 @@ export async function syncCells(
   });
 }
 
-/** Reads one consistent routing snapshot (tenants, cells and their version) from the database. */
+/** Reads one consistent routing snapshot (tenants, cells with every endpoint, version). */
 export async function loadSnapshot(pool: Pool): Promise<controlPlaneV1.RoutingSnapshot> {
   return withTransaction(pool, async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -164,9 +172,12 @@ export async function loadSnapshot(pool: Pool): Promise<controlPlaneV1.RoutingSn
       'SELECT version, published_at FROM snapshot_version',
     );
     const cells = await tx.query<controlPlaneV1.Cell>(
-      `SELECT id, orders_address AS "ordersAddress", inventory_address AS "inventoryAddress",
-              payments_address AS "paymentsAddress"
-         FROM cells ORDER BY id`,
+      `SELECT c.id,
+              coalesce(jsonb_object_agg(e.service, e.address ORDER BY e.service)
+                         FILTER (WHERE e.service IS NOT NULL), '{}') AS endpoints
+         FROM cells c
+         LEFT JOIN cell_endpoints e ON e.cell_id = c.id
+        GROUP BY c.id ORDER BY c.id`,
     );
     const tenants = await tx.query<controlPlaneV1.Tenant>(
       `SELECT id, name, cell_id AS "cellId", api_key_sha256 AS "apiKeySha256",

@@ -5,9 +5,24 @@ import type { SnapshotFeed } from './snapshot-feed.js';
 
 type Snapshot = controlPlaneV1.RoutingSnapshot;
 
+/** The snapshot as one watcher sees it: each cell with only the endpoints of `services` (all if empty). */
+export function snapshotFor(snapshot: Snapshot, services: readonly string[]): Snapshot {
+  if (services.length === 0) return snapshot;
+  const wanted = new Set(services);
+  return {
+    ...snapshot,
+    cells: snapshot.cells.map((cell) => ({
+      id: cell.id,
+      endpoints: Object.fromEntries(
+        Object.entries(cell.endpoints).filter(([service]) => wanted.has(service)),
+      ),
+    })),
+  };
+}
+
 /**
  * WatchSnapshot: sends the current snapshot when it is newer than known_version, then every newer
- * version. A slow reader never makes snapshots pile up: while its stream is backed up only the
+ * version, each with only the endpoints of the services the watcher asked for. A slow reader never makes snapshots pile up: while its stream is backed up only the
  * newest pending snapshot is kept (a newer version replaces an older one entirely).
  */
 export function watchSnapshotHandler(
@@ -30,7 +45,7 @@ export function watchSnapshotHandler(
         return;
       }
       sentVersion = snapshot.version;
-      backedUp = !call.write({ snapshot });
+      backedUp = !call.write({ snapshot: snapshotFor(snapshot, call.request.services) });
     };
     call.on('drain', () => {
       backedUp = false;

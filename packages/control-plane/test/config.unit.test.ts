@@ -4,9 +4,7 @@ import { DEFAULT_ADMIN_TOKEN, generateApiKey, loadControlPlaneConfig } from '../
 
 const cell = (id: string) => ({
   id,
-  ordersAddress: '127.0.0.1:7111',
-  inventoryAddress: '127.0.0.1:7112',
-  paymentsAddress: '127.0.0.1:7113',
+  endpoints: { orders: '127.0.0.1:7111', inventory: '127.0.0.1:7112', payments: '127.0.0.1:7113' },
 });
 
 const base = {
@@ -36,9 +34,20 @@ describe('loadControlPlaneConfig', () => {
     ['an invalid id', JSON.stringify([cell('Cell_1')])],
     [
       'a missing address',
-      JSON.stringify([{ id: 'cell-1', ordersAddress: 'a:1', inventoryAddress: 'b:2' }]),
+      JSON.stringify([{ id: 'cell-1', endpoints: { orders: 'a:1', inventory: 'b:2' } }]),
     ],
-    ['an address without port', JSON.stringify([{ ...cell('cell-1'), ordersAddress: 'orders' }])],
+    [
+      'an address without port',
+      JSON.stringify([
+        { id: 'cell-1', endpoints: { ...cell('cell-1').endpoints, orders: 'orders' } },
+      ]),
+    ],
+    [
+      'an endpoint of a service cells do not run',
+      JSON.stringify([
+        { id: 'cell-1', endpoints: { ...cell('cell-1').endpoints, shipping: '127.0.0.1:7114' } },
+      ]),
+    ],
     ['an unknown field', JSON.stringify([{ ...cell('cell-1'), region: 'eu' }])],
   ])('rejects BULKHEAD_CELLS that is %s', (_case, cells) => {
     expect(() => loadControlPlaneConfig({ ...base, BULKHEAD_CELLS: cells })).toThrow(

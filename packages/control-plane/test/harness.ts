@@ -92,13 +92,13 @@ export interface Watch {
 /** Opens WatchSnapshot against a control plane and records what arrives. */
 export function openWatch(grpcPort: number, knownVersion: number): Watch {
   const client = createGrpcClient(
-    controlPlaneV1.ControlPlaneServiceClient,
+    controlPlaneV1.ControlPlaneServiceService,
     `127.0.0.1:${grpcPort}`,
     {
       deadlineMs: 60_000,
     },
   );
-  const call = client.watchSnapshot({ knownVersion });
+  const call = client.watchSnapshot({ knownVersion, services: [] });
   const received: Received[] = [];
   const listeners = new Set<() => void>();
   call.on('data', (message: controlPlaneV1.WatchSnapshotResponse) => {

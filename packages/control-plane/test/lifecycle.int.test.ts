@@ -66,12 +66,17 @@ describe('control plane lifecycle', () => {
     await createTenant(app.httpPort, 'one'); // tenants now: cell-1 1 (from the first test), cell-2 1
     await app.stop();
 
-    const cell1Moved = { ...TWO_CELLS[0]!, ordersAddress: '127.0.0.1:27111' };
+    const cell1Moved = {
+      ...TWO_CELLS[0]!,
+      endpoints: { ...TWO_CELLS[0]!.endpoints, orders: '127.0.0.1:27111' },
+    };
     const cell3 = {
       id: 'cell-3',
-      ordersAddress: '127.0.0.1:17311',
-      inventoryAddress: '127.0.0.1:17312',
-      paymentsAddress: '127.0.0.1:17313',
+      endpoints: {
+        orders: '127.0.0.1:17311',
+        inventory: '127.0.0.1:17312',
+        payments: '127.0.0.1:17313',
+      },
     };
     const cell4 = { ...cell3, id: 'cell-4' };
     const before = await currentVersion();
@@ -90,7 +95,7 @@ describe('control plane lifecycle', () => {
     ]);
     const { snapshot } = await watch(app).waitFor(() => true);
     expect(snapshot.cells.map((c) => c.id)).toEqual(['cell-1', 'cell-2', 'cell-3', 'cell-4']);
-    expect(snapshot.cells[0]!.ordersAddress).toBe('127.0.0.1:27111');
+    expect(snapshot.cells[0]!.endpoints.orders).toBe('127.0.0.1:27111');
 
     // cell-2 is out of the configuration: still routed to, but closed to new tenants.
     const placed = [];

@@ -120,4 +120,26 @@ export async function migrate(
     }
   }
 }
+
+export interface DatabaseOptions {
+  /** PostgreSQL server URL; the service owns `database` on it. */
+  serverUrl: string;
+  database: string;
+  /** Applied in order, each tracked in its own table. */
+  migrations: MigrationSet[];
+  logger: Logger;
+}
+
+/**
+ * The one database bring-up of every service that owns a database: create it if missing, then
+ * apply pending migrations (advisory-locked, so replicas starting at once wait for each other).
+ * Returns the database's URL for the pool.
+ */
+export async function prepareDatabase(options: DatabaseOptions): Promise<string> {
+  await ensureDatabase(options.serverUrl, options.database);
+  const url = databaseUrl(options.serverUrl, options.database);
+  await migrate(url, options.migrations, options.logger);
+  return url;
+}
+
 export { listen, type Listener, type ListenHandlers } from './listen.js';

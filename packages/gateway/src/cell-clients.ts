@@ -1,57 +1,49 @@
-import { createGrpcClient } from '@bulkhead/grpc';
+import { createGrpcClient, type GrpcClient } from '@bulkhead/grpc';
 import { inventoryV1, ordersV1 } from '@bulkhead/contracts';
 import type { RoutingTable } from '@bulkhead/routing-snapshot';
 
+/** The cell services the gateway calls, with their gRPC service definitions. */
+const SERVICES = {
+  orders: ordersV1.OrdersServiceService,
+  inventory: inventoryV1.InventoryServiceService,
+} as const;
+
+export type CalledService = keyof typeof SERVICES;
+type ClientOf<S extends CalledService> = GrpcClient<(typeof SERVICES)[S]>;
+
 /**
- * gRPC clients of the cells' services, one per address (a channel multiplexes all calls).
- * A snapshot that moves a cell to a new address gets a new client; clients of addresses no
- * longer in the snapshot are closed by retain().
+ * One cache of gRPC clients, keyed by (cell, service): a channel multiplexes every call to that
+ * service of that cell. A snapshot that moves an endpoint gets a new client; retain() closes the
+ * clients whose endpoint the snapshot no longer has.
  */
 export class CellClients {
-  private readonly orders = new Map<string, ordersV1.OrdersServiceClient>();
-  private readonly inventory = new Map<string, inventoryV1.InventoryServiceClient>();
+  private readonly clients = new Map<string, { address: string; client: { close(): void } }>();
 
   constructor(private readonly deadlineMs: number) {}
 
-  ordersAt(address: string): ordersV1.OrdersServiceClient {
-    let client = this.orders.get(address);
-    if (!client) {
-      client = createGrpcClient(ordersV1.OrdersServiceClient, address, {
-        deadlineMs: this.deadlineMs,
-      });
-      this.orders.set(address, client);
-    }
-    return client;
+  /** The client of a cell's service at the address the snapshot gives for it. */
+  client<S extends CalledService>(cellId: string, service: S, address: string): ClientOf<S> {
+    const key = `${cellId}/${service}`;
+    const cached = this.clients.get(key);
+    if (cached?.address === address) return cached.client as ClientOf<S>;
+    cached?.client.close();
+    const client = createGrpcClient(SERVICES[service], address, { deadlineMs: this.deadlineMs });
+    this.clients.set(key, { address, client });
+    return client as ClientOf<S>;
   }
 
-  inventoryAt(address: string): inventoryV1.InventoryServiceClient {
-    let client = this.inventory.get(address);
-    if (!client) {
-      client = createGrpcClient(inventoryV1.InventoryServiceClient, address, {
-        deadlineMs: this.deadlineMs,
-      });
-      this.inventory.set(address, client);
-    }
-    return client;
-  }
-
-  /** Closes the clients whose address the routing table no longer uses (started calls finish). */
+  /** Closes the clients the routing table no longer routes to (started calls finish). */
   retain(table: RoutingTable): void {
-    const cells = table.snapshot.cells;
-    closeExcept(this.orders, new Set(cells.map((cell) => cell.ordersAddress)));
-    closeExcept(this.inventory, new Set(cells.map((cell) => cell.inventoryAddress)));
+    for (const [key, { address, client }] of this.clients) {
+      const [cellId = '', service = ''] = key.split('/');
+      if (table.cell(cellId)?.endpoints[service] === address) continue;
+      client.close();
+      this.clients.delete(key);
+    }
   }
 
   close(): void {
-    closeExcept(this.orders, new Set());
-    closeExcept(this.inventory, new Set());
-  }
-}
-
-function closeExcept(clients: Map<string, { close(): void }>, keep: Set<string>): void {
-  for (const [address, client] of clients) {
-    if (keep.has(address)) continue;
-    client.close();
-    clients.delete(address);
+    for (const { client } of this.clients.values()) client.close();
+    this.clients.clear();
   }
 }

@@ -1,6 +1,5 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
-import { call } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
 import { type inventoryV1, ordersV1 } from '@bulkhead/contracts';
 import {
@@ -10,7 +9,7 @@ import {
   type TenantRoute,
 } from '@bulkhead/routing-snapshot';
 import { healthRoutes } from '@bulkhead/service-runtime';
-import type { CellClients } from './cell-clients.js';
+import type { CalledService, CellClients } from './cell-clients.js';
 import { requestFingerprint } from './fingerprint.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { HttpProblem, sendProblem } from '@bulkhead/http';
@@ -139,6 +138,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     next();
   };
 
+  /** The client of a service of the caller's cell (503 if the snapshot has no endpoint for it). */
+  const client = <S extends CalledService>(res: Response, service: S) => {
+    const { tenant, cell } = callerOf(res);
+    const address = cell.endpoints[service];
+    if (!address) {
+      logger.error(
+        { tenantId: tenant.id, cellId: cell.id, service },
+        'routing snapshot has no endpoint for the service',
+      );
+      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
+    }
+    return clients.client(cell.id, service, address);
+  };
+
   const rateLimit: RequestHandler = async (_req, res, next) => {
     const { tenant } = callerOf(res);
     const limit = tenant.rateLimitPerSecond || deps.defaultRateLimitPerSecond;
@@ -169,19 +182,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   ];
 
   const getProduct: RequestHandler = async (req, res) => {
-    const { tenant, cell } = callerOf(res);
+    const { tenant } = callerOf(res);
     const sku = skuSchema.safeParse(req.params.sku);
     if (!sku.success) throw notFound('no such product');
-    const inventory = clients.inventoryAt(cell.inventoryAddress);
-    const reply = await call(inventory.getProduct.bind(inventory), {
-      tenantId: tenant.id,
-      sku: sku.data,
-    });
+    const reply = await client(res, 'inventory').getProduct({ tenantId: tenant.id, sku: sku.data });
     res.json(toProduct(reply.product));
   };
 
   const putProduct: RequestHandler = async (req, res) => {
-    const { tenant, cell } = callerOf(res);
+    const { tenant } = callerOf(res);
     const sku = skuSchema.safeParse(req.params.sku);
     if (!sku.success) {
       throw new HttpProblem(400, 'the sku is invalid', {
@@ -189,8 +198,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       });
     }
     const input = parseBody(productInputSchema, req.body);
-    const inventory = clients.inventoryAt(cell.inventoryAddress);
-    const reply = await call(inventory.upsertProduct.bind(inventory), {
+    const reply = await client(res, 'inventory').upsertProduct({
       tenantId: tenant.id,
       sku: sku.data,
       ...input,
@@ -199,7 +207,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   };
 
   const createOrder: RequestHandler = async (req, res) => {
-    const { tenant, cell } = callerOf(res);
+    const { tenant } = callerOf(res);
     const rawKey = req.get('idempotency-key');
     const key = rawKey === undefined ? undefined : idempotencyKeySchema.safeParse(rawKey);
     if (key && !key.success) {
@@ -208,8 +216,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       });
     }
     const input = parseBody(createOrderInputSchema, req.body);
-    const orders = clients.ordersAt(cell.ordersAddress);
-    const reply = await call(orders.createOrder.bind(orders), {
+    const reply = await client(res, 'orders').createOrder({
       tenantId: tenant.id,
       customerId: input.customerId,
       items: input.items.map(({ sku, quantity }) => ({ sku, quantity, unitPriceCents: 0 })),
@@ -224,14 +231,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   };
 
   const getOrder: RequestHandler = async (req, res) => {
-    const { tenant, cell } = callerOf(res);
+    const { tenant } = callerOf(res);
     const id = orderIdSchema.safeParse(req.params.id);
     if (!id.success) throw notFound('no such order');
-    const orders = clients.ordersAt(cell.ordersAddress);
-    const reply = await call(orders.getOrder.bind(orders), {
-      tenantId: tenant.id,
-      orderId: id.data,
-    });
+    const reply = await client(res, 'orders').getOrder({ tenantId: tenant.id, orderId: id.data });
     res.json(toOrder(reply.order));
   };
 

@@ -119,7 +119,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
   return {
     id,
     address,
-    endpoints: { id, ordersAddress: address, inventoryAddress: address, paymentsAddress: address },
+    endpoints: { id, endpoints: { orders: address, inventory: address } },
     calls,
     orderCount: () => orders.size,
     setOrderStatus(orderId, status, reason = '') {

@@ -113,12 +113,6 @@ export function defaultDeadline(ms: number): grpc.Interceptor {
     );
 }
 
-type ClientConstructor<C> = new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-  options?: Partial<grpc.ClientOptions>,
-) => C;
-
 export interface GrpcClientOptions {
   /** Deadline given to every call that does not set its own (default 2 s). */
   deadlineMs?: number;
@@ -126,18 +120,47 @@ export interface GrpcClientOptions {
   channelOptions?: Partial<grpc.ClientOptions>;
 }
 
+/** Per-call options. */
+export interface CallOptions {
+  /** This call's deadline instead of the client's default. */
+  deadlineMs?: number;
+}
+
+type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
+type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
+
 /**
- * The one gRPC client factory: insecure loopback/cluster channel, keepalive, a default deadline
- * on every call, and a reconnect backoff of 100 ms growing to 5 s. (grpc-js defaults to 1 s
- * growing to 120 s, and while it waits every call fails at once with UNAVAILABLE: after an outage
- * a client would come back minutes late.)
+ * The typed client of a service definition: each unary method returns a promise (failures are
+ * GrpcErrors), each server-streaming method returns the stream.
  */
-export function createGrpcClient<C extends grpc.Client>(
-  Ctor: ClientConstructor<C>,
+export type GrpcClient<D> = {
+  readonly [K in keyof D]: D[K] extends { requestStream: false; responseStream: false }
+    ? (request: RequestOf<D[K]>, options?: CallOptions) => Promise<ResponseOf<D[K]>>
+    : D[K] extends { requestStream: false; responseStream: true }
+      ? (
+          request: RequestOf<D[K]>,
+          options?: CallOptions,
+        ) => grpc.ClientReadableStream<ResponseOf<D[K]>>
+      : never;
+} & {
+  /** Closes the channel; calls already started finish. */
+  close(): void;
+};
+
+/**
+ * The one gRPC client factory, from a service definition (ts-proto's `XServiceService`):
+ * insecure loopback/cluster channel, keepalive, a default deadline on every call, and a reconnect
+ * backoff of 100 ms growing to 5 s. (grpc-js defaults to 1 s growing to 120 s, and while it waits
+ * every call fails at once with UNAVAILABLE: after an outage a client would come back minutes
+ * late.) Every unary call of every method goes through one function, `unaryCall` below: the place
+ * where call policies (retries, breakers) apply.
+ */
+export function createGrpcClient<D extends grpc.ServiceDefinition>(
+  definition: D,
   address: string,
   options: GrpcClientOptions = {},
-): C {
-  return new Ctor(address, grpc.credentials.createInsecure(), {
+): GrpcClient<D> {
+  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), {
     interceptors: [defaultDeadline(options.deadlineMs ?? 2_000)],
     'grpc.keepalive_time_ms': 30_000,
     'grpc.enable_retries': 0,
@@ -145,20 +168,42 @@ export function createGrpcClient<C extends grpc.Client>(
     'grpc.max_reconnect_backoff_ms': 5_000,
     ...options.channelOptions,
   });
-}
+  const callOptions = (call?: CallOptions): Partial<grpc.CallOptions> =>
+    call?.deadlineMs === undefined ? {} : { deadline: Date.now() + call.deadlineMs };
 
-type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  callback: (error: grpc.ServiceError | null, response: Res) => void,
-) => grpc.ClientUnaryCall;
+  function unaryCall<Req, Res>(
+    method: grpc.MethodDefinition<Req, Res>,
+    request: Req,
+    call?: CallOptions,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      channel.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        callOptions(call),
+        (error, response) =>
+          error ? reject(GrpcError.fromServiceError(error)) : resolve(response as Res),
+      );
+    });
+  }
 
-/** Promise form of a unary call (the client's default deadline applies); failures become GrpcError. */
-export function call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method(request, new grpc.Metadata(), {}, (error, response) =>
-      error ? reject(GrpcError.fromServiceError(error)) : resolve(response),
-    );
-  });
+  const client: Record<string, unknown> = { close: () => channel.close() };
+  for (const [name, method] of Object.entries(definition)) {
+    if (method.requestStream) continue; // client streams: not used by the platform
+    client[name] = method.responseStream
+      ? (request: unknown, call?: CallOptions) =>
+          channel.makeServerStreamRequest(
+            method.path,
+            method.requestSerialize,
+            method.responseDeserialize,
+            request,
+            new grpc.Metadata(),
+            callOptions(call),
+          )
+      : (request: unknown, call?: CallOptions) => unaryCall(method, request, call);
+  }
+  return client as GrpcClient<D>;
 }

@@ -6,7 +6,8 @@ import {
   type PoolClient,
   type Queryable,
 } from '@bulkhead/db';
-import type { IncomingMessage } from '@bulkhead/event-bus';
+import type { IncomingMessage, MessageHandler } from '@bulkhead/event-bus';
+import type { Logger } from '@bulkhead/logger';
 
 /** The inbox table; apply with migrate() from @bulkhead/db next to the service's own sets. */
 export const inboxMigrations: MigrationSet = {
@@ -39,6 +40,54 @@ export async function consumeOnce(
     await effect(tx); // throws → the whole transaction, inbox row included, rolls back
     return 'processed';
   });
+}
+
+export interface InboxHandlerOptions<T> {
+  pool: Pool;
+  /** The inbox namespace: one per consuming service. */
+  consumer: string;
+  logger: Logger;
+  /**
+   * Decodes a message before any transaction. undefined: not a message for this consumer;
+   * throws: malformed. Either way it can never be processed, so it is logged and skipped
+   * instead of being retried forever (which would block its partition).
+   */
+  decode(message: IncomingMessage): T | undefined;
+  /** The effect, in the inbox transaction: runs at most once per message id. */
+  handle(tx: PoolClient, decoded: T, message: IncomingMessage): Promise<void>;
+}
+
+/**
+ * The one message handler of every consumer (the saga orchestrator and the participants alike):
+ * decode, then consumeOnce. Retriable failures (the effect throws) propagate to the event bus,
+ * which retries the message.
+ */
+export function inboxHandler<T>(options: InboxHandlerOptions<T>): MessageHandler {
+  const { pool, consumer, logger } = options;
+  return async (message) => {
+    const { envelope } = message;
+    const context = {
+      type: envelope.type,
+      messageId: envelope.messageId,
+      correlationId: envelope.correlationId,
+    };
+    let decoded: T | undefined;
+    try {
+      decoded = options.decode(message);
+    } catch (error) {
+      logger.error({ ...context, err: error }, 'skipping a malformed message');
+      return;
+    }
+    if (decoded === undefined) {
+      logger.warn(context, 'skipping a message of unknown type');
+      return;
+    }
+    const value = decoded;
+    const result = await consumeOnce(pool, consumer, message, (tx) =>
+      options.handle(tx, value, message),
+    );
+    if (result === 'duplicate') logger.info(context, 'duplicate message skipped');
+  };
 }
 
 /**

@@ -1,8 +1,10 @@
-import { cellTopics } from '@bulkhead/cell';
-import { createCellServiceApp, type CellServiceApp } from '@bulkhead/cell-service';
+import {
+  createCellServiceApp,
+  type CellServiceApp,
+  type CellServiceOverrides,
+} from '@bulkhead/cell-service';
 import { inventoryV1 } from '@bulkhead/contracts';
 import { migrationsDir, type MigrationSet } from '@bulkhead/db';
-import type { Logger } from '@bulkhead/logger';
 import { commandHandler } from '@bulkhead/saga-participant';
 import { inventoryService } from './api.js';
 import { inventoryRoutes } from './commands.js';
@@ -18,31 +20,19 @@ export type InventoryApp = CellServiceApp;
 /** Composition root of the inventory service of one cell (owns products and stock): a saga participant. */
 export function createInventoryApp(
   config: InventoryConfig,
-  deps: { logger: Logger },
+  overrides: CellServiceOverrides,
 ): InventoryApp {
-  const { logger } = deps;
-  const topics = cellTopics(config.cellId);
   return createCellServiceApp(
     config,
     {
       service: 'inventory',
-      migrations: inventoryMigrations,
-      grpc: (pool) => ({
+      migrations: [inventoryMigrations],
+      grpc: ({ pool, logger }) => ({
         definition: inventoryV1.InventoryServiceService,
         implementation: inventoryService(pool, logger),
       }),
-      consume: {
-        topic: topics.inventoryCommands,
-        handler: (pool) =>
-          commandHandler({
-            pool,
-            logger,
-            consumer: 'inventory',
-            repliesTopic: topics.sagaReplies,
-            routes: inventoryRoutes(logger),
-          }),
-      },
+      handler: (context) => commandHandler(context, inventoryRoutes(context.logger)),
     },
-    deps,
+    overrides,
   );
 }

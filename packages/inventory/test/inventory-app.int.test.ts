@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { cellTopics } from '@bulkhead/cell';
+import { cellTopic } from '@bulkhead/cell';
 import { inventoryMessagesV1, inventoryV1, sagaMessages as M } from '@bulkhead/contracts';
 import { createPool, type Pool } from '@bulkhead/db';
-import { call, createGrpcClient, GrpcError, Status } from '@bulkhead/grpc';
+import { createGrpcClient, GrpcError, Status, type GrpcClient } from '@bulkhead/grpc';
 import {
   createTestDatabase,
   type TestDatabase,
@@ -25,7 +25,7 @@ const tenantId = 'tenant-a';
 let db: TestDatabase;
 let app: InventoryApp;
 let saga: SagaDriver;
-let client: inventoryV1.InventoryServiceClient;
+let client: GrpcClient<typeof inventoryV1.InventoryServiceService>;
 let pool: Pool;
 
 beforeAll(async () => {
@@ -33,8 +33,8 @@ beforeAll(async () => {
   const config = loadInventoryConfig(cellServiceEnv(cellId, db.name));
   app = createInventoryApp(config, { logger: testLogger('inventory') });
   await app.start();
-  saga = await startSagaDriver(cellId, cellTopics(cellId).inventoryCommands);
-  client = createGrpcClient(inventoryV1.InventoryServiceClient, `127.0.0.1:${app.grpcPort}`);
+  saga = await startSagaDriver(cellId, cellTopic(cellId, 'inventory', 'commands'));
+  client = createGrpcClient(inventoryV1.InventoryServiceService, `127.0.0.1:${app.grpcPort}`);
   pool = createPool(db.url, { max: 2 });
   pool.on('error', () => undefined); // dropping the database terminates connections still closing
 });
@@ -49,17 +49,19 @@ afterAll(async () => {
 });
 
 const upsert = (request: Partial<inventoryV1.UpsertProductRequest>) =>
-  call(client.upsertProduct.bind(client), {
-    tenantId,
-    sku: 'sku',
-    name: 'A product',
-    priceCents: 100,
-    stock: 0,
-    ...request,
-  }).then((response) => response.product);
+  client
+    .upsertProduct({
+      tenantId,
+      sku: 'sku',
+      name: 'A product',
+      priceCents: 100,
+      stock: 0,
+      ...request,
+    })
+    .then((response) => response.product);
 
 const product = async (sku: string, tenant = tenantId) =>
-  (await call(client.getProduct.bind(client), { tenantId: tenant, sku })).product;
+  (await client.getProduct({ tenantId: tenant, sku })).product;
 
 /** A fresh sku (the app is shared by every test) with this much stock. */
 async function stocked(stock: number, priceCents = 250): Promise<string> {
@@ -108,7 +110,7 @@ describe('inventory app', () => {
     );
     const reply = await saga.replyTo(messageId);
 
-    expect(reply.topic).toBe(cellTopics(cellId).sagaReplies);
+    expect(reply.topic).toBe(cellTopic(cellId, 'orders', 'saga-replies'));
     expect(reply.key).toBe(orderId);
     expect(reply.envelope).toMatchObject({
       type: M.StockReserved.typeName,

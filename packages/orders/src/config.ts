@@ -2,9 +2,9 @@ import { loadCellServiceConfig, type CellServiceConfig } from '@bulkhead/cell-se
 
 export type OrdersConfig = CellServiceConfig;
 
-/** Orders serves gRPC on 7111 and probes on 9111 by default (cell-1's ports locally). */
+/** The orders service's configuration (default ports: cell-1's, from the manifest). */
 export function loadOrdersConfig(
   source: Record<string, string | undefined> = process.env,
 ): OrdersConfig {
-  return loadCellServiceConfig('orders', { grpc: 7111, ops: 9111 }, source);
+  return loadCellServiceConfig('orders', source);
 }

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { cellTopics } from '@bulkhead/cell';
+import { cellTopic } from '@bulkhead/cell';
 import { ordersV1, sagaMessages } from '@bulkhead/contracts';
 import type { PoolClient, Queryable } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
@@ -93,11 +93,9 @@ function sagaCommands(
   facts: OrderFacts & { tenantId: string },
   causationId?: string,
 ): OutboxMessage[] {
-  const topics = cellTopics(cell.cellId);
   return instructions.map((instruction) => {
     const command = commandFor(instruction, facts);
-    const topic =
-      command.destination === 'inventory' ? topics.inventoryCommands : topics.paymentsCommands;
+    const topic = cellTopic(cell.cellId, command.destination, 'commands');
     return outboxMessage(cell, facts, topic, command.type, command.payload, causationId);
   });
 }
@@ -198,7 +196,7 @@ export async function handleSagaReply(
   }
   await saveSaga(tx, orderId, transition.state);
 
-  const topics = cellTopics(cell.cellId);
+  const eventsTopic = cellTopic(cell.cellId, 'orders', 'events');
   const order = { id: orderId, tenantId: row.tenant_id };
   const messages: OutboxMessage[] = [];
   let status: OrderStatusName = 'PENDING';
@@ -210,7 +208,7 @@ export async function handleSagaReply(
         outboxMessage(
           cell,
           order,
-          topics.orderEvents,
+          eventsTopic,
           sagaMessages.OrderConfirmed.typeName,
           sagaMessages.OrderConfirmed.encode({ orderId, totalCents }),
           message.envelope.messageId,
@@ -223,7 +221,7 @@ export async function handleSagaReply(
         outboxMessage(
           cell,
           order,
-          topics.orderEvents,
+          eventsTopic,
           sagaMessages.OrderRejected.typeName,
           sagaMessages.OrderRejected.encode({ orderId, reason: reason ?? '' }),
           message.envelope.messageId,

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cellTopics } from '@bulkhead/cell';
+import { cellTopic } from '@bulkhead/cell';
 import {
   inventoryMessagesV1,
   ordersV1,
@@ -13,7 +13,7 @@ import {
 } from '@bulkhead/contracts';
 import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
 import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
-import { call, createGrpcClient, Status } from '@bulkhead/grpc';
+import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
 import {
   createTestDatabase,
   eventually,
@@ -26,12 +26,17 @@ import {
 import { createOrdersApp, loadOrdersConfig, type OrdersApp } from '../src/index.js';
 
 const cellId = `t${randomUUID().slice(0, 8)}`;
-const topics = cellTopics(cellId);
+const topics = {
+  inventoryCommands: cellTopic(cellId, 'inventory', 'commands'),
+  paymentsCommands: cellTopic(cellId, 'payments', 'commands'),
+  sagaReplies: cellTopic(cellId, 'orders', 'saga-replies'),
+  orderEvents: cellTopic(cellId, 'orders', 'events'),
+};
 let db: TestDatabase;
 let app: OrdersApp;
 let bus: EventBus;
 let commands: Subscription;
-let client: ordersV1.OrdersServiceClient;
+let client: GrpcClient<typeof ordersV1.OrdersServiceService>;
 const seen: IncomingMessage[] = [];
 
 beforeAll(async () => {
@@ -51,7 +56,7 @@ beforeAll(async () => {
       seen.push(message);
     },
   });
-  client = createGrpcClient(ordersV1.OrdersServiceClient, `127.0.0.1:${app.grpcPort}`);
+  client = createGrpcClient(ordersV1.OrdersServiceService, `127.0.0.1:${app.grpcPort}`);
 }, 90_000);
 
 afterAll(async () => {
@@ -65,7 +70,7 @@ afterAll(async () => {
 const tenantId = 'tenant-a';
 
 async function createOrder(overrides: Partial<ordersV1.CreateOrderRequest> = {}) {
-  const response = await call(client.createOrder.bind(client), {
+  const response = await client.createOrder({
     tenantId,
     customerId: 'c-1',
     items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 0 }],
@@ -116,7 +121,7 @@ async function reply<T>(
 }
 
 async function status(orderId: string) {
-  const response = await call(client.getOrder.bind(client), { tenantId, orderId });
+  const response = await client.getOrder({ tenantId, orderId });
   return response.order!;
 }
 
@@ -232,7 +237,7 @@ describe('orders saga orchestration', () => {
         m.envelope.correlationId === order.id && m.envelope.type === M.AuthorizePayment.typeName,
     );
     expect(authorizations).toHaveLength(1);
-    const processed = await app.pool.query(
+    const processed = await app.context.pool.query(
       'SELECT count(*)::int AS n FROM inbox WHERE message_id = $1',
       [id],
     );
@@ -242,7 +247,7 @@ describe('orders saga orchestration', () => {
 
 describe('orders gRPC API', () => {
   it('validates input with INVALID_ARGUMENT and writes nothing', async () => {
-    const before = await app.pool.query('SELECT count(*)::int AS n FROM orders');
+    const before = await app.context.pool.query('SELECT count(*)::int AS n FROM orders');
     for (const bad of [
       { items: [] },
       { customerId: '' },
@@ -258,28 +263,28 @@ describe('orders gRPC API', () => {
     ]) {
       await expect(createOrder(bad)).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
     }
-    const after = await app.pool.query('SELECT count(*)::int AS n FROM orders');
+    const after = await app.context.pool.query('SELECT count(*)::int AS n FROM orders');
     expect(after.rows[0].n).toBe(before.rows[0].n);
   });
 
   it('scopes orders to their tenant (NOT_FOUND for another tenant and unknown ids)', async () => {
     const order = await createOrder();
     await expect(
-      call(client.getOrder.bind(client), { tenantId: 'tenant-b', orderId: order.id }),
+      client.getOrder({ tenantId: 'tenant-b', orderId: order.id }),
     ).rejects.toMatchObject({
       code: Status.NOT_FOUND,
     });
-    await expect(
-      call(client.getOrder.bind(client), { tenantId, orderId: randomUUID() }),
-    ).rejects.toMatchObject({ code: Status.NOT_FOUND });
+    await expect(client.getOrder({ tenantId, orderId: randomUUID() })).rejects.toMatchObject({
+      code: Status.NOT_FOUND,
+    });
   });
 
   it('idempotency keys: replay, reuse with another body, one order per key', async () => {
     const key = randomUUID();
     const countOrders = async () =>
-      (await app.pool.query('SELECT count(*)::int AS n FROM orders')).rows[0].n as number;
+      (await app.context.pool.query('SELECT count(*)::int AS n FROM orders')).rows[0].n as number;
     const before = await countOrders();
-    const first = await call(client.createOrder.bind(client), {
+    const first = await client.createOrder({
       tenantId,
       customerId: 'c-1',
       items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
@@ -287,7 +292,7 @@ describe('orders gRPC API', () => {
       idempotencyKey: key,
       requestFingerprint: 'fp-1',
     });
-    const again = await call(client.createOrder.bind(client), {
+    const again = await client.createOrder({
       tenantId,
       customerId: 'c-1',
       items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
@@ -298,7 +303,7 @@ describe('orders gRPC API', () => {
     expect(again.replayed).toBe(true);
     expect(again.order).toEqual(first.order);
     await expect(
-      call(client.createOrder.bind(client), {
+      client.createOrder({
         tenantId,
         customerId: 'c-2',
         items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],

@@ -1,8 +1,10 @@
-import { cellTopics } from '@bulkhead/cell';
-import { createCellServiceApp, type CellServiceApp } from '@bulkhead/cell-service';
+import {
+  createCellServiceApp,
+  type CellServiceApp,
+  type CellServiceOverrides,
+} from '@bulkhead/cell-service';
 import { paymentsV1 } from '@bulkhead/contracts';
 import { migrationsDir, type MigrationSet } from '@bulkhead/db';
-import type { Logger } from '@bulkhead/logger';
 import { commandHandler } from '@bulkhead/saga-participant';
 import { paymentsService } from './api.js';
 import { paymentRoutes } from './commands.js';
@@ -16,30 +18,21 @@ export const paymentsMigrations: MigrationSet = {
 export type PaymentsApp = CellServiceApp;
 
 /** Composition root of the payments service of one cell (a simulated payment processor): a saga participant. */
-export function createPaymentsApp(config: PaymentsConfig, deps: { logger: Logger }): PaymentsApp {
-  const { logger } = deps;
-  const topics = cellTopics(config.cellId);
+export function createPaymentsApp(
+  config: PaymentsConfig,
+  overrides: CellServiceOverrides,
+): PaymentsApp {
   return createCellServiceApp(
     config,
     {
       service: 'payments',
-      migrations: paymentsMigrations,
-      grpc: (pool) => ({
+      migrations: [paymentsMigrations],
+      grpc: ({ pool, logger }) => ({
         definition: paymentsV1.PaymentsServiceService,
         implementation: paymentsService(pool, logger),
       }),
-      consume: {
-        topic: topics.paymentsCommands,
-        handler: (pool) =>
-          commandHandler({
-            pool,
-            logger,
-            consumer: 'payments',
-            repliesTopic: topics.sagaReplies,
-            routes: paymentRoutes(logger),
-          }),
-      },
+      handler: (context) => commandHandler(context, paymentRoutes(context.logger)),
     },
-    deps,
+    overrides,
   );
 }

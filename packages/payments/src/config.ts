@@ -2,9 +2,9 @@ import { loadCellServiceConfig, type CellServiceConfig } from '@bulkhead/cell-se
 
 export type PaymentsConfig = CellServiceConfig;
 
-/** Payments serves gRPC on 7113 and probes on 9113 by default (cell-1's ports locally). */
+/** The payments service's configuration (default ports: cell-1's, from the manifest). */
 export function loadPaymentsConfig(
   source: Record<string, string | undefined> = process.env,
 ): PaymentsConfig {
-  return loadCellServiceConfig('payments', { grpc: 7113, ops: 9113 }, source);
+  return loadCellServiceConfig('payments', source);
 }

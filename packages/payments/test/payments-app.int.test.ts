@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { cellTopics } from '@bulkhead/cell';
+import { cellTopic } from '@bulkhead/cell';
 import { paymentsV1, sagaMessages as M } from '@bulkhead/contracts';
-import { call, createGrpcClient, GrpcError, Status } from '@bulkhead/grpc';
+import { createGrpcClient, GrpcError, Status, type GrpcClient } from '@bulkhead/grpc';
 import {
   createTestDatabase,
   type TestDatabase,
@@ -24,15 +24,15 @@ const tenantId = 'tenant-a';
 let db: TestDatabase;
 let app: PaymentsApp;
 let saga: SagaDriver;
-let client: paymentsV1.PaymentsServiceClient;
+let client: GrpcClient<typeof paymentsV1.PaymentsServiceService>;
 
 beforeAll(async () => {
   db = await createTestDatabase('payments');
   const config = loadPaymentsConfig(cellServiceEnv(cellId, db.name));
   app = createPaymentsApp(config, { logger: testLogger('payments') });
   await app.start();
-  saga = await startSagaDriver(cellId, cellTopics(cellId).paymentsCommands);
-  client = createGrpcClient(paymentsV1.PaymentsServiceClient, `127.0.0.1:${app.grpcPort}`);
+  saga = await startSagaDriver(cellId, cellTopic(cellId, 'payments', 'commands'));
+  client = createGrpcClient(paymentsV1.PaymentsServiceService, `127.0.0.1:${app.grpcPort}`);
 });
 
 afterAll(async () => {
@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 const payment = async (orderId: string, tenant = tenantId) =>
-  (await call(client.getPayment.bind(client), { tenantId: tenant, orderId })).payment;
+  (await client.getPayment({ tenantId: tenant, orderId })).payment;
 
 const authorize = (orderId: string, paymentToken: string, amountCents = 4200, messageId?: string) =>
   command(
@@ -86,7 +86,7 @@ describe('payments app', () => {
     const messageId = await saga.send(authorize(orderId, 'tok_visa', 1999));
     const reply = await saga.replyTo(messageId);
 
-    expect(reply.topic).toBe(cellTopics(cellId).sagaReplies);
+    expect(reply.topic).toBe(cellTopic(cellId, 'orders', 'saga-replies'));
     expect(reply.key).toBe(orderId);
     expect(reply.envelope).toMatchObject({
       type: M.PaymentAuthorized.typeName,

@@ -5,11 +5,10 @@ import { z } from 'zod';
  * The routing snapshot the control plane publishes and the data plane reads from a file
  * written by the config-agent sidecar. Versioned: a higher version replaces a lower one.
  */
+/** A cell: its id and the host:port of each service its reader calls, by service name. */
 export const cellSchema = z.object({
   id: z.string().min(1),
-  ordersAddress: z.string().min(1),
-  inventoryAddress: z.string().min(1),
-  paymentsAddress: z.string().min(1),
+  endpoints: z.record(z.string().min(1), z.string().min(1)),
 });
 
 export const tenantSchema = z.object({

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cellTopicSpecs, cellTopics } from '@bulkhead/cell';
+import { cellTopic, cellTopicSpecs } from '@bulkhead/cell';
 import type { MessageCodec } from '@bulkhead/contracts';
 import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
 import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
@@ -52,7 +52,7 @@ export async function startSagaDriver(cellId: string, commandTopic: string): Pro
   try {
     subscription = await bus.subscribe({
       groupId: uniqueName('saga-driver'),
-      topics: [cellTopics(cellId).sagaReplies],
+      topics: [cellTopic(cellId, 'orders', 'saga-replies')],
       handler: async (message) => {
         replies.push(message);
       },

@@ -1,7 +1,8 @@
 import type { MessageCodec } from '@bulkhead/contracts';
 import type { Pool, PoolClient } from '@bulkhead/db';
-import type { Envelope, IncomingMessage, MessageHandler } from '@bulkhead/event-bus';
-import { consumeOnce } from '@bulkhead/inbox';
+import { cellTopic } from '@bulkhead/cell';
+import type { Envelope, MessageHandler } from '@bulkhead/event-bus';
+import { inboxHandler } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
 import { enqueue } from '@bulkhead/outbox';
 
@@ -35,41 +36,34 @@ export function route<T extends { orderId: string }>(
   };
 }
 
+/** What a participant's handler needs from its service's context (a CellServiceContext has it). */
+export interface ParticipantContext {
+  pool: Pool;
+  logger: Logger;
+  cellId: string;
+  /** The participant's name: its inbox namespace. */
+  service: string;
+}
+
 /**
  * The consumer of a saga participant's command topic. Each command runs exactly once per message
  * id: its state change, the inbox record and the outbox reply commit in one transaction. The
- * reply goes to `repliesTopic`, keyed by the order id (the correlation id), with causationId =
- * the command's message id. Unknown types and undecodable payloads are logged and skipped:
- * retrying cannot fix them.
+ * reply goes to the orchestrator's saga-replies topic of the cell, keyed by the order id (the
+ * correlation id), with causationId = the command's message id. Unknown types and undecodable
+ * payloads are logged and skipped: retrying cannot fix them.
  */
-export function commandHandler(options: {
-  pool: Pool;
-  logger: Logger;
-  consumer: string;
-  repliesTopic: string;
-  routes: Readonly<Record<string, Route>>;
-}): MessageHandler {
-  const { pool, logger, consumer, repliesTopic, routes } = options;
-  return async (message: IncomingMessage) => {
-    const { envelope } = message;
-    const context = {
-      type: envelope.type,
-      messageId: envelope.messageId,
-      correlationId: envelope.correlationId,
-    };
-    const decode = Object.hasOwn(routes, envelope.type) ? routes[envelope.type] : undefined;
-    if (!decode) {
-      logger.warn(context, 'skipping a message of unknown type');
-      return;
-    }
-    let work: Work;
-    try {
-      work = decode(message.payload, envelope);
-    } catch (error) {
-      logger.error({ ...context, err: error }, 'skipping a malformed command');
-      return;
-    }
-    const result = await consumeOnce(pool, consumer, message, async (tx) => {
+export function commandHandler(
+  context: ParticipantContext,
+  routes: Readonly<Record<string, Route>>,
+): MessageHandler {
+  const repliesTopic = cellTopic(context.cellId, 'orders', 'saga-replies');
+  return inboxHandler<Work>({
+    pool: context.pool,
+    consumer: context.service,
+    logger: context.logger,
+    decode: ({ envelope, payload }) =>
+      Object.hasOwn(routes, envelope.type) ? routes[envelope.type]!(payload, envelope) : undefined,
+    async handle(tx, work, { envelope }) {
       const answer = await work(tx);
       if (!answer) return;
       await enqueue(tx, [
@@ -84,7 +78,6 @@ export function commandHandler(options: {
           causationId: envelope.messageId,
         },
       ]);
-    });
-    if (result === 'duplicate') logger.info(context, 'duplicate command skipped');
-  };
+    },
+  });
 }

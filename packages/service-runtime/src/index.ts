@@ -142,3 +142,5 @@ export async function runMain(setup: () => RunOptions | Promise<RunOptions>): Pr
     return 1;
   }
 }
+
+export { Lifecycle, systemClock, type Clock } from './lifecycle.js';

@@ -81,17 +81,11 @@ export function cellServiceEnv(cellId: string, database: string): Record<string,
 }
 
 /** Two cells with loopback endpoints nothing listens on: for control-plane and config-agent tests. */
-export const TEST_CELLS = [
-  {
-    id: 'cell-1',
-    ordersAddress: '127.0.0.1:17111',
-    inventoryAddress: '127.0.0.1:17112',
-    paymentsAddress: '127.0.0.1:17113',
+export const TEST_CELLS = [1, 2].map((n) => ({
+  id: `cell-${n}`,
+  endpoints: {
+    orders: `127.0.0.1:17${n}11`,
+    inventory: `127.0.0.1:17${n}12`,
+    payments: `127.0.0.1:17${n}13`,
   },
-  {
-    id: 'cell-2',
-    ordersAddress: '127.0.0.1:17211',
-    inventoryAddress: '127.0.0.1:17212',
-    paymentsAddress: '127.0.0.1:17213',
-  },
-];
+}));

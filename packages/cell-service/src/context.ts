@@ -1,0 +1,65 @@
+import type { CellService } from '@bulkhead/cell';
+import { createPool, databaseUrl, type Pool } from '@bulkhead/db';
+import type { EventBus } from '@bulkhead/event-bus';
+import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
+import type { Logger } from '@bulkhead/logger';
+import { systemClock, type Clock } from '@bulkhead/service-runtime';
+import type { CellServiceConfig } from './config.js';
+
+/**
+ * Every dependency of one service of a cell, built once from its configuration (in the style of
+ * atproto's AppContext.fromConfig) and passed down to the parts that need it. Building connects
+ * nothing: the pool and the bus connect on first use, in start().
+ */
+export interface CellServiceContext {
+  readonly service: CellService;
+  readonly cellId: string;
+  readonly config: CellServiceConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly pool: Pool;
+  readonly bus: EventBus;
+  /** Closes what the context built (not what was passed in as an override). */
+  close(): Promise<void>;
+}
+
+/** Alternatives to what the context builds: tests, or another adapter (e.g. a second broker). */
+export interface CellServiceOverrides {
+  logger: Logger;
+  clock?: Clock;
+  pool?: Pool;
+  bus?: EventBus;
+}
+
+export function createCellServiceContext(
+  service: CellService,
+  config: CellServiceConfig,
+  overrides: CellServiceOverrides,
+): CellServiceContext {
+  const { logger } = overrides;
+  const name = `${service}-${config.cellId}`;
+  const pool =
+    overrides.pool ??
+    createPool(databaseUrl(config.pgUrl, config.database), {
+      max: config.dbPoolSize,
+      applicationName: name,
+      logger,
+    });
+  const bus =
+    overrides.bus ?? createKafkaEventBus({ clientId: name, brokers: config.kafkaBrokers, logger });
+  let closed: Promise<void> | undefined;
+  return {
+    service,
+    cellId: config.cellId,
+    config,
+    logger,
+    clock: overrides.clock ?? systemClock,
+    pool,
+    bus,
+    close: () =>
+      (closed ??= (async () => {
+        if (!overrides.bus) await bus.close();
+        if (!overrides.pool) await pool.end();
+      })()),
+  };
+}
