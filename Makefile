@@ -15,13 +15,14 @@ help:
 toolchain:
 	@bash infra/local/toolchain.sh
 
+# deps and generate are skipped when their inputs are unchanged since they last succeeded
+# (infra/local/stamp.sh lists the inputs; the stamps are node_modules/.bulkhead-deps.sha256
+# and packages/contracts/src/gen/.stamp).
 deps: toolchain
-	@echo "[bulkhead] installing npm dependencies (pnpm, frozen lockfile)"
-	@pnpm install --frozen-lockfile --prefer-offline --reporter=silent
+	@bash infra/local/stamp.sh deps pnpm install --frozen-lockfile --prefer-offline --loglevel=error
 
 generate: deps
-	@echo "[bulkhead] generating TypeScript from proto/ (buf + ts-proto)"
-	@pnpm --silent --filter @bulkhead/contracts generate
+	@bash infra/local/stamp.sh generate pnpm --silent --filter @bulkhead/contracts generate
 
 build: generate
 	@echo "[bulkhead] compiling (tsc -b)"
@@ -56,5 +57,5 @@ typecheck: build
 format: deps
 	@pnpm exec prettier --write .
 
-clean:
+clean: # src/gen holds the generate stamp too
 	rm -rf packages/*/dist services/*/dist packages/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo packages/contracts/src/gen
