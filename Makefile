@@ -7,10 +7,10 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck clean
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean
 
 help:
-	@echo "make up | down | status | test | build | lint | typecheck | format | clean"
+	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | clean"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -53,6 +53,10 @@ lint: deps
 
 typecheck: build
 	@pnpm exec tsc -p tsconfig.test.json
+
+# Each workspace's tsconfig.json references match its @bulkhead/* dependencies (also in make test).
+check-references: toolchain
+	@node infra/local/check-references.mjs
 
 format: deps
 	@pnpm exec prettier --write .
