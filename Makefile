@@ -7,21 +7,22 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck clean
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean
 
 help:
-	@echo "make up | down | status | test | build | lint | typecheck | format | clean"
+	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | clean"
 
 toolchain:
 	@bash infra/local/toolchain.sh
 
+# deps and generate are skipped when their inputs are unchanged since they last succeeded
+# (infra/local/stamp.sh lists the inputs; the stamps are node_modules/.bulkhead-deps.sha256
+# and packages/contracts/src/gen/.stamp).
 deps: toolchain
-	@echo "[bulkhead] installing npm dependencies (pnpm, frozen lockfile)"
-	@pnpm install --frozen-lockfile --prefer-offline --reporter=silent
+	@bash infra/local/stamp.sh deps pnpm install --frozen-lockfile --prefer-offline --loglevel=error
 
 generate: deps
-	@echo "[bulkhead] generating TypeScript from proto/ (buf + ts-proto)"
-	@pnpm --silent --filter @bulkhead/contracts generate
+	@bash infra/local/stamp.sh generate pnpm --silent --filter @bulkhead/contracts generate
 
 build: generate
 	@echo "[bulkhead] compiling (tsc -b)"
@@ -48,8 +49,12 @@ lint: deps
 typecheck: build
 	@pnpm exec tsc -p tsconfig.test.json
 
+# Each workspace's tsconfig.json references match its @bulkhead/* dependencies (also in make test).
+check-references: toolchain
+	@node infra/local/check-references.mjs
+
 format: deps
 	@pnpm exec prettier --write .
 
-clean:
+clean: # src/gen holds the generate stamp too
 	rm -rf packages/*/dist services/*/dist packages/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo packages/contracts/src/gen

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every suite, on a fresh machine or a warm one.
 #   1. toolchain, dependencies, codegen, build
-#   2. static checks: test typecheck, lint, format check (each counted as one test)
+#   2. static checks: tsconfig references, test typecheck, lint, format check (each counted as one test)
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   4. end-to-end tests of the public contract against the running stack (both cells)
 # Starts the infrastructure and the services if they are not running, and stops exactly what it
@@ -58,6 +58,8 @@ if ! make --no-print-directory build; then
 fi
 
 step "static checks"
+node infra/local/check-references.mjs
+count "tsconfig references match dependencies" $?
 pnpm exec tsc -p tsconfig.test.json
 count "typecheck of the tests" $?
 pnpm exec eslint .
