@@ -1,23 +1,26 @@
 import { v7 as uuidv7 } from 'uuid';
 import { cellTopics } from '@bulkhead/cell';
-import { ordersV1, sagaMessages } from '@bulkhead/contracts';
+import { ordersV1 } from '@bulkhead/contracts';
 import type { PoolClient, Queryable } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { enqueue, type OutboxMessage } from '@bulkhead/outbox';
-import { applyReply, isEnded, startSaga, type Instruction, type SagaState } from '@bulkhead/saga';
+import type { SagaState } from '@bulkhead/saga';
 import {
-  commandFor,
-  orderSaga,
+  advance,
+  start,
   type DecodedReply,
-  type OrderFacts,
   type OrderSagaStep,
+  type OrderStatusName,
   type PricedLine,
+  type SagaCommand,
+  type SagaDestination,
+  type StoredOrder,
 } from './order-saga.js';
 
 /** The orders domain: SQL over the orders database, used by the gRPC API and the saga consumer. */
 
-export type OrderStatusName = 'PENDING' | 'CONFIRMED' | 'REJECTED';
+export type { OrderStatusName } from './order-saga.js';
 
 interface OrderRow {
   id: string;
@@ -67,19 +70,24 @@ export interface CellContext {
   cellId: string;
 }
 
+/** The cell topic each participant's commands go to. */
+const COMMAND_TOPIC: Record<SagaDestination, keyof ReturnType<typeof cellTopics>> = {
+  inventory: 'inventoryCommands',
+  payments: 'paymentsCommands',
+};
+
 function outboxMessage(
   cell: CellContext,
   order: { id: string; tenantId: string },
   topic: string,
-  type: string,
-  payload: Uint8Array,
+  message: { type: string; payload: Uint8Array },
   causationId?: string,
 ): OutboxMessage {
   return {
     topic,
     key: order.id,
-    type,
-    payload,
+    type: message.type,
+    payload: message.payload,
     tenantId: order.tenantId,
     cellId: cell.cellId,
     correlationId: order.id,
@@ -87,19 +95,16 @@ function outboxMessage(
   };
 }
 
-function sagaCommands(
+function commandMessages(
   cell: CellContext,
-  instructions: readonly Instruction<OrderSagaStep>[],
-  facts: OrderFacts & { tenantId: string },
+  order: { id: string; tenantId: string },
+  commands: readonly SagaCommand[],
   causationId?: string,
 ): OutboxMessage[] {
   const topics = cellTopics(cell.cellId);
-  return instructions.map((instruction) => {
-    const command = commandFor(instruction, facts);
-    const topic =
-      command.destination === 'inventory' ? topics.inventoryCommands : topics.paymentsCommands;
-    return outboxMessage(cell, facts, topic, command.type, command.payload, causationId);
-  });
+  return commands.map((command) =>
+    outboxMessage(cell, order, topics[COMMAND_TOPIC[command.destination]], command, causationId),
+  );
 }
 
 /** Inserts a PENDING order, starts its saga and enqueues the first command — all in tx. */
@@ -115,9 +120,9 @@ export async function placeOrder(
      VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`,
     [id, order.tenantId, order.customerId, JSON.stringify(items), order.paymentToken],
   );
-  const start = startSaga(orderSaga);
-  await saveSaga(tx, id, start.state, true);
-  await enqueue(tx, sagaCommands(cell, start.instructions, { ...order, id, totalCents: 0 }));
+  const started = start({ ...order, id, totalCents: 0 });
+  await saveSaga(tx, id, started.saga, true);
+  await enqueue(tx, commandMessages(cell, { id, tenantId: order.tenantId }, started.commands));
   return toProto(inserted.rows[0]!);
 }
 
@@ -184,72 +189,33 @@ export async function handleSagaReply(
     step: row.step,
     failureReason: row.failure_reason,
   };
-  const transition = applyReply(orderSaga, state, decoded.reply);
-  if (transition.ignored) {
+  const stored: StoredOrder = {
+    id: row.id,
+    tenantId: row.tenant_id,
+    customerId: row.customer_id,
+    paymentToken: row.payment_token,
+    items: row.items,
+    totalCents: row.total_cents,
+    status: row.status,
+  };
+  const next = advance(stored, state, decoded);
+  if (next.ignored) {
     logger.debug({ orderId, reply: decoded.reply, state }, 'stale or duplicate saga reply ignored');
     return;
   }
 
-  let items = row.items;
-  let totalCents = row.total_cents;
-  if (decoded.pricedLines) {
-    items = decoded.pricedLines;
-    totalCents = items.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
-  }
-  await saveSaga(tx, orderId, transition.state);
-
-  const topics = cellTopics(cell.cellId);
-  const order = { id: orderId, tenantId: row.tenant_id };
-  const messages: OutboxMessage[] = [];
-  let status: OrderStatusName = 'PENDING';
-  let reason: string | null = null;
-  if (isEnded(transition.state)) {
-    if (transition.state.status === 'COMPLETED') {
-      status = 'CONFIRMED';
-      messages.push(
-        outboxMessage(
-          cell,
-          order,
-          topics.orderEvents,
-          sagaMessages.OrderConfirmed.typeName,
-          sagaMessages.OrderConfirmed.encode({ orderId, totalCents }),
-          message.envelope.messageId,
-        ),
-      );
-    } else {
-      status = 'REJECTED';
-      reason = transition.state.failureReason;
-      messages.push(
-        outboxMessage(
-          cell,
-          order,
-          topics.orderEvents,
-          sagaMessages.OrderRejected.typeName,
-          sagaMessages.OrderRejected.encode({ orderId, reason: reason ?? '' }),
-          message.envelope.messageId,
-        ),
-      );
-    }
-  }
+  await saveSaga(tx, orderId, next.saga);
+  const { items, totalCents, status, reason } = next.orderPatch;
   await tx.query(
     `UPDATE orders SET items = $2, total_cents = $3, status = $4, reason = $5, updated_at = now() WHERE id = $1`,
     [orderId, JSON.stringify(items), totalCents, status, reason],
   );
-  messages.unshift(
-    ...sagaCommands(
-      cell,
-      transition.instructions,
-      {
-        id: orderId,
-        tenantId: row.tenant_id,
-        customerId: row.customer_id,
-        paymentToken: row.payment_token,
-        totalCents,
-        items,
-      },
-      message.envelope.messageId,
-    ),
-  );
+  const causationId = message.envelope.messageId;
+  const messages = commandMessages(cell, stored, next.commands, causationId);
+  if (next.event) {
+    const topic = cellTopics(cell.cellId).orderEvents;
+    messages.push(outboxMessage(cell, stored, topic, next.event, causationId));
+  }
   if (messages.length > 0) await enqueue(tx, messages);
-  logger.debug({ orderId, from: state, to: transition.state }, 'saga advanced');
+  logger.debug({ orderId, from: state, to: next.saga }, 'saga advanced');
 }
