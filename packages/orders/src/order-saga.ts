@@ -1,5 +1,13 @@
+import type { CellService } from '@bulkhead/cell';
 import { sagaMessages, inventoryMessagesV1 } from '@bulkhead/contracts';
-import { defineSaga, type Instruction, type StepReply } from '@bulkhead/saga';
+import {
+  applyReply,
+  defineSaga,
+  startSaga,
+  type Instruction,
+  type SagaState,
+  type StepReply,
+} from '@bulkhead/saga';
 
 /**
  * The order saga, orchestrated by orders:
@@ -89,18 +97,31 @@ export function decodeReply(type: string, payload: Uint8Array): DecodedReply | u
   }
 }
 
+/** What an order's commands are built from. */
 export interface OrderFacts {
-  id: string;
-  customerId: string;
-  paymentToken: string;
-  totalCents: number;
-  items: { sku: string; quantity: number }[];
+  readonly id: string;
+  readonly customerId: string;
+  readonly paymentToken: string;
+  readonly totalCents: number;
+  readonly items: readonly { readonly sku: string; readonly quantity: number }[];
 }
 
+export type OrderStatusName = 'PENDING' | 'CONFIRMED' | 'REJECTED';
+
+/** An order's facts as stored (its saga state is stored beside it). */
+export interface StoredOrder extends OrderFacts {
+  readonly tenantId: string;
+  readonly items: readonly PricedLine[];
+  readonly status: OrderStatusName;
+}
+
+/** The participant a command is for (a cell service): it goes to that service's commands topic. */
+export type SagaDestination = Extract<CellService, 'inventory' | 'payments'>;
+
 export interface SagaCommand {
-  destination: 'inventory' | 'payments';
-  type: string;
-  payload: Uint8Array;
+  readonly destination: SagaDestination;
+  readonly type: string;
+  readonly payload: Uint8Array;
 }
 
 /** Builds the command message an instruction asks for. */
@@ -152,5 +173,97 @@ export function commandFor(
       return payments(M.VoidPayment.typeName, M.VoidPayment.encode({ orderId }));
     default:
       throw new Error(`step ${instruction.step} has no compensation`);
+  }
+}
+
+/** The saga's first state and command for a new order. */
+export interface Started {
+  readonly saga: SagaState<OrderSagaStep>;
+  readonly commands: readonly SagaCommand[];
+}
+
+/** Starts the saga of a new order: the first step (reserve the stock) runs. */
+export function start(order: OrderFacts): Started {
+  const { state, instructions } = startSaga(orderSaga);
+  return { saga: state, commands: instructions.map((i) => commandFor(i, order)) };
+}
+
+/** The order's columns a reply rewrites. */
+export interface OrderPatch {
+  readonly items: readonly PricedLine[];
+  readonly totalCents: number;
+  readonly status: OrderStatusName;
+  /** The rejection reason (the saga's failure reason); null unless REJECTED. */
+  readonly reason: string | null;
+}
+
+/** The domain event of an ended saga (OrderConfirmed or OrderRejected), for the order events topic. */
+export interface OrderEvent {
+  readonly type: string;
+  readonly payload: Uint8Array;
+}
+
+/** A reply the saga does not wait for (duplicate or stale): nothing changes, nothing is sent. */
+export interface Ignored {
+  readonly ignored: true;
+}
+
+/** A reply that moved the saga: what to store and what to send, all in one transaction. */
+export interface Advanced {
+  readonly ignored: false;
+  readonly saga: SagaState<OrderSagaStep>;
+  readonly orderPatch: OrderPatch;
+  readonly commands: readonly SagaCommand[];
+  /** Set when the saga ended. */
+  readonly event?: OrderEvent;
+}
+
+export type Advance = Ignored | Advanced;
+
+/**
+ * Applies a participant's reply to an order and its saga. Pure. Priced lines (from the stock
+ * reservation) become the order's items and total; the order stays PENDING until the saga ends,
+ * then becomes CONFIRMED (COMPLETED) or REJECTED with the saga's failure reason (FAILED).
+ */
+export function advance(
+  order: StoredOrder,
+  saga: SagaState<OrderSagaStep>,
+  decoded: DecodedReply,
+): Advance {
+  const transition = applyReply(orderSaga, saga, decoded.reply);
+  if (transition.ignored) return { ignored: true };
+
+  const items = decoded.pricedLines ?? order.items;
+  const totalCents = decoded.pricedLines
+    ? decoded.pricedLines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0)
+    : order.totalCents;
+  const next = transition.state;
+  const commands = transition.instructions.map((i) =>
+    commandFor(i, { ...order, items, totalCents }),
+  );
+  const advanced = { ignored: false, saga: next, commands } as const;
+  switch (next.status) {
+    case 'COMPLETED':
+      return {
+        ...advanced,
+        orderPatch: { items, totalCents, status: 'CONFIRMED', reason: null },
+        event: {
+          type: M.OrderConfirmed.typeName,
+          payload: M.OrderConfirmed.encode({ orderId: order.id, totalCents }),
+        },
+      };
+    case 'FAILED': {
+      const reason = next.failureReason;
+      return {
+        ...advanced,
+        orderPatch: { items, totalCents, status: 'REJECTED', reason },
+        event: {
+          type: M.OrderRejected.typeName,
+          payload: M.OrderRejected.encode({ orderId: order.id, reason: reason ?? '' }),
+        },
+      };
+    }
+    default:
+      return { ...advanced, orderPatch: { items, totalCents, status: 'PENDING', reason: null } };
   }
 }

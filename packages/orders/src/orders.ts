@@ -1,60 +1,20 @@
 import { v7 as uuidv7 } from 'uuid';
 import { cellTopic } from '@bulkhead/cell';
-import { ordersV1, sagaMessages } from '@bulkhead/contracts';
+import type { ordersV1 } from '@bulkhead/contracts';
 import type { PoolClient, Queryable } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { enqueue, type OutboxMessage } from '@bulkhead/outbox';
-import { applyReply, isEnded, startSaga, type Instruction, type SagaState } from '@bulkhead/saga';
-import {
-  commandFor,
-  orderSaga,
-  type DecodedReply,
-  type OrderFacts,
-  type OrderSagaStep,
-  type PricedLine,
-} from './order-saga.js';
+import { advance, start, type DecodedReply, type SagaCommand } from './order-saga.js';
+import { applyOrderPatch, insertOrder, loadOrderForUpdate, saveSaga } from './order-store.js';
 
-/** The orders domain: SQL over the orders database, used by the gRPC API and the saga consumer. */
+/**
+ * The orders domain, used by the gRPC API and the saga consumer: the order store
+ * (order-store.ts), the pure saga (order-saga.ts) and the outbox, in the caller's transaction.
+ */
 
-export type OrderStatusName = 'PENDING' | 'CONFIRMED' | 'REJECTED';
-
-interface OrderRow {
-  id: string;
-  tenant_id: string;
-  customer_id: string;
-  status: OrderStatusName;
-  items: PricedLine[];
-  total_cents: number;
-  payment_token: string;
-  reason: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-const STATUS: Record<OrderStatusName, ordersV1.OrderStatus> = {
-  PENDING: ordersV1.OrderStatus.ORDER_STATUS_PENDING,
-  CONFIRMED: ordersV1.OrderStatus.ORDER_STATUS_CONFIRMED,
-  REJECTED: ordersV1.OrderStatus.ORDER_STATUS_REJECTED,
-};
-
-export function toProto(row: OrderRow): ordersV1.Order {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    customerId: row.customer_id,
-    status: STATUS[row.status],
-    items: row.items.map((i) => ({
-      sku: i.sku,
-      quantity: i.quantity,
-      unitPriceCents: i.unitPriceCents,
-    })),
-    totalCents: row.total_cents,
-    reason: row.reason ?? '',
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
+export type { OrderStatusName } from './order-saga.js';
+export { findOrder, toProto } from './order-store.js';
 
 export interface NewOrder {
   tenantId: string;
@@ -71,15 +31,14 @@ function outboxMessage(
   cell: CellContext,
   order: { id: string; tenantId: string },
   topic: string,
-  type: string,
-  payload: Uint8Array,
+  message: { type: string; payload: Uint8Array },
   causationId?: string,
 ): OutboxMessage {
   return {
     topic,
     key: order.id,
-    type,
-    payload,
+    type: message.type,
+    payload: message.payload,
     tenantId: order.tenantId,
     cellId: cell.cellId,
     correlationId: order.id,
@@ -87,17 +46,22 @@ function outboxMessage(
   };
 }
 
-function sagaCommands(
+function commandMessages(
   cell: CellContext,
-  instructions: readonly Instruction<OrderSagaStep>[],
-  facts: OrderFacts & { tenantId: string },
+  order: { id: string; tenantId: string },
+  commands: readonly SagaCommand[],
   causationId?: string,
 ): OutboxMessage[] {
-  return instructions.map((instruction) => {
-    const command = commandFor(instruction, facts);
-    const topic = cellTopic(cell.cellId, command.destination, 'commands');
-    return outboxMessage(cell, facts, topic, command.type, command.payload, causationId);
-  });
+  // A saga command goes to its destination's commands topic (<cell>.<participant>.commands).
+  return commands.map((command) =>
+    outboxMessage(
+      cell,
+      order,
+      cellTopic(cell.cellId, command.destination, 'commands'),
+      command,
+      causationId,
+    ),
+  );
 }
 
 /** Inserts a PENDING order, starts its saga and enqueues the first command — all in tx. */
@@ -107,41 +71,11 @@ export async function placeOrder(
   order: NewOrder,
 ): Promise<ordersV1.Order> {
   const id = uuidv7();
-  const items: PricedLine[] = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
-  const inserted = await tx.query<OrderRow>(
-    `INSERT INTO orders (id, tenant_id, customer_id, status, items, payment_token)
-     VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`,
-    [id, order.tenantId, order.customerId, JSON.stringify(items), order.paymentToken],
-  );
-  const start = startSaga(orderSaga);
-  await saveSaga(tx, id, start.state, true);
-  await enqueue(tx, sagaCommands(cell, start.instructions, { ...order, id, totalCents: 0 }));
-  return toProto(inserted.rows[0]!);
-}
-
-export async function findOrder(
-  db: Queryable,
-  tenantId: string,
-  id: string,
-): Promise<ordersV1.Order | undefined> {
-  const result = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1 AND tenant_id = $2', [
-    id,
-    tenantId,
-  ]);
-  const row = result.rows[0];
-  return row ? toProto(row) : undefined;
-}
-
-async function saveSaga(
-  tx: Queryable,
-  orderId: string,
-  state: SagaState<OrderSagaStep>,
-  insert = false,
-) {
-  const sql = insert
-    ? 'INSERT INTO order_sagas (order_id, status, step, failure_reason) VALUES ($1, $2, $3, $4)'
-    : 'UPDATE order_sagas SET status = $2, step = $3, failure_reason = $4, updated_at = now() WHERE order_id = $1';
-  await tx.query(sql, [orderId, state.status, state.step, state.failureReason]);
+  const started = start({ ...order, id, totalCents: 0 });
+  const items = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
+  const placed = await insertOrder(tx, { ...order, id, items }, started.saga);
+  await enqueue(tx, commandMessages(cell, { id, tenantId: order.tenantId }, started.commands));
+  return placed;
 }
 
 /**
@@ -155,99 +89,29 @@ export async function handleSagaReply(
   decoded: DecodedReply,
   logger: Logger,
 ): Promise<void> {
-  const orderId = message.envelope.correlationId;
-  const found = await tx.query<
-    OrderRow & {
-      saga_status: SagaState['status'];
-      step: OrderSagaStep | null;
-      failure_reason: string | null;
-    }
-  >(
-    `SELECT o.*, s.status AS saga_status, s.step, s.failure_reason
-       FROM orders o JOIN order_sagas s ON s.order_id = o.id
-      WHERE o.id = $1 AND o.tenant_id = $2
-      FOR UPDATE`,
-    [orderId, message.envelope.tenantId],
-  );
-  const row = found.rows[0];
-  if (!row) {
-    logger.warn(
-      { orderId, tenantId: message.envelope.tenantId },
-      'saga reply for an unknown order',
+  const { correlationId: orderId, tenantId, messageId } = message.envelope;
+  const found = await loadOrderForUpdate(tx, tenantId, orderId);
+  if (!found) {
+    logger.warn({ orderId, tenantId }, 'saga reply for an unknown order');
+    return;
+  }
+  const { order, saga } = found;
+  const next = advance(order, saga, decoded);
+  if (next.ignored) {
+    logger.debug(
+      { orderId, reply: decoded.reply, state: saga },
+      'stale or duplicate saga reply ignored',
     );
     return;
   }
-  const state: SagaState<OrderSagaStep> = {
-    status: row.saga_status,
-    step: row.step,
-    failureReason: row.failure_reason,
-  };
-  const transition = applyReply(orderSaga, state, decoded.reply);
-  if (transition.ignored) {
-    logger.debug({ orderId, reply: decoded.reply, state }, 'stale or duplicate saga reply ignored');
-    return;
-  }
 
-  let items = row.items;
-  let totalCents = row.total_cents;
-  if (decoded.pricedLines) {
-    items = decoded.pricedLines;
-    totalCents = items.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+  await saveSaga(tx, orderId, next.saga);
+  await applyOrderPatch(tx, orderId, next.orderPatch);
+  const messages = commandMessages(cell, order, next.commands, messageId);
+  if (next.event) {
+    const topic = cellTopic(cell.cellId, 'orders', 'events');
+    messages.push(outboxMessage(cell, order, topic, next.event, messageId));
   }
-  await saveSaga(tx, orderId, transition.state);
-
-  const eventsTopic = cellTopic(cell.cellId, 'orders', 'events');
-  const order = { id: orderId, tenantId: row.tenant_id };
-  const messages: OutboxMessage[] = [];
-  let status: OrderStatusName = 'PENDING';
-  let reason: string | null = null;
-  if (isEnded(transition.state)) {
-    if (transition.state.status === 'COMPLETED') {
-      status = 'CONFIRMED';
-      messages.push(
-        outboxMessage(
-          cell,
-          order,
-          eventsTopic,
-          sagaMessages.OrderConfirmed.typeName,
-          sagaMessages.OrderConfirmed.encode({ orderId, totalCents }),
-          message.envelope.messageId,
-        ),
-      );
-    } else {
-      status = 'REJECTED';
-      reason = transition.state.failureReason;
-      messages.push(
-        outboxMessage(
-          cell,
-          order,
-          eventsTopic,
-          sagaMessages.OrderRejected.typeName,
-          sagaMessages.OrderRejected.encode({ orderId, reason: reason ?? '' }),
-          message.envelope.messageId,
-        ),
-      );
-    }
-  }
-  await tx.query(
-    `UPDATE orders SET items = $2, total_cents = $3, status = $4, reason = $5, updated_at = now() WHERE id = $1`,
-    [orderId, JSON.stringify(items), totalCents, status, reason],
-  );
-  messages.unshift(
-    ...sagaCommands(
-      cell,
-      transition.instructions,
-      {
-        id: orderId,
-        tenantId: row.tenant_id,
-        customerId: row.customer_id,
-        paymentToken: row.payment_token,
-        totalCents,
-        items,
-      },
-      message.envelope.messageId,
-    ),
-  );
   if (messages.length > 0) await enqueue(tx, messages);
-  logger.debug({ orderId, from: state, to: transition.state }, 'saga advanced');
+  logger.debug({ orderId, from: saga, to: next.saga }, 'saga advanced');
 }

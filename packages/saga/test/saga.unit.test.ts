@@ -1,139 +1,146 @@
 import { describe, expect, it } from 'vitest';
-import { applyReply, defineSaga, isEnded, startSaga, type SagaState } from '../src/index.js';
+import {
+  applyReply,
+  defineSaga,
+  isEnded,
+  startSaga,
+  type SagaDefinition,
+  type SagaState,
+} from '../src/index.js';
 
-const order = defineSaga('order', [
-  { name: 'reserveStock', compensable: true },
-  { name: 'authorizePayment', compensable: true },
-  { name: 'commitStock', compensable: false },
-  { name: 'capturePayment', compensable: false },
+// A generic saga (the order saga is tested with the real definition in packages/orders).
+// `b` is a non-compensable step between compensable ones; `d` is a last, non-compensable step.
+const saga = defineSaga('generic', [
+  { name: 'a', compensable: true },
+  { name: 'b', compensable: false },
+  { name: 'c', compensable: true },
+  { name: 'd', compensable: false },
 ]);
-type Step = (typeof order.steps)[number]['name'];
+type Step = (typeof saga.steps)[number]['name'];
+
+const running = (step: Step): SagaState<Step> => ({ status: 'RUNNING', step, failureReason: null });
 
 describe('saga state machine', () => {
   it('starts with the first step', () => {
-    const t = startSaga(order);
-    expect(t.state).toEqual({ status: 'RUNNING', step: 'reserveStock', failureReason: null });
-    expect(t.instructions).toEqual([{ kind: 'execute', step: 'reserveStock' }]);
+    const t = startSaga(saga);
+    expect(t.state).toEqual({ status: 'RUNNING', step: 'a', failureReason: null });
+    expect(t.instructions).toEqual([{ kind: 'execute', step: 'a' }]);
   });
 
   it('runs every step in order to COMPLETED on success', () => {
-    let state = startSaga(order).state;
+    let state = startSaga(saga).state;
     const sent: string[] = [];
-    for (const step of [
-      'reserveStock',
-      'authorizePayment',
-      'commitStock',
-      'capturePayment',
-    ] as const) {
-      const t = applyReply(order, state, { step, outcome: 'succeeded' });
+    for (const step of ['a', 'b', 'c', 'd'] as const) {
+      const t = applyReply(saga, state, { step, outcome: 'succeeded' });
       expect(t.ignored).toBe(false);
       sent.push(...t.instructions.map((i) => `${i.kind}:${i.step}`));
       state = t.state;
     }
-    expect(sent).toEqual([
-      'execute:authorizePayment',
-      'execute:commitStock',
-      'execute:capturePayment',
-    ]);
+    expect(sent).toEqual(['execute:b', 'execute:c', 'execute:d']);
     expect(state).toEqual({ status: 'COMPLETED', step: null, failureReason: null });
     expect(isEnded(state)).toBe(true);
   });
 
   it('fails immediately when the first step fails (nothing to compensate)', () => {
-    const t = applyReply(order, startSaga(order).state, {
-      step: 'reserveStock',
+    const t = applyReply(saga, startSaga(saga).state, {
+      step: 'a',
       outcome: 'failed',
-      reason: 'out_of_stock',
+      reason: 'no',
     });
-    expect(t.state).toEqual({ status: 'FAILED', step: null, failureReason: 'out_of_stock' });
+    expect(t.state).toEqual({ status: 'FAILED', step: null, failureReason: 'no' });
     expect(t.instructions).toEqual([]);
   });
 
-  it('compensates earlier steps, latest first, when a later step fails', () => {
-    const running: SagaState<Step> = {
-      status: 'RUNNING',
-      step: 'authorizePayment',
-      failureReason: null,
-    };
-    const declined = applyReply(order, running, {
-      step: 'authorizePayment',
-      outcome: 'failed',
-      reason: 'payment_declined',
-    });
-    expect(declined.state).toEqual({
-      status: 'COMPENSATING',
-      step: 'reserveStock',
-      failureReason: 'payment_declined',
-    });
-    expect(declined.instructions).toEqual([{ kind: 'compensate', step: 'reserveStock' }]);
-    const released = applyReply(order, declined.state, {
-      step: 'reserveStock',
-      outcome: 'compensated',
-    });
-    expect(released.state).toEqual({
-      status: 'FAILED',
-      step: null,
-      failureReason: 'payment_declined',
-    });
+  it('compensates the earlier step when a later step fails, then ends FAILED with the reason', () => {
+    const failed = applyReply(saga, running('b'), { step: 'b', outcome: 'failed', reason: 'no' });
+    expect(failed.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'no' });
+    expect(failed.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
+    const compensated = applyReply(saga, failed.state, { step: 'a', outcome: 'compensated' });
+    expect(compensated.state).toEqual({ status: 'FAILED', step: null, failureReason: 'no' });
+    expect(compensated.instructions).toEqual([]);
   });
 
-  it('voids the payment and then releases stock when a step after authorization fails', () => {
-    const running: SagaState<Step> = {
-      status: 'RUNNING',
-      step: 'commitStock',
-      failureReason: null,
-    };
-    const failed = applyReply(order, running, {
-      step: 'commitStock',
-      outcome: 'failed',
-      reason: 'boom',
-    });
-    expect(failed.instructions).toEqual([{ kind: 'compensate', step: 'authorizePayment' }]);
-    const voided = applyReply(order, failed.state, {
-      step: 'authorizePayment',
-      outcome: 'compensated',
-    });
-    expect(voided.instructions).toEqual([{ kind: 'compensate', step: 'reserveStock' }]);
-    expect(voided.state.failureReason).toBe('boom');
-    const released = applyReply(order, voided.state, {
-      step: 'reserveStock',
-      outcome: 'compensated',
-    });
-    expect(released.state.status).toBe('FAILED');
+  it('compensates every earlier compensable step, latest first, skipping the others', () => {
+    const failed = applyReply(saga, running('d'), { step: 'd', outcome: 'failed', reason: 'boom' });
+    expect(failed.state).toEqual({ status: 'COMPENSATING', step: 'c', failureReason: 'boom' });
+    expect(failed.instructions).toEqual([{ kind: 'compensate', step: 'c' }]);
+    // b has no compensation: a is next
+    const c = applyReply(saga, failed.state, { step: 'c', outcome: 'compensated' });
+    expect(c.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
+    expect(c.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'boom' });
+    const a = applyReply(saga, c.state, { step: 'a', outcome: 'compensated' });
+    expect(a.state).toEqual({ status: 'FAILED', step: null, failureReason: 'boom' });
+    expect(a.instructions).toEqual([]);
+  });
+
+  it('does not compensate the failed step itself, and skips a non-compensable one before it', () => {
+    const t = applyReply(saga, running('c'), { step: 'c', outcome: 'failed', reason: 'no' });
+    expect(t.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'no' });
+    expect(t.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
+  });
+
+  it('keeps compensating with reason "unknown" when the stored state has no reason', () => {
+    const t = applyReply(
+      saga,
+      { status: 'COMPENSATING', step: 'c', failureReason: null },
+      { step: 'c', outcome: 'compensated' },
+    );
+    expect(t.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'unknown' });
+    expect(t.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
   });
 
   it('ignores duplicate, stale and out-of-place replies without changing state', () => {
-    const start = startSaga(order).state;
-    const afterReserve = applyReply(order, start, {
-      step: 'reserveStock',
-      outcome: 'succeeded',
-    }).state;
+    const start = startSaga(saga).state;
+    const afterA = applyReply(saga, start, { step: 'a', outcome: 'succeeded' }).state;
     // duplicate of an already-applied reply
-    expect(applyReply(order, afterReserve, { step: 'reserveStock', outcome: 'succeeded' })).toEqual(
-      {
-        state: afterReserve,
-        instructions: [],
-        ignored: true,
-      },
+    expect(applyReply(saga, afterA, { step: 'a', outcome: 'succeeded' })).toEqual({
+      state: afterA,
+      instructions: [],
+      ignored: true,
+    });
+    // a reply for a later step than the one running
+    expect(applyReply(saga, afterA, { step: 'c', outcome: 'succeeded' }).ignored).toBe(true);
+    // a compensation reply while running, for another step and for the running one
+    expect(applyReply(saga, afterA, { step: 'a', outcome: 'compensated' }).ignored).toBe(true);
+    expect(applyReply(saga, running('c'), { step: 'c', outcome: 'compensated' }).ignored).toBe(
+      true,
     );
-    // a compensation reply while running
-    expect(
-      applyReply(order, afterReserve, { step: 'authorizePayment', outcome: 'compensated' }).ignored,
-    ).toBe(true);
     // anything after the end
     const failed: SagaState<Step> = { status: 'FAILED', step: null, failureReason: 'x' };
-    expect(
-      applyReply(order, failed, { step: 'reserveStock', outcome: 'compensated' }).ignored,
-    ).toBe(true);
-    // a success reply while compensating
+    expect(applyReply(saga, failed, { step: 'a', outcome: 'compensated' }).ignored).toBe(true);
+    const completed: SagaState<Step> = { status: 'COMPLETED', step: null, failureReason: null };
+    expect(applyReply(saga, completed, { step: 'd', outcome: 'succeeded' }).ignored).toBe(true);
+    // a success or a failure reply while compensating
     const compensating: SagaState<Step> = {
       status: 'COMPENSATING',
-      step: 'reserveStock',
-      failureReason: 'payment_declined',
+      step: 'a',
+      failureReason: 'no',
     };
+    expect(applyReply(saga, compensating, { step: 'a', outcome: 'succeeded' })).toEqual({
+      state: compensating,
+      instructions: [],
+      ignored: true,
+    });
     expect(
-      applyReply(order, compensating, { step: 'reserveStock', outcome: 'succeeded' }).ignored,
+      applyReply(saga, compensating, { step: 'a', outcome: 'failed', reason: 'again' }).ignored,
     ).toBe(true);
+  });
+
+  it('ignores a reply for a step the definition does not have', () => {
+    const loose: SagaDefinition = saga;
+    const state: SagaState = { status: 'RUNNING', step: 'z', failureReason: null };
+    expect(applyReply(loose, state, { step: 'z', outcome: 'succeeded' })).toEqual({
+      state,
+      instructions: [],
+      ignored: true,
+    });
+  });
+
+  it('is ended only when COMPLETED or FAILED', () => {
+    expect(isEnded(running('a'))).toBe(false);
+    expect(isEnded({ status: 'COMPENSATING', step: 'a', failureReason: 'no' })).toBe(false);
+    expect(isEnded({ status: 'COMPLETED', step: null, failureReason: null })).toBe(true);
+    expect(isEnded({ status: 'FAILED', step: null, failureReason: 'no' })).toBe(true);
   });
 
   it('rejects definitions without steps or with duplicate names', () => {
