@@ -7,4 +7,10 @@ export * as paymentsV1 from './gen/bulkhead/payments/v1/payments.js';
 export * as paymentMessagesV1 from './gen/bulkhead/payments/v1/messages.js';
 export * as controlPlaneV1 from './gen/bulkhead/controlplane/v1/control_plane.js';
 export { type MessageCodec, messageCodec, sagaMessages, type SagaMessageName } from './messages.js';
-export { SKU_PATTERN } from './constraints.js';
+export {
+  ERROR_REASONS,
+  LIMITS,
+  REJECTION_REASONS,
+  SKU_PATTERN,
+  type RejectionReason,
+} from './constraints.js';

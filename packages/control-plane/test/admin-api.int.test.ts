@@ -178,7 +178,14 @@ describe('POST /v1/tenants', () => {
     it('lists what is wrong with an invalid body', async () => {
       const response = await api(app.httpPort, 'POST', '/v1/tenants', { json: { extra: true } });
       expectProblem(response, 400);
-      expect((response.body as { errors: { path: string }[] }).errors.length).toBeGreaterThan(0);
+      const { errors } = response.body as { errors: { pointer: string; detail: string }[] };
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          { pointer: '/name', detail: expect.any(String) },
+          { pointer: '/extra', detail: 'unknown field' },
+        ]),
+      );
     });
 
     it('accepts a name of exactly 100 characters', async () => {

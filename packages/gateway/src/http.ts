@@ -1,5 +1,4 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
-import type { z } from 'zod';
+import express, { type RequestHandler, type Response } from 'express';
 import type { Logger } from '@bulkhead/logger';
 import { type inventoryV1, ordersV1 } from '@bulkhead/contracts';
 import {
@@ -12,8 +11,16 @@ import { healthRoutes } from '@bulkhead/service-runtime';
 import type { CalledService, CellClients } from './cell-clients.js';
 import { requestFingerprint } from './fingerprint.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { HttpProblem, sendProblem } from '@bulkhead/http';
-import { fieldProblems, toProblem } from './problem.js';
+import {
+  bearerCredentials,
+  HttpProblem,
+  jsonBody as jsonBodyOf,
+  noRoute,
+  parseBody,
+  problemHandler,
+  resource as resourceOf,
+} from '@bulkhead/http';
+import { toProblem } from './problem.js';
 import type { TenantRateLimiter } from './rate-limit.js';
 import {
   createOrderInputSchema,
@@ -43,8 +50,6 @@ interface Caller {
 }
 
 const BODY_LIMIT = '64kb';
-/** RFC 6750: `Bearer <b64token>`. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 function callerOf(res: Response): Caller {
   const caller = res.locals.caller as Caller | undefined;
@@ -54,15 +59,6 @@ function callerOf(res: Response): Caller {
 
 function notFound(detail: string): HttpProblem {
   return new HttpProblem(404, detail);
-}
-
-/** Validates a body (or other input) with its schema; a failure is a 400 listing every field. */
-function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  throw new HttpProblem(400, 'the request body is invalid', {
-    errors: fieldProblems(result.error.issues),
-  });
 }
 
 const ORDER_STATUS: Partial<Record<ordersV1.OrderStatus, OrderStatus>> = {
@@ -110,16 +106,18 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         headers: { 'Retry-After': '1' },
       });
     }
-    const header = req.get('authorization') ?? '';
-    if (!/^bearer\b/i.test(header)) {
+    const credentials = bearerCredentials(req.get('authorization'));
+    if (credentials.kind === 'absent') {
       // No credentials for this scheme (RFC 6750 §3.1: no error code then).
       throw new HttpProblem(401, 'an API key is required: Authorization: Bearer <api key>', {
         headers: { 'WWW-Authenticate': 'Bearer' },
       });
     }
     // A map lookup by SHA-256 of the key: nothing about the stored hashes leaks through timing.
-    const token = BEARER.exec(header)?.[1];
-    const tenant = token === undefined ? undefined : table.tenantByKeyHash(hashApiKey(token));
+    const tenant =
+      credentials.kind === 'token'
+        ? table.tenantByKeyHash(hashApiKey(credentials.token))
+        : undefined;
     if (!tenant) {
       throw new HttpProblem(401, 'the API key is malformed or unknown', {
         headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
@@ -164,16 +162,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     next();
   };
 
-  const jsonBody: RequestHandler[] = [
-    (req, _res, next) => {
-      // is() is null without a body (validation then reports what is missing), false for other types.
-      if (req.is('application/json') === false && req.get('content-length') !== '0') {
-        throw new HttpProblem(415, 'the request body must be application/json');
-      }
-      next();
-    },
-    express.json({ limit: BODY_LIMIT, type: 'application/json' }),
-  ];
+  const jsonBody = jsonBodyOf(BODY_LIMIT);
 
   const tenantRoute = (...handlers: RequestHandler[]): RequestHandler[] => [
     authenticate,
@@ -241,23 +230,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
-  /** Registers a path's handlers; any other method gets 405 with Allow. */
-  const resource = (
-    path: string,
-    methods: Partial<Record<'get' | 'put' | 'post', RequestHandler[]>>,
-  ): void => {
-    const route = app.route(path);
-    const allowed: string[] = [];
-    for (const [method, handlers] of Object.entries(methods)) {
-      route[method as 'get' | 'put' | 'post'](...handlers);
-      allowed.push(method.toUpperCase(), ...(method === 'get' ? ['HEAD'] : []));
-    }
-    route.all((_req, _res) => {
-      throw new HttpProblem(405, 'method not allowed on this resource', {
-        headers: { Allow: allowed.join(', ') },
-      });
-    });
-  };
+  const resource = (path: string, methods: Parameters<typeof resourceOf>[2]): void =>
+    resourceOf(app, path, methods);
 
   const probe: RequestHandler = (req, res, next) => {
     if (!probes(req, res)) next();
@@ -272,24 +246,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   resource('/v1/orders', { post: tenantRoute(...jsonBody, createOrder) });
   resource('/v1/orders/:id', { get: tenantRoute(getOrder) });
 
-  app.use((_req, _res) => {
-    throw notFound('no such resource');
-  });
-
-  const errorHandler: ErrorRequestHandler = (error, req, res, next) => {
-    if (res.headersSent) return next(error);
-    const problem = toProblem(error);
-    if (problem.status >= 500) {
-      const request = { method: req.method, path: req.path, status: problem.status };
-      // Failures with an underlying error are logged with it; the gateway's own 503s are not bugs.
-      if (problem.cause !== undefined) {
-        logger.error({ ...request, err: problem.cause }, 'request failed');
-      } else {
-        logger.warn({ ...request, detail: problem.detail }, 'request failed');
-      }
-    }
-    sendProblem(res, problem);
-  };
-  app.use(errorHandler);
+  app.use(noRoute);
+  app.use(problemHandler(logger, toProblem));
   return app;
 }

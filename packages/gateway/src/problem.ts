@@ -1,11 +1,6 @@
-import { HttpProblem, problemFromRequestError } from '@bulkhead/http';
-import type { z } from 'zod';
+import { ERROR_REASONS } from '@bulkhead/contracts';
+import { HttpProblem } from '@bulkhead/http';
 import { GrpcError, Status } from '@bulkhead/grpc';
-import type { FieldProblem } from './schemas.js';
-
-/** Reasons the orders service attaches to idempotency conflicts (GrpcError.reason). */
-export const IDEMPOTENCY_KEY_REUSED = 'idempotency_key_reused';
-export const IDEMPOTENCY_KEY_IN_FLIGHT = 'idempotency_key_in_flight';
 
 /** Maps a gRPC status from a cell service to the HTTP answer. 5xx details stay generic. */
 export function problemFromGrpc(error: GrpcError): HttpProblem {
@@ -20,13 +15,13 @@ export function problemFromGrpc(error: GrpcError): HttpProblem {
     case Status.ABORTED:
       return new HttpProblem(
         409,
-        error.reason === IDEMPOTENCY_KEY_IN_FLIGHT
+        error.reason === ERROR_REASONS.idempotencyKeyInFlight
           ? 'a request with this Idempotency-Key is still being processed; retry later'
           : error.message,
         options,
       );
     case Status.FAILED_PRECONDITION:
-      return error.reason === IDEMPOTENCY_KEY_REUSED
+      return error.reason === ERROR_REASONS.idempotencyKeyReused
         ? new HttpProblem(
             422,
             'this Idempotency-Key was already used for a different request',
@@ -47,27 +42,7 @@ export function problemFromGrpc(error: GrpcError): HttpProblem {
   }
 }
 
-/** Turns anything a handler threw into the problem to answer. */
-export function toProblem(error: unknown): HttpProblem {
-  if (error instanceof HttpProblem) return error;
-  if (error instanceof GrpcError) return problemFromGrpc(error);
-  return problemFromRequestError(error) ?? new HttpProblem(500, 'internal error', { cause: error });
-}
-
-function jsonPointer(path: readonly PropertyKey[]): string {
-  return path
-    .map((part) => '/' + String(part).replaceAll('~', '~0').replaceAll('/', '~1'))
-    .join('');
-}
-
-/** One entry per invalid field; unknown fields are reported at their own pointer. */
-export function fieldProblems(issues: readonly z.core.$ZodIssue[]): FieldProblem[] {
-  return issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({
-          pointer: jsonPointer([...issue.path, key]),
-          detail: 'unknown field',
-        }))
-      : [{ pointer: jsonPointer(issue.path), detail: issue.message }],
-  );
+/** The gateway's own mapping, for the edge's problem handler: a cell's gRPC status. */
+export function toProblem(error: unknown): HttpProblem | undefined {
+  return error instanceof GrpcError ? problemFromGrpc(error) : undefined;
 }

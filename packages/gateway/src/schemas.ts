@@ -1,10 +1,10 @@
-import { SKU_PATTERN } from '@bulkhead/contracts';
+import { LIMITS, SKU_PATTERN } from '@bulkhead/contracts';
 import { z } from 'zod';
 
 // The public API's shapes. These schemas validate requests AND generate the OpenAPI document
 // (openapi.ts), so the documentation cannot drift from what the gateway accepts.
 
-const MAX_AMOUNT = 1_000_000_000;
+const MAX_AMOUNT = LIMITS.maxAmount;
 
 export const skuSchema = z
   .string()
@@ -16,17 +16,22 @@ export const skuSchema = z
 
 export const orderIdSchema = z.uuid().meta({ description: 'Order id (UUID).' });
 
+const KEY_MAX = LIMITS.maxIdempotencyKeyLength;
+
 /** IETF httpapi Idempotency-Key: here 1-255 visible ASCII characters. */
 export const idempotencyKeySchema = z
   .string()
-  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
+  .regex(
+    new RegExp(`^[\\x21-\\x7e]{1,${KEY_MAX}}$`),
+    `must be 1-${KEY_MAX} visible ASCII characters`,
+  )
   .meta({
     description: 'Makes retries of the same request safe: a repeat returns the first response.',
   });
 
 export const productInputSchema = z
   .strictObject({
-    name: z.string().min(1).max(200),
+    name: z.string().min(1).max(LIMITS.maxProductNameLength),
     priceCents: z.int().min(0).max(MAX_AMOUNT),
     stock: z
       .int()
@@ -48,22 +53,22 @@ export const productSchema = z
 
 export const createOrderInputSchema = z
   .strictObject({
-    customerId: z.string().min(1).max(128),
+    customerId: z.string().min(1).max(LIMITS.maxIdLength),
     items: z
       .array(
         z.strictObject({
           sku: skuSchema,
-          quantity: z.int().min(1).max(10_000),
+          quantity: z.int().min(1).max(LIMITS.maxLineQuantity),
         }),
       )
       .min(1)
-      .max(50)
+      .max(LIMITS.maxOrderLines)
       .refine(
         (items) => new Set(items.map((item) => item.sku)).size === items.length,
         'skus must be unique',
       )
-      .meta({ description: '1-50 lines with unique skus.' }),
-    paymentToken: z.string().min(1).max(128),
+      .meta({ description: `1-${LIMITS.maxOrderLines} lines with unique skus.` }),
+    paymentToken: z.string().min(1).max(LIMITS.maxIdLength),
   })
   .meta({ title: 'CreateOrderInput' });
 

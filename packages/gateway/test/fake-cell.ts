@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
 import { inventoryV1, ordersV1 } from '@bulkhead/contracts';
 import { createGrpcServer, GrpcError, Status, unary } from '@bulkhead/grpc';
 import type { CellEndpoints } from '@bulkhead/routing-snapshot';
@@ -7,7 +8,7 @@ import { testLogger } from '@bulkhead/testkit';
 
 /**
  * A real gRPC server with small in-memory orders and inventory services that follow the
- * contract: tenant-scoped NOT_FOUND, idempotency decisions with reasons. Records every call.
+ * contract (requests are taken as they come: the fake checks nothing the gateway must): tenant-scoped NOT_FOUND, idempotency decisions with reasons. Records every call.
  *
  * Test hooks: sku "boom" fails with a non-GrpcError (INTERNAL), sku "slow" answers after
  * slowMs, customerId "sleep-<ms>" makes CreateOrder take that long.
@@ -34,7 +35,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
 
   const grpcServer = createGrpcServer();
   grpcServer.server.addService(inventoryV1.InventoryServiceService, {
-    upsertProduct: unary(logger, async (req: inventoryV1.UpsertProductRequest) => {
+    upsertProduct: unary(logger, z.custom<inventoryV1.UpsertProductRequest>(), async (req) => {
       calls.push({ method: 'UpsertProduct', tenantId: req.tenantId });
       if (req.sku === 'boom') throw new Error('secret database detail');
       const key = `${req.tenantId}/${req.sku}`;
@@ -52,7 +53,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
       products.set(key, product);
       return { product };
     }),
-    getProduct: unary(logger, async (req: inventoryV1.GetProductRequest) => {
+    getProduct: unary(logger, z.custom<inventoryV1.GetProductRequest>(), async (req) => {
       calls.push({ method: 'GetProduct', tenantId: req.tenantId });
       if (req.sku === 'slow') await sleep(slowMs);
       const product = products.get(`${req.tenantId}/${req.sku}`);
@@ -61,7 +62,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
     }),
   });
   grpcServer.server.addService(ordersV1.OrdersServiceService, {
-    createOrder: unary(logger, async (req: ordersV1.CreateOrderRequest) => {
+    createOrder: unary(logger, z.custom<ordersV1.CreateOrderRequest>(), async (req) => {
       calls.push({ method: 'CreateOrder', tenantId: req.tenantId });
       const scope = `${req.tenantId}/${req.idempotencyKey}`;
       if (req.idempotencyKey) {
@@ -103,7 +104,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
         idempotency.set(scope, { fingerprint: req.requestFingerprint, response });
       return response;
     }),
-    getOrder: unary(logger, async (req: ordersV1.GetOrderRequest) => {
+    getOrder: unary(logger, z.custom<ordersV1.GetOrderRequest>(), async (req) => {
       calls.push({ method: 'GetOrder', tenantId: req.tenantId });
       const order = orders.get(req.orderId);
       if (!order || order.tenantId !== req.tenantId)

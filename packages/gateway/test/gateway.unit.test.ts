@@ -13,7 +13,8 @@ import {
   requestFingerprint,
   skuSchema,
 } from '../src/index.js';
-import { fieldProblems, problemFromGrpc, toProblem } from '../src/problem.js';
+import { fieldProblems, problemFor } from '@bulkhead/http';
+import { problemFromGrpc, toProblem } from '../src/problem.js';
 
 describe('loadGatewayConfig', () => {
   it('applies defaults and requires SNAPSHOT_PATH', () => {
@@ -167,7 +168,7 @@ describe('problems', () => {
   });
 
   it('never exposes unexpected errors', () => {
-    const problem = toProblem(new Error('password=hunter2'));
+    const problem = problemFor(new Error('password=hunter2'), toProblem);
     expect(problem.toJSON()).toEqual({
       type: 'about:blank',
       title: 'Internal Server Error',

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '@bulkhead/logger';
+import type { z } from 'zod';
 
 export { grpc };
 export const Status = grpc.status;
@@ -37,28 +38,50 @@ export class GrpcError extends Error {
   }
 }
 
-type UnaryImpl<Req, Res> = (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>;
+/** A request field's path as the proto names it: items.0.unitPriceCents → items.0.unit_price_cents. */
+function protoPath(path: readonly PropertyKey[]): string {
+  return path.map((part) => String(part).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).join('.');
+}
+
+/** Every problem of a request with its schema, one "field: message" each (empty when valid). */
+export function requestProblems(schema: z.ZodType, request: unknown): string[] {
+  const result = schema.safeParse(request);
+  if (result.success) return [];
+  return result.error.issues.map((i) => `${protoPath(i.path) || 'request'}: ${i.message}`);
+}
+
+/** Validates a request with its schema; INVALID_ARGUMENT naming every bad field otherwise. */
+export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): z.infer<S> {
+  const result = schema.safeParse(request);
+  if (result.success) return result.data;
+  throw new GrpcError(Status.INVALID_ARGUMENT, requestProblems(schema, request).join('; '));
+}
 
 /**
- * Adapts an async handler to grpc-js. GrpcErrors keep their status; anything else is logged and
- * answered INTERNAL without internals leaking to the caller.
+ * The one way to implement a unary method: the request is validated with its schema first
+ * (INVALID_ARGUMENT naming every bad field), then the async handler runs with the parsed input.
+ * GrpcErrors keep their status; anything else is logged and answered INTERNAL without internals
+ * leaking to the caller.
  */
-export function unary<Req, Res>(
+export function unary<S extends z.ZodType, Res>(
   logger: Logger,
-  impl: UnaryImpl<Req, Res>,
-): grpc.handleUnaryCall<Req, Res> {
+  schema: S,
+  impl: (input: z.infer<S>, call: grpc.ServerUnaryCall<z.input<S>, Res>) => Promise<Res>,
+): grpc.handleUnaryCall<z.input<S>, Res> {
   return (call, callback) => {
-    impl(call.request, call).then(
-      (response) => callback(null, response),
-      (error: unknown) => {
-        if (error instanceof GrpcError) {
-          callback(error.toServiceError());
-          return;
-        }
-        logger.error({ err: error, path: call.getPath() }, 'unhandled error in gRPC handler');
-        callback({ code: grpc.status.INTERNAL, details: 'internal error' });
-      },
-    );
+    Promise.resolve()
+      .then(() => impl(parseRequest(schema, call.request), call))
+      .then(
+        (response) => callback(null, response),
+        (error: unknown) => {
+          if (error instanceof GrpcError) {
+            callback(error.toServiceError());
+            return;
+          }
+          logger.error({ err: error, path: call.getPath() }, 'unhandled error in gRPC handler');
+          callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+        },
+      );
   };
 }
 

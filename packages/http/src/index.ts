@@ -7,3 +7,15 @@ export {
   type ProblemDocument,
   type ProblemOptions,
 } from './problem.js';
+export {
+  bearerCredentials,
+  fieldProblems,
+  jsonBody,
+  noRoute,
+  parseBody,
+  problemFor,
+  problemHandler,
+  resource,
+  type BearerCredentials,
+  type FieldProblem,
+} from './edge.js';

@@ -3,8 +3,8 @@ export { type InventoryConfig, loadInventoryConfig } from './config.js';
 export {
   decideReservation,
   type PricedLine,
-  productInputProblems,
   type ReservationDecision,
   type ReservationFailure,
   type StockLine,
 } from './reservation.js';
+export { upsertProductSchema, type ProductInput } from './api.js';

@@ -1,4 +1,3 @@
-import { SKU_PATTERN } from '@bulkhead/contracts';
 /** The pure decision rules of inventory (no I/O), unit-tested on their own. */
 
 export interface StockLine {
@@ -63,36 +62,4 @@ export function decideReservation(
     return { ok: false, failure: 'OUT_OF_STOCK', detail: `out of stock: ${short.join(', ')}` };
   }
   return { ok: true, lines: priced };
-}
-
-export const MAX_NAME_LENGTH = 200;
-/** Upper bound of prices (cents) and stock (units). */
-export const MAX_QUANTITY = 1_000_000_000;
-
-export interface ProductInput {
-  tenantId: string;
-  sku: string;
-  name: string;
-  priceCents: number;
-  stock: number;
-}
-
-/** Every problem with an UpsertProduct request (empty when it is valid). */
-export function productInputProblems(input: ProductInput): string[] {
-  const problems: string[] = [];
-  const inRange = (n: number) => Number.isSafeInteger(n) && n >= 0 && n <= MAX_QUANTITY;
-  if (input.tenantId === '') problems.push('tenant_id is required');
-  if (!SKU_PATTERN.test(input.sku)) {
-    problems.push(
-      'sku must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
-    );
-  }
-  const nameLength = [...input.name].length;
-  if (input.name.trim() === '' || nameLength > MAX_NAME_LENGTH) {
-    problems.push(`name must be 1-${MAX_NAME_LENGTH} characters`);
-  }
-  if (!inRange(input.priceCents))
-    problems.push(`price_cents must be between 0 and ${MAX_QUANTITY}`);
-  if (!inRange(input.stock)) problems.push(`stock must be between 0 and ${MAX_QUANTITY}`);
-  return problems;
 }

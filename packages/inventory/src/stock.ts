@@ -2,12 +2,12 @@ import type { Queryable } from '@bulkhead/db';
 import {
   decideReservation,
   type PricedLine,
-  type ProductInput,
   type ReservationDecision,
   type ReservationFailure,
   type StockLevel,
   type StockLine,
 } from './reservation.js';
+import type { ProductInput } from './api.js';
 
 /** Stock changes. Every function expects to run inside the caller's transaction. */
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decideReservation, productInputProblems, type StockLevel } from '../src/reservation.js';
+import { requestProblems } from '@bulkhead/grpc';
+import { upsertProductSchema } from '../src/api.js';
+import { decideReservation, type StockLevel } from '../src/reservation.js';
 
 const stock = (entries: Record<string, StockLevel>) => new Map(Object.entries(entries));
 
@@ -91,7 +93,8 @@ describe('decideReservation', () => {
   });
 });
 
-describe('productInputProblems', () => {
+describe('the UpsertProduct request schema', () => {
+  const productInputProblems = (input: unknown) => requestProblems(upsertProductSchema, input);
   const valid = {
     tenantId: 't1',
     sku: 'SKU-1.a_b',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ordersV1, SKU_PATTERN } from '@bulkhead/contracts';
+import { ERROR_REASONS, LIMITS, ordersV1, SKU_PATTERN } from '@bulkhead/contracts';
 import { withTransaction, type Pool } from '@bulkhead/db';
 import { GrpcError, Status, unary } from '@bulkhead/grpc';
 import {
@@ -12,24 +12,24 @@ import { findOrder, placeOrder, type CellContext } from './orders.js';
 
 const createOrderSchema = z
   .object({
-    tenantId: z.string().min(1).max(128),
-    customerId: z.string().min(1).max(128),
+    tenantId: z.string().min(1).max(LIMITS.maxIdLength),
+    customerId: z.string().min(1).max(LIMITS.maxIdLength),
     items: z
       .array(
         z.object({
           sku: z.string().regex(SKU_PATTERN),
-          quantity: z.number().int().min(1).max(10_000),
+          quantity: z.number().int().min(1).max(LIMITS.maxLineQuantity),
         }),
       )
       .min(1)
-      .max(50)
+      .max(LIMITS.maxOrderLines)
       .refine(
         (items) => new Set(items.map((i) => i.sku)).size === items.length,
         'skus must be unique',
       ),
-    paymentToken: z.string().min(1).max(128),
-    idempotencyKey: z.string().max(255),
-    requestFingerprint: z.string().max(128),
+    paymentToken: z.string().min(1).max(LIMITS.maxIdLength),
+    idempotencyKey: z.string().max(LIMITS.maxIdempotencyKeyLength),
+    requestFingerprint: z.string().max(LIMITS.maxFingerprintLength),
   })
   .refine((r) => !r.idempotencyKey || r.requestFingerprint, {
     message: 'request_fingerprint is required with an idempotency_key',
@@ -38,15 +38,6 @@ const createOrderSchema = z
 
 const getOrderSchema = z.object({ tenantId: z.string().min(1), orderId: z.uuid() });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const detail = result.error.issues
-    .map((i) => `${i.path.join('.') || 'request'}: ${i.message}`)
-    .join('; ');
-  throw new GrpcError(Status.INVALID_ARGUMENT, detail);
-}
-
 /** The OrdersService gRPC implementation. */
 export function ordersService(
   pool: Pool,
@@ -54,8 +45,7 @@ export function ordersService(
   logger: Logger,
 ): ordersV1.OrdersServiceServer {
   return {
-    createOrder: unary(logger, async (request): Promise<ordersV1.CreateOrderResponse> => {
-      const input = parse(createOrderSchema, request);
+    createOrder: unary(logger, createOrderSchema, async (input) => {
       const newOrder = {
         tenantId: input.tenantId,
         customerId: input.customerId,
@@ -63,7 +53,7 @@ export function ordersService(
         paymentToken: input.paymentToken,
       };
       try {
-        return await withTransaction(pool, async (tx) => {
+        return await withTransaction<ordersV1.CreateOrderResponse>(pool, async (tx) => {
           if (!input.idempotencyKey) {
             return { order: await placeOrder(tx, cell, newOrder), replayed: false };
           }
@@ -80,16 +70,19 @@ export function ordersService(
         });
       } catch (error) {
         if (error instanceof IdempotencyKeyInFlightError) {
-          throw new GrpcError(Status.ABORTED, error.message, 'idempotency_key_in_flight');
+          throw new GrpcError(Status.ABORTED, error.message, ERROR_REASONS.idempotencyKeyInFlight);
         }
         if (error instanceof IdempotencyKeyReusedError) {
-          throw new GrpcError(Status.FAILED_PRECONDITION, error.message, 'idempotency_key_reused');
+          throw new GrpcError(
+            Status.FAILED_PRECONDITION,
+            error.message,
+            ERROR_REASONS.idempotencyKeyReused,
+          );
         }
         throw error;
       }
     }),
-    getOrder: unary(logger, async (request): Promise<ordersV1.GetOrderResponse> => {
-      const input = parse(getOrderSchema, request);
+    getOrder: unary(logger, getOrderSchema, async (input) => {
       const order = await findOrder(pool, input.tenantId, input.orderId);
       if (!order) throw new GrpcError(Status.NOT_FOUND, `order ${input.orderId} not found`);
       return { order };

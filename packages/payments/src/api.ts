@@ -1,4 +1,5 @@
-import { paymentsV1 } from '@bulkhead/contracts';
+import { z } from 'zod';
+import { LIMITS, paymentsV1 } from '@bulkhead/contracts';
 import type { Pool } from '@bulkhead/db';
 import { GrpcError, Status, unary } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
@@ -14,13 +15,15 @@ const STATUS_CODES: Record<PaymentStatus, paymentsV1.PaymentStatus> = {
   VOIDED: ProtoStatus.PAYMENT_STATUS_VOIDED,
 };
 
+const getPaymentSchema = z.object({
+  tenantId: z.string().min(1).max(LIMITS.maxIdLength),
+  orderId: z.string().min(1).max(LIMITS.maxIdLength),
+});
+
 /** The gRPC PaymentsService: the query side of the processor. */
 export function paymentsService(pool: Pool, logger: Logger): paymentsV1.PaymentsServiceServer {
   return {
-    getPayment: unary(logger, async (request: paymentsV1.GetPaymentRequest) => {
-      if (request.tenantId === '' || request.orderId === '') {
-        throw new GrpcError(Status.INVALID_ARGUMENT, 'tenant_id and order_id are required');
-      }
+    getPayment: unary(logger, getPaymentSchema, async (request) => {
       const payment = await findPayment(pool, request.tenantId, request.orderId);
       if (!payment)
         throw new GrpcError(Status.NOT_FOUND, `no payment for order ${request.orderId}`);
