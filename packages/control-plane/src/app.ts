@@ -1,18 +1,11 @@
 import { controlPlaneV1 } from '@bulkhead/contracts';
-import {
-  createPool,
-  databaseUrl,
-  ensureDatabase,
-  migrate,
-  migrationsDir,
-  type Pool,
-} from '@bulkhead/db';
-import { createGrpcServer, type GrpcServer } from '@bulkhead/grpc';
+import { createPool, migrationsDir, prepareDatabase, type Pool } from '@bulkhead/db';
+import { createGrpcServer } from '@bulkhead/grpc';
+import { listenHttp } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
-import type { App } from '@bulkhead/service-runtime';
+import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import { createAdminApi } from './admin-api.js';
 import { DEFAULT_ADMIN_TOKEN, type ControlPlaneConfig } from './config.js';
-import { listenHttp, type HttpServer } from '@bulkhead/http';
 import { syncCells } from './registry.js';
 import { SnapshotFeed } from './snapshot-feed.js';
 import { watchSnapshotHandler } from './watch-service.js';
@@ -24,24 +17,29 @@ export interface ControlPlaneApp extends App {
   readonly grpcPort: number;
 }
 
+/** Alternatives to what the control plane builds (tests); it closes only what it built. */
+export interface ControlPlaneOverrides {
+  logger: Logger;
+  pool?: Pool;
+}
+
 const DRAIN_GRACE_MS = 10_000;
 
 /**
  * The control plane: admin REST API (tenants, cells) on one port, WatchSnapshot (gRPC) on another.
- * It owns its database: created and migrated at start, cells synced from configuration.
+ * It owns its database: created and migrated at start (the same bring-up as a cell service's),
+ * cells synced from configuration. stop() drains HTTP first (in-flight requests finish), then the
+ * watch streams end, then gRPC and the database: the reverse of start.
  */
 export function createControlPlaneApp(
   config: ControlPlaneConfig,
-  deps: { logger: Logger },
+  overrides: ControlPlaneOverrides,
 ): ControlPlaneApp {
-  const { logger } = deps;
-  let state: 'new' | 'starting' | 'ready' | 'stopping' | 'stopped' = 'new';
-  let pool: Pool | undefined;
-  let feed: SnapshotFeed | undefined;
-  let grpcServer: GrpcServer | undefined;
-  let httpServer: HttpServer | undefined;
-  let grpcPort = 0;
-  let stopping: Promise<void> | undefined;
+  const { logger } = overrides;
+  const database = { serverUrl: config.pgUrl, database: config.database };
+  const lifecycle = new Lifecycle(logger);
+  let state: 'new' | 'starting' | 'ready' | 'stopping' = 'new';
+  let ports = { http: 0, grpc: 0 };
 
   async function start(): Promise<void> {
     if (state !== 'new') throw new Error(`cannot start the control plane: it is ${state}`);
@@ -49,40 +47,52 @@ export function createControlPlaneApp(
     if (config.adminToken === DEFAULT_ADMIN_TOKEN) {
       logger.warn('CONTROL_PLANE_ADMIN_TOKEN is not set: using the development default token');
     }
-    await ensureDatabase(config.pgUrl, config.database);
-    const url = databaseUrl(config.pgUrl, config.database);
-    await migrate(
-      url,
-      [{ name: 'control-plane', directory: migrationsDir(import.meta.url) }],
+    const url = await prepareDatabase({
+      ...database,
+      migrations: [{ name: 'control-plane', directory: migrationsDir(import.meta.url) }],
       logger,
+    });
+    const pool = await lifecycle.open(
+      'pool',
+      () => overrides.pool ?? createPool(url, { applicationName: 'control-plane', logger }),
+      (p) => (overrides.pool ? undefined : p.end()),
     );
-    pool = createPool(url, { applicationName: 'control-plane', logger });
     const version = await syncCells(pool, config.cells, logger);
     if (version !== undefined)
       logger.info({ version, cells: config.cells.map((c) => c.id) }, 'cells updated');
 
-    feed = new SnapshotFeed(pool, logger);
-    await feed.start();
-
-    grpcServer = createGrpcServer();
+    const grpcServer = await lifecycle.open('gRPC server', createGrpcServer, (s) =>
+      s.shutdown(DRAIN_GRACE_MS),
+    );
+    const feed = await lifecycle.open(
+      'snapshot feed',
+      async () => {
+        const f = new SnapshotFeed(pool, logger);
+        await f.start();
+        return f;
+      },
+      (f) => f.close(),
+    );
     grpcServer.server.addService(controlPlaneV1.ControlPlaneServiceService, {
       watchSnapshot: watchSnapshotHandler(feed, logger),
     });
-    grpcPort = await grpcServer.listen(config.grpc.host, config.grpc.port);
+    const grpcPort = await grpcServer.listen(config.grpc.host, config.grpc.port);
 
-    httpServer = await listenHttp(
-      createAdminApi({
-        pool,
-        adminToken: config.adminToken,
-        defaultRateLimit: config.defaultRateLimit,
-        logger,
-        isReady: () => state === 'ready',
-      }),
-      config.http.host,
-      config.http.port,
+    const admin = createAdminApi({
+      pool,
+      adminToken: config.adminToken,
+      defaultRateLimit: config.defaultRateLimit,
+      logger,
+      isReady: () => state === 'ready',
+    });
+    const httpServer = await lifecycle.open(
+      'admin HTTP server',
+      () => listenHttp(admin, config.http.host, config.http.port),
+      (s) => s.close(DRAIN_GRACE_MS),
     );
-
+    lifecycle.defer('gRPC health', () => grpcServer.setServing(false));
     grpcServer.setServing(true);
+    ports = { http: httpServer.port, grpc: grpcPort };
     state = 'ready';
     logger.info(
       { httpPort: httpServer.port, grpcPort, version: feed.current()?.version },
@@ -90,26 +100,18 @@ export function createControlPlaneApp(
     );
   }
 
-  /** HTTP drains first (in-flight requests finish), then watch streams end, then gRPC and the database. */
-  async function drain(): Promise<void> {
-    state = 'stopping';
-    grpcServer?.setServing(false);
-    await httpServer?.close(DRAIN_GRACE_MS);
-    await feed?.close();
-    await grpcServer?.shutdown(DRAIN_GRACE_MS);
-    await pool?.end();
-    state = 'stopped';
-  }
-
   return {
     start,
-    stop: () => (stopping ??= drain()),
+    stop: () => {
+      state = 'stopping';
+      return lifecycle.close();
+    },
     isReady: () => state === 'ready',
     get httpPort() {
-      return httpServer?.port ?? 0;
+      return ports.http;
     },
     get grpcPort() {
-      return grpcPort;
+      return ports.grpc;
     },
   };
 }

@@ -1,8 +1,7 @@
-import { listenHttp, type HttpServer } from '@bulkhead/http';
-import type { Redis } from 'ioredis';
+import { listenHttp } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
-import { openSnapshotStore, type SnapshotStore } from '@bulkhead/routing-snapshot';
-import type { App } from '@bulkhead/service-runtime';
+import { openSnapshotStore } from '@bulkhead/routing-snapshot';
+import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import { CellClients } from './cell-clients.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http.js';
@@ -22,57 +21,67 @@ const DRAIN_MS = 10_000;
 
 /**
  * The gateway: authenticates tenants by API key, rate-limits them, and forwards REST calls as
- * gRPC to the services of the tenant's cell, all from the routing snapshot file.
+ * gRPC to the services of the tenant's cell, all from the routing snapshot file. start() opens the
+ * parts in order; stop() closes them in reverse (HTTP drains first).
  */
 export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): GatewayApp {
   const { logger } = deps;
-  const clients = new CellClients(config.grpcDeadlineMs);
-  let store: SnapshotStore | undefined;
-  let redis: Redis | undefined;
-  let server: HttpServer | undefined;
-  let ready = false;
-  let stopping: Promise<void> | undefined;
-
-  const isReady = (): boolean => ready && store?.current() !== undefined;
+  const lifecycle = new Lifecycle(logger);
+  let port: number | undefined;
+  let ready: () => boolean = () => false;
 
   return {
     get port(): number {
-      if (!server) throw new Error('gateway not started');
-      return server.port;
+      if (port === undefined) throw new Error('gateway not started');
+      return port;
     },
 
-    isReady,
+    isReady: () => ready(),
 
     async start() {
-      store = await openSnapshotStore(config.snapshotPath, logger, {
-        onChange: (table) => clients.retain(table),
-      });
-      redis = createRateLimitRedis(config.redisUrl, logger);
+      const clients = await lifecycle.open(
+        'cell clients',
+        () => new CellClients(config.grpcDeadlineMs),
+        (c) => c.close(),
+      );
+      const store = await lifecycle.open(
+        'routing snapshot',
+        () =>
+          openSnapshotStore(config.snapshotPath, logger, { onChange: (t) => clients.retain(t) }),
+        (s) => s.close(),
+      );
+      const redis = await lifecycle.open(
+        'redis',
+        () => createRateLimitRedis(config.redisUrl, logger),
+        (r) => r.disconnect(),
+      );
+      let serving = false;
+      const isReady = () => serving && store.current() !== undefined;
       const app = createHttpApp({
         logger,
-        routing: () => store?.current(),
+        routing: () => store.current(),
         clients,
         limiter: new TenantRateLimiter(redis, logger),
         defaultRateLimitPerSecond: config.defaultRateLimitPerSecond,
         isReady,
       });
-      server = await listenHttp(app, config.host, config.port);
-      ready = true;
+      const server = await lifecycle.open(
+        'HTTP server',
+        () => listenHttp(app, config.host, config.port),
+        (s) => s.close(DRAIN_MS),
+      );
+      lifecycle.defer('readiness', () => {
+        serving = false;
+      });
+      serving = true;
+      ready = isReady;
+      port = server.port;
       logger.info(
         { host: config.host, port: server.port, snapshotVersion: store.current()?.version },
         'gateway listening',
       );
     },
 
-    stop() {
-      stopping ??= (async () => {
-        ready = false;
-        await server?.close(DRAIN_MS);
-        clients.close();
-        redis?.disconnect();
-        store?.close();
-      })();
-      return stopping;
-    },
+    stop: () => lifecycle.close(),
   };
 }
