@@ -5,3 +5,4 @@ export {
   type CellServiceContext,
   type CellServiceOverrides,
 } from './context.js';
+export { defineCellService, runCellService, type CellServiceDefinition } from './define.js';

@@ -1,5 +1,10 @@
-export { createInventoryApp, type InventoryApp, inventoryMigrations } from './app.js';
-export { type InventoryConfig, loadInventoryConfig } from './config.js';
+export {
+  inventory,
+  createInventoryApp,
+  loadInventoryConfig,
+  type InventoryApp,
+  inventoryMigrations,
+} from './app.js';
 export {
   decideReservation,
   type PricedLine,

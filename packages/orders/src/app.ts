@@ -1,45 +1,35 @@
-import {
-  createCellServiceApp,
-  type CellServiceApp,
-  type CellServiceOverrides,
-} from '@bulkhead/cell-service';
+import { defineCellService, type CellServiceApp } from '@bulkhead/cell-service';
 import { ordersV1 } from '@bulkhead/contracts';
 import { migrationsDir } from '@bulkhead/db';
 import { idempotencyMigrations, purgeExpiredKeys } from '@bulkhead/idempotency';
 import { inboxHandler } from '@bulkhead/inbox';
 import { ordersService } from './api.js';
-import type { OrdersConfig } from './config.js';
 import { decodeReply } from './order-saga.js';
 import { handleSagaReply } from './orders.js';
 
-export type OrdersApp = CellServiceApp;
+/** The orders service of one cell: the saga orchestrator. */
+export const orders = defineCellService({
+  service: 'orders',
+  migrations: [
+    idempotencyMigrations,
+    { name: 'orders', directory: migrationsDir(import.meta.url) },
+  ],
+  grpc: ({ pool, logger, cellId }) => ({
+    definition: ordersV1.OrdersServiceService,
+    implementation: ordersService(pool, { cellId }, logger),
+  }),
+  housekeeping: async ({ pool }) => {
+    await purgeExpiredKeys(pool);
+  },
+  handler: ({ pool, logger, cellId }) =>
+    inboxHandler({
+      pool,
+      consumer: 'orders',
+      logger,
+      decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
+      handle: (tx, reply, message) => handleSagaReply(tx, { cellId }, message, reply, logger),
+    }),
+});
 
-/** Composition root of the orders service of one cell: the saga orchestrator. */
-export function createOrdersApp(config: OrdersConfig, overrides: CellServiceOverrides): OrdersApp {
-  return createCellServiceApp(
-    config,
-    {
-      service: 'orders',
-      migrations: [
-        idempotencyMigrations,
-        { name: 'orders', directory: migrationsDir(import.meta.url) },
-      ],
-      grpc: ({ pool, logger, cellId }) => ({
-        definition: ordersV1.OrdersServiceService,
-        implementation: ordersService(pool, { cellId }, logger),
-      }),
-      housekeeping: async ({ pool }) => {
-        await purgeExpiredKeys(pool);
-      },
-      handler: ({ pool, logger, cellId }) =>
-        inboxHandler({
-          pool,
-          consumer: 'orders',
-          logger,
-          decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
-          handle: (tx, reply, message) => handleSagaReply(tx, { cellId }, message, reply, logger),
-        }),
-    },
-    overrides,
-  );
-}
+export type OrdersApp = CellServiceApp;
+export const { loadConfig: loadOrdersConfig, createApp: createOrdersApp } = orders;

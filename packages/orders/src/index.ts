@@ -1,3 +1,2 @@
-export { loadOrdersConfig, type OrdersConfig } from './config.js';
-export { createOrdersApp, type OrdersApp } from './app.js';
+export { orders, createOrdersApp, loadOrdersConfig, type OrdersApp } from './app.js';
 export { orderSaga, type OrderSagaStep } from './order-saga.js';

@@ -1,5 +1,10 @@
-export { createPaymentsApp, type PaymentsApp, paymentsMigrations } from './app.js';
-export { loadPaymentsConfig, type PaymentsConfig } from './config.js';
+export {
+  payments,
+  createPaymentsApp,
+  loadPaymentsConfig,
+  type PaymentsApp,
+  paymentsMigrations,
+} from './app.js';
 export {
   authorize,
   type Authorization,

@@ -1,16 +1,7 @@
-import { createPaymentsApp, loadPaymentsConfig } from '@bulkhead/payments';
-import { createLogger } from '@bulkhead/logger';
-import { runMain } from '@bulkhead/service-runtime';
+import { runCellService } from '@bulkhead/cell-service';
+import { payments } from '@bulkhead/payments';
 
-const exitCode = await runMain(() => {
-  const config = loadPaymentsConfig();
-  const logger = createLogger(`payments.${config.cellId}`, config.logLevel);
-  return {
-    app: createPaymentsApp(config, { logger }),
-    logger,
-    ops: config.ops,
-  };
-});
+const exitCode = await runCellService(payments);
 // A clean drain lets the process end on its own (telemetry flushes on beforeExit); after a
 // failure, whatever still holds the event loop must not keep the process alive.
 if (exitCode !== 0) process.exit(exitCode);
