@@ -4,16 +4,16 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate, withTransaction, type Pool } from '@bulkhead/db';
+import { withTransaction, type Pool } from '@bulkhead/db';
 import type { EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
 import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import {
-  createTestDatabase,
   eventually,
   infra,
+  migratedTestDatabase,
   testLogger,
   uniqueName,
-  type TestDatabase,
+  type MigratedTestDatabase,
 } from '@bulkhead/testkit';
 import {
   createOutboxRelay,
@@ -25,7 +25,7 @@ import {
 } from '../src/index.js';
 
 const logger = testLogger('outbox');
-let db: TestDatabase;
+let db: MigratedTestDatabase;
 let pool: Pool;
 let bus: EventBus;
 const topics: string[] = [];
@@ -35,9 +35,8 @@ beforeAll(async () => {
   // What @bulkhead/telemetry sets up in a service: W3C propagation and an async context.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  db = await createTestDatabase('outbox');
-  await migrate(db.url, [outboxMigrations]);
-  pool = createPool(db.url, { max: 20 });
+  db = await migratedTestDatabase('outbox', [outboxMigrations], { poolSize: 20 });
+  pool = db.pool;
   bus = createKafkaEventBus({
     clientId: uniqueName('outbox-test'),
     brokers: infra.kafkaBrokers,
@@ -48,10 +47,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await bus?.close();
   await deleteTopicsAndGroups();
-  // pool.end() resolves before its connections have closed; drop()'s DROP DATABASE ... FORCE
-  // may terminate one of them, which the pool would report as an unhandled 'error' event.
-  pool?.on('error', () => undefined);
-  await pool?.end();
   await db?.drop();
   context.disable();
   propagation.disable();

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { databaseUrl, ensureDatabase } from '@bulkhead/db';
+import {
+  createPool,
+  databaseUrl,
+  ensureDatabase,
+  migrate,
+  type MigrationSet,
+  type Pool,
+} from '@bulkhead/db';
 import { createLogger, type Logger } from '@bulkhead/logger';
 
 /** Endpoints of the local infrastructure started by infra/local/infra.sh (env overrides). */
@@ -36,6 +43,37 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
       } finally {
         await client.end();
       }
+    },
+  };
+}
+
+export interface MigratedTestDatabase extends TestDatabase {
+  readonly pool: Pool;
+}
+
+/** A throwaway database with these migrations applied and a pool on it; drop() ends the pool first. */
+export async function migratedTestDatabase(
+  prefix: string,
+  migrations: MigrationSet[],
+  { poolSize = 10 }: { poolSize?: number } = {},
+): Promise<MigratedTestDatabase> {
+  const db = await createTestDatabase(prefix);
+  try {
+    await migrate(db.url, migrations);
+  } catch (error) {
+    await db.drop();
+    throw error;
+  }
+  const pool = createPool(db.url, { max: poolSize });
+  return {
+    ...db,
+    pool,
+    drop: async () => {
+      // pool.end() resolves before its connections have closed; DROP DATABASE ... FORCE may
+      // terminate one of them, which the pool reports as an 'error' event: expected here.
+      pool.on('error', () => undefined);
+      await pool.end();
+      await db.drop();
     },
   };
 }
