@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { cellTopic } from '@bulkhead/cell';
 import { inventoryMessagesV1, inventoryV1, sagaMessages as M } from '@bulkhead/contracts';
 import { createPool, type Pool } from '@bulkhead/db';
-import { createGrpcClient, GrpcError, Status, type GrpcClient } from '@bulkhead/grpc';
+import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
 import {
   createTestDatabase,
   type TestDatabase,
   testLogger,
   cellServiceEnv,
+  grpcError,
 } from '@bulkhead/testkit';
 import {
   command,
@@ -69,17 +70,6 @@ async function stocked(stock: number, priceCents = 250): Promise<string> {
   await upsert({ sku, stock, priceCents });
   return sku;
 }
-
-const grpcError = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(GrpcError);
-      return error as GrpcError;
-    },
-  );
 
 const reserve = (orderId: string, lines: { sku: string; quantity: number }[], messageId?: string) =>
   command(M.ReserveStock, { orderId, lines }, { tenantId, messageId });

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { cellTopic } from '@bulkhead/cell';
 import { paymentsV1, sagaMessages as M } from '@bulkhead/contracts';
-import { createGrpcClient, GrpcError, Status, type GrpcClient } from '@bulkhead/grpc';
+import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
 import {
   createTestDatabase,
   type TestDatabase,
   testLogger,
   cellServiceEnv,
+  grpcError,
 } from '@bulkhead/testkit';
 import {
   command,
@@ -63,17 +64,6 @@ async function authorized(orderId: string): Promise<string> {
   expect(reply.envelope.type).toBe(M.PaymentAuthorized.typeName);
   return M.PaymentAuthorized.decode(reply.payload).paymentId;
 }
-
-const grpcError = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(GrpcError);
-      return error as GrpcError;
-    },
-  );
 
 describe('payments app', () => {
   it('is ready once started', () => {

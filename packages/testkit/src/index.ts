@@ -8,6 +8,7 @@ import {
   type MigrationSet,
   type Pool,
 } from '@bulkhead/db';
+import { GrpcError } from '@bulkhead/grpc';
 import { createLogger, type Logger } from '@bulkhead/logger';
 
 /** Endpoints of the local infrastructure started by infra/local/infra.sh (env overrides). */
@@ -105,6 +106,19 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** The GrpcError a call fails with; throws if the call succeeds or fails with anything else. */
+export function grpcError(call: Promise<unknown>): Promise<GrpcError> {
+  return call.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (error: unknown) => {
+      if (error instanceof GrpcError) return error;
+      throw new Error('expected the call to fail with a GrpcError', { cause: error });
+    },
+  );
 }
 
 /** Environment for a cell service under test: the local infra, its own database, a random gRPC port. */
