@@ -11,15 +11,13 @@ import {
   sagaMessages,
   type MessageCodec,
 } from '@bulkhead/contracts';
-import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
-import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
+import type { IncomingMessage } from '@bulkhead/event-bus';
 import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
+import { createTestBus, type Collector, type TestBus } from '@bulkhead/saga-driver';
 import {
   createTestDatabase,
   eventually,
-  infra,
   testLogger,
-  uniqueName,
   type TestDatabase,
   cellServiceEnv,
 } from '@bulkhead/testkit';
@@ -34,35 +32,27 @@ const topics = {
 };
 let db: TestDatabase;
 let app: OrdersApp;
-let bus: EventBus;
-let commands: Subscription;
+let testBus: TestBus;
+let seen: Collector;
 let client: GrpcClient<typeof ordersV1.OrdersServiceService>;
-const seen: IncomingMessage[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('orders');
   const config = loadOrdersConfig(cellServiceEnv(cellId, db.name));
   app = createOrdersApp(config, { logger: testLogger('orders') });
   await app.start();
-  bus = createKafkaEventBus({
-    clientId: 'orders-test',
-    brokers: infra.kafkaBrokers,
-    logger: testLogger('bus'),
-  });
-  commands = await bus.subscribe({
-    groupId: uniqueName('orders-test'),
-    topics: [topics.inventoryCommands, topics.paymentsCommands, topics.orderEvents],
-    handler: async (message) => {
-      seen.push(message);
-    },
-  });
+  testBus = createTestBus('orders-test');
+  seen = await testBus.collect([
+    topics.inventoryCommands,
+    topics.paymentsCommands,
+    topics.orderEvents,
+  ]);
   client = createGrpcClient(ordersV1.OrdersServiceService, `127.0.0.1:${app.grpcPort}`);
 }, 90_000);
 
 afterAll(async () => {
   client?.close();
-  await commands?.stop();
-  await bus?.close();
+  await testBus?.close();
   await app?.stop();
   await db?.drop();
 });
@@ -88,7 +78,7 @@ function next<T>(
   codec: MessageCodec<T>,
 ): Promise<{ message: IncomingMessage; body: T }> {
   return eventually(async () => {
-    const message = seen.find(
+    const message = seen.received.find(
       (m) => m.envelope.correlationId === orderId && m.envelope.type === codec.typeName,
     );
     return message ? { message, body: codec.decode(message.payload) } : undefined;
@@ -101,7 +91,7 @@ async function reply<T>(
   body: T,
   messageId = randomUUID(),
 ) {
-  await bus.publish([
+  await testBus.bus.publish([
     {
       topic: topics.sagaReplies,
       key: command.key,
@@ -232,7 +222,7 @@ describe('orders saga orchestration', () => {
     // A different message id with the same content is a stale reply for the saga: also no effect.
     await reply(reserve.message, M.StockReserved, body);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const authorizations = seen.filter(
+    const authorizations = seen.received.filter(
       (m) =>
         m.envelope.correlationId === order.id && m.envelope.type === M.AuthorizePayment.typeName,
     );

@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cellTopic, cellTopicSpecs } from '@bulkhead/cell';
+import { cellTopic } from '@bulkhead/cell';
 import type { MessageCodec } from '@bulkhead/contracts';
-import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
-import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
-import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
-import { Kafka, logLevel } from 'kafkajs';
+import type { IncomingMessage } from '@bulkhead/event-bus';
+import { eventually } from '@bulkhead/testkit';
+import { createTestBus, type Collector } from './test-bus.js';
+
+export { deleteCellTopics } from './kafka-admin.js';
+export { createTestBus, type Collector, type TestBus } from './test-bus.js';
 
 /** A cell id no other test run uses (cell ids allow no underscore). */
 export const testCellId = () => `t${randomBytes(5).toString('hex')}`;
@@ -42,25 +44,16 @@ export function command<T extends { orderId: string }>(
 }
 
 export async function startSagaDriver(cellId: string, commandTopic: string): Promise<SagaDriver> {
-  const bus: EventBus = createKafkaEventBus({
-    clientId: uniqueName('saga-driver'),
-    brokers: infra.kafkaBrokers,
-    logger: testLogger('saga-driver'),
-  });
-  const replies: IncomingMessage[] = [];
-  let subscription: Subscription | undefined;
+  const testBus = createTestBus('saga-driver');
+  const { bus } = testBus;
+  let collector: Collector;
   try {
-    subscription = await bus.subscribe({
-      groupId: uniqueName('saga-driver'),
-      topics: [cellTopic(cellId, 'orders', 'saga-replies')],
-      handler: async (message) => {
-        replies.push(message);
-      },
-    });
+    collector = await testBus.collect([cellTopic(cellId, 'orders', 'saga-replies')]);
   } catch (error) {
-    await bus.close();
+    await testBus.close();
     throw error;
   }
+  const replies = collector.received;
   async function sendBatch(commands: Command[]): Promise<string[]> {
     const outgoing = commands.map((c) => ({ ...c, messageId: c.messageId ?? randomUUID() }));
     await bus.publish(
@@ -92,28 +85,6 @@ export async function startSagaDriver(cellId: string, commandTopic: string): Pro
       eventually(async () => replies.find((reply) => reply.envelope.causationId === messageId), {
         timeoutMs: 15_000,
       }),
-    async close() {
-      await subscription?.stop();
-      await bus.close();
-    },
+    close: () => testBus.close(),
   };
-}
-
-/** Deletes the cell's topics that exist (the event bus has no API for that: test cleanup only). */
-export async function deleteCellTopics(cellId: string): Promise<void> {
-  const admin = new Kafka({
-    clientId: 'test-cleanup',
-    brokers: infra.kafkaBrokers,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const topics = cellTopicSpecs(cellId)
-      .map((spec) => spec.name)
-      .filter((name) => existing.has(name));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
 }
