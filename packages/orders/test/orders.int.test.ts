@@ -13,48 +13,46 @@ import {
 } from '@bulkhead/contracts';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
-import { createTestBus, type Collector, type TestBus } from '@bulkhead/saga-driver';
 import {
-  createTestDatabase,
-  eventually,
-  testLogger,
-  type TestDatabase,
-  cellServiceEnv,
-} from '@bulkhead/testkit';
+  createTestBus,
+  startCellService,
+  testCellId,
+  type CellServiceUnderTest,
+  type Collector,
+  type TestBus,
+} from '@bulkhead/saga-driver';
+import { eventually } from '@bulkhead/testkit';
 import { createOrdersApp, loadOrdersConfig, type OrdersApp } from '../src/index.js';
 
-const cellId = `t${randomUUID().slice(0, 8)}`;
+const cellId = testCellId();
 const topics = {
   inventoryCommands: cellTopic(cellId, 'inventory', 'commands'),
   paymentsCommands: cellTopic(cellId, 'payments', 'commands'),
   sagaReplies: cellTopic(cellId, 'orders', 'saga-replies'),
   orderEvents: cellTopic(cellId, 'orders', 'events'),
 };
-let db: TestDatabase;
+let orders: CellServiceUnderTest<OrdersApp>;
 let app: OrdersApp;
 let testBus: TestBus;
 let seen: Collector;
 let client: GrpcClient<typeof ordersV1.OrdersServiceService>;
 
 beforeAll(async () => {
-  db = await createTestDatabase('orders');
-  const config = loadOrdersConfig(cellServiceEnv(cellId, db.name));
-  app = createOrdersApp(config, { logger: testLogger('orders') });
-  await app.start();
+  orders = await startCellService(cellId, 'orders', loadOrdersConfig, createOrdersApp);
+  app = orders.app;
   testBus = createTestBus('orders-test');
   seen = await testBus.collect([
     topics.inventoryCommands,
     topics.paymentsCommands,
     topics.orderEvents,
   ]);
-  client = createGrpcClient(ordersV1.OrdersServiceService, `127.0.0.1:${app.grpcPort}`);
+  client = createGrpcClient(ordersV1.OrdersServiceService, orders.grpcAddress);
 }, 90_000);
 
 afterAll(async () => {
   client?.close();
   await testBus?.close();
-  await app?.stop();
-  await db?.drop();
+  await orders?.stop();
 });
 
 const tenantId = 'tenant-a';
