@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate, withTransaction, type Pool } from '@bulkhead/db';
-import { createTestDatabase, type TestDatabase } from '@bulkhead/testkit';
+import { withTransaction, type Pool } from '@bulkhead/db';
+import { migratedTestDatabase, type MigratedTestDatabase } from '@bulkhead/testkit';
 import {
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
@@ -8,20 +8,16 @@ import {
   withIdempotencyKey,
 } from '../src/index.js';
 
-let db: TestDatabase;
+let db: MigratedTestDatabase;
 let pool: Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase('idem');
-  await migrate(db.url, [idempotencyMigrations]);
-  pool = createPool(db.url, { max: 10 });
+  db = await migratedTestDatabase('idem', [idempotencyMigrations]);
+  pool = db.pool;
   await pool.query('CREATE TABLE effects (id serial PRIMARY KEY, scope text NOT NULL)');
 });
 
-afterAll(async () => {
-  await pool?.end();
-  await db?.drop();
-});
+afterAll(() => db?.drop());
 
 const effectCount = async (scope: string) =>
   (await pool.query('SELECT count(*)::int AS n FROM effects WHERE scope = $1', [scope])).rows[0]

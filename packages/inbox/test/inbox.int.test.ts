@@ -1,28 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate, type Pool, type PoolClient } from '@bulkhead/db';
+import type { Pool, PoolClient } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
-import { createTestDatabase, type TestDatabase } from '@bulkhead/testkit';
+import { migratedTestDatabase, type MigratedTestDatabase } from '@bulkhead/testkit';
 import { consumeOnce, inboxMigrations, purgeProcessed } from '../src/index.js';
 
-let db: TestDatabase;
+let db: MigratedTestDatabase;
 let pool: Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase('inbox');
-  await migrate(db.url, [inboxMigrations]);
-  pool = createPool(db.url, { max: 10 });
+  db = await migratedTestDatabase('inbox', [inboxMigrations]);
+  pool = db.pool;
   // The consumer's own state: a counter the effect increments.
   await pool.query('CREATE TABLE counter (name text PRIMARY KEY, value int NOT NULL)');
 });
 
-afterAll(async () => {
-  // pool.end() resolves before its connections have closed; drop()'s DROP DATABASE ... FORCE
-  // may terminate one of them, which the pool would report as an unhandled 'error' event.
-  pool?.on('error', () => undefined);
-  await pool?.end();
-  await db?.drop();
-});
+afterAll(() => db?.drop());
 
 function incoming(messageId = randomUUID()): IncomingMessage {
   return {

@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { cellTopic } from '@bulkhead/cell';
 import { inventoryMessagesV1, inventoryV1, sagaMessages as M } from '@bulkhead/contracts';
-import { createPool, type Pool } from '@bulkhead/db';
-import { createGrpcClient, GrpcError, Status, type GrpcClient } from '@bulkhead/grpc';
-import {
-  createTestDatabase,
-  type TestDatabase,
-  testLogger,
-  cellServiceEnv,
-} from '@bulkhead/testkit';
+import type { Pool } from '@bulkhead/db';
+import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
+import { grpcError } from '@bulkhead/testkit';
 import {
   command,
-  deleteCellTopics,
+  type ParticipantUnderTest,
   type SagaDriver,
-  startSagaDriver,
+  startParticipant,
   testCellId,
 } from '@bulkhead/saga-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,30 +17,22 @@ import { createInventoryApp, type InventoryApp, loadInventoryConfig } from '../s
 const { ReservationFailure } = inventoryMessagesV1;
 const cellId = testCellId();
 const tenantId = 'tenant-a';
-let db: TestDatabase;
+let inventory: ParticipantUnderTest<InventoryApp>;
 let app: InventoryApp;
 let saga: SagaDriver;
 let client: GrpcClient<typeof inventoryV1.InventoryServiceService>;
 let pool: Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase('inventory');
-  const config = loadInventoryConfig(cellServiceEnv(cellId, db.name));
-  app = createInventoryApp(config, { logger: testLogger('inventory') });
-  await app.start();
-  saga = await startSagaDriver(cellId, cellTopic(cellId, 'inventory', 'commands'));
-  client = createGrpcClient(inventoryV1.InventoryServiceService, `127.0.0.1:${app.grpcPort}`);
-  pool = createPool(db.url, { max: 2 });
-  pool.on('error', () => undefined); // dropping the database terminates connections still closing
+  inventory = await startParticipant(cellId, 'inventory', loadInventoryConfig, createInventoryApp);
+  ({ app, saga } = inventory);
+  client = createGrpcClient(inventoryV1.InventoryServiceService, inventory.grpcAddress);
+  pool = app.context.pool; // for reading the reservations table
 });
 
 afterAll(async () => {
   client?.close();
-  await saga?.close();
-  await app?.stop();
-  await deleteCellTopics(cellId);
-  await pool?.end();
-  await db?.drop();
+  await inventory?.stop();
 });
 
 const upsert = (request: Partial<inventoryV1.UpsertProductRequest>) =>
@@ -69,17 +56,6 @@ async function stocked(stock: number, priceCents = 250): Promise<string> {
   await upsert({ sku, stock, priceCents });
   return sku;
 }
-
-const grpcError = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(GrpcError);
-      return error as GrpcError;
-    },
-  );
 
 const reserve = (orderId: string, lines: { sku: string; quantity: number }[], messageId?: string) =>
   command(M.ReserveStock, { orderId, lines }, { tenantId, messageId });

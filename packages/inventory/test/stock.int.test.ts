@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createPool, migrate, type Pool, withTransaction } from '@bulkhead/db';
-import { createTestDatabase, type TestDatabase } from '@bulkhead/testkit';
+import { type Pool, withTransaction } from '@bulkhead/db';
+import { migratedTestDatabase, type MigratedTestDatabase } from '@bulkhead/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryMigrations } from '../src/app.js';
 import { getProduct, reserveStock, settleReservation, upsertProduct } from '../src/stock.js';
@@ -8,20 +8,15 @@ import { getProduct, reserveStock, settleReservation, upsertProduct } from '../s
 // The stock functions straight against PostgreSQL, with more concurrency than the app's consumer
 // gives them: every call is its own transaction on its own connection.
 const tenantId = 'tenant-a';
-let db: TestDatabase;
+let db: MigratedTestDatabase;
 let pool: Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase('inventory_stock');
-  await migrate(db.url, [inventoryMigrations]);
-  pool = createPool(db.url, { max: 20 });
-  pool.on('error', () => undefined); // dropping the database terminates connections still closing
+  db = await migratedTestDatabase('inventory_stock', [inventoryMigrations], { poolSize: 20 });
+  pool = db.pool;
 });
 
-afterAll(async () => {
-  await pool?.end();
-  await db?.drop();
-});
+afterAll(() => db?.drop());
 
 const stock = (sku: string, units: number) =>
   upsertProduct(pool, { tenantId, sku, name: sku, priceCents: 100, stock: units });

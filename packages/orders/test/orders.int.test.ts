@@ -11,60 +11,48 @@ import {
   sagaMessages,
   type MessageCodec,
 } from '@bulkhead/contracts';
-import type { EventBus, IncomingMessage, Subscription } from '@bulkhead/event-bus';
-import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
+import type { IncomingMessage } from '@bulkhead/event-bus';
 import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
 import {
-  createTestDatabase,
-  eventually,
-  infra,
-  testLogger,
-  uniqueName,
-  type TestDatabase,
-  cellServiceEnv,
-} from '@bulkhead/testkit';
+  createTestBus,
+  startCellService,
+  testCellId,
+  type CellServiceUnderTest,
+  type Collector,
+  type TestBus,
+} from '@bulkhead/saga-driver';
+import { eventually } from '@bulkhead/testkit';
 import { createOrdersApp, loadOrdersConfig, type OrdersApp } from '../src/index.js';
 
-const cellId = `t${randomUUID().slice(0, 8)}`;
+const cellId = testCellId();
 const topics = {
   inventoryCommands: cellTopic(cellId, 'inventory', 'commands'),
   paymentsCommands: cellTopic(cellId, 'payments', 'commands'),
   sagaReplies: cellTopic(cellId, 'orders', 'saga-replies'),
   orderEvents: cellTopic(cellId, 'orders', 'events'),
 };
-let db: TestDatabase;
+let orders: CellServiceUnderTest<OrdersApp>;
 let app: OrdersApp;
-let bus: EventBus;
-let commands: Subscription;
+let testBus: TestBus;
+let seen: Collector;
 let client: GrpcClient<typeof ordersV1.OrdersServiceService>;
-const seen: IncomingMessage[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('orders');
-  const config = loadOrdersConfig(cellServiceEnv(cellId, db.name));
-  app = createOrdersApp(config, { logger: testLogger('orders') });
-  await app.start();
-  bus = createKafkaEventBus({
-    clientId: 'orders-test',
-    brokers: infra.kafkaBrokers,
-    logger: testLogger('bus'),
-  });
-  commands = await bus.subscribe({
-    groupId: uniqueName('orders-test'),
-    topics: [topics.inventoryCommands, topics.paymentsCommands, topics.orderEvents],
-    handler: async (message) => {
-      seen.push(message);
-    },
-  });
-  client = createGrpcClient(ordersV1.OrdersServiceService, `127.0.0.1:${app.grpcPort}`);
+  orders = await startCellService(cellId, 'orders', loadOrdersConfig, createOrdersApp);
+  app = orders.app;
+  testBus = createTestBus('orders-test');
+  seen = await testBus.collect([
+    topics.inventoryCommands,
+    topics.paymentsCommands,
+    topics.orderEvents,
+  ]);
+  client = createGrpcClient(ordersV1.OrdersServiceService, orders.grpcAddress);
 }, 90_000);
 
 afterAll(async () => {
   client?.close();
-  await commands?.stop();
-  await bus?.close();
-  await app?.stop();
-  await db?.drop();
+  await testBus?.close();
+  await orders?.stop();
 });
 
 const tenantId = 'tenant-a';
@@ -88,7 +76,7 @@ function next<T>(
   codec: MessageCodec<T>,
 ): Promise<{ message: IncomingMessage; body: T }> {
   return eventually(async () => {
-    const message = seen.find(
+    const message = seen.received.find(
       (m) => m.envelope.correlationId === orderId && m.envelope.type === codec.typeName,
     );
     return message ? { message, body: codec.decode(message.payload) } : undefined;
@@ -101,7 +89,7 @@ async function reply<T>(
   body: T,
   messageId = randomUUID(),
 ) {
-  await bus.publish([
+  await testBus.bus.publish([
     {
       topic: topics.sagaReplies,
       key: command.key,
@@ -232,7 +220,7 @@ describe('orders saga orchestration', () => {
     // A different message id with the same content is a stale reply for the saga: also no effect.
     await reply(reserve.message, M.StockReserved, body);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const authorizations = seen.filter(
+    const authorizations = seen.received.filter(
       (m) =>
         m.envelope.correlationId === order.id && m.envelope.type === M.AuthorizePayment.typeName,
     );

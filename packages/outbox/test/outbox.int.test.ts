@@ -2,18 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, context, propagation, trace, type SpanContext } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, migrate, withTransaction, type Pool } from '@bulkhead/db';
+import { withTransaction, type Pool } from '@bulkhead/db';
 import type { EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
-import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
+import { createTestBus, type TestBus } from '@bulkhead/saga-driver';
 import {
-  createTestDatabase,
   eventually,
-  infra,
+  migratedTestDatabase,
   testLogger,
   uniqueName,
-  type TestDatabase,
+  type MigratedTestDatabase,
 } from '@bulkhead/testkit';
 import {
   createOutboxRelay,
@@ -25,58 +23,27 @@ import {
 } from '../src/index.js';
 
 const logger = testLogger('outbox');
-let db: TestDatabase;
+let db: MigratedTestDatabase;
 let pool: Pool;
+let testBus: TestBus;
 let bus: EventBus;
-const topics: string[] = [];
-const groups: string[] = [];
 
 beforeAll(async () => {
   // What @bulkhead/telemetry sets up in a service: W3C propagation and an async context.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  db = await createTestDatabase('outbox');
-  await migrate(db.url, [outboxMigrations]);
-  pool = createPool(db.url, { max: 20 });
-  bus = createKafkaEventBus({
-    clientId: uniqueName('outbox-test'),
-    brokers: infra.kafkaBrokers,
-    logger,
-  });
+  db = await migratedTestDatabase('outbox', [outboxMigrations], { poolSize: 20 });
+  pool = db.pool;
+  testBus = createTestBus('outbox');
+  bus = testBus.bus;
 });
 
 afterAll(async () => {
-  await bus?.close();
-  await deleteTopicsAndGroups();
-  // pool.end() resolves before its connections have closed; drop()'s DROP DATABASE ... FORCE
-  // may terminate one of them, which the pool would report as an unhandled 'error' event.
-  pool?.on('error', () => undefined);
-  await pool?.end();
+  await testBus?.close();
   await db?.drop();
   context.disable();
   propagation.disable();
 });
-
-async function deleteTopicsAndGroups(): Promise<void> {
-  const admin = new Kafka({ brokers: infra.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
-  if (topics.length > 0) await admin.deleteTopics({ topics });
-  await admin.disconnect();
-}
-
-function newGroup(): string {
-  const name = uniqueName('outbox_group');
-  groups.push(name);
-  return name;
-}
-
-async function newTopic(partitions = 1): Promise<string> {
-  const name = uniqueName('outbox');
-  await bus.ensureTopics([{ name, partitions }]);
-  topics.push(name);
-  return name;
-}
 
 function outboxMessage(topic: string, key: string, body: string): OutboxMessage {
   return {
@@ -93,20 +60,7 @@ function outboxMessage(topic: string, key: string, body: string): OutboxMessage 
 const body = (m: IncomingMessage): string => Buffer.from(m.payload).toString();
 
 /** Subscribes a fresh group to the topic and collects everything it receives. */
-async function collect(
-  topic: string,
-): Promise<{ received: IncomingMessage[]; stop(): Promise<void> }> {
-  const received: IncomingMessage[] = [];
-  const subscription = await bus.subscribe({
-    groupId: newGroup(),
-    topics: [topic],
-    partitionsConcurrently: 4,
-    handler: async (m) => {
-      received.push(m);
-    },
-  });
-  return { received, stop: () => subscription.stop() };
-}
+const collect = (topic: string) => testBus.collect([topic], { partitionsConcurrently: 4 });
 
 async function untilReceived(
   received: unknown[],
@@ -139,7 +93,7 @@ async function withRelay<T>(
 
 describe('transactional outbox', () => {
   it('publishes nothing for a rolled-back transaction', async () => {
-    const topic = await newTopic();
+    const topic = await testBus.topic();
     const consumer = await collect(topic);
     await withRelay({}, async () => {
       await expect(
@@ -157,7 +111,7 @@ describe('transactional outbox', () => {
   });
 
   it('publishes committed rows in seq order with their envelope, then marks them sent', async () => {
-    const topic = await newTopic();
+    const topic = await testBus.topic();
     const consumer = await collect(topic);
     const givenId = '01890a5d-ac96-774b-bcce-b302099a8057';
     const first = [
@@ -198,7 +152,7 @@ describe('transactional outbox', () => {
   });
 
   it('two relays on one database publish every row exactly once, keeping per-key order', async () => {
-    const topic = await newTopic(3);
+    const topic = await testBus.topic(3);
     const consumer = await collect(topic);
     const keys = Array.from({ length: 10 }, (_, i) => `order-${i}`);
     const txPerKey = 15; // 2 messages per transaction: 300 rows
@@ -254,7 +208,7 @@ describe('transactional outbox', () => {
   });
 
   it('wakes on NOTIFY at commit, long before the fallback poll', async () => {
-    const topic = await newTopic();
+    const topic = await testBus.topic();
     await withRelay({ pollIntervalMs: 10_000 }, async () => {
       await sleep(200); // the relay's first round is over; it now waits for a NOTIFY
       for (const body of ['first', 'second']) {
@@ -270,7 +224,7 @@ describe('transactional outbox', () => {
   });
 
   it('reconnects its LISTEN connection after it drops', async () => {
-    const topic = await newTopic();
+    const topic = await testBus.topic();
     const listeners = async (): Promise<number[]> => {
       const { rows } = await pool.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity
@@ -296,7 +250,7 @@ describe('transactional outbox', () => {
   });
 
   it('keeps rows unsent when publishing fails and publishes them on a later round', async () => {
-    const topic = await newTopic();
+    const topic = await testBus.topic();
     const consumer = await collect(topic);
     let brokerDown = true;
     let failures = 0;
@@ -325,7 +279,7 @@ describe('transactional outbox', () => {
   });
 
   it('carries the trace context of the enqueuing request through the relay to the consumer', async () => {
-    const topic = await newTopic();
+    const topic = await testBus.topic();
     const request: SpanContext = {
       traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       spanId: '00f067aa0ba902b7',
@@ -334,7 +288,7 @@ describe('transactional outbox', () => {
     const seenEnvelopes: Array<string | undefined> = [];
     const seenInHandler: Array<SpanContext | undefined> = [];
     const subscription = await bus.subscribe({
-      groupId: newGroup(),
+      groupId: testBus.group(),
       topics: [topic],
       handler: async (message) => {
         seenEnvelopes.push(message.envelope.traceparent);

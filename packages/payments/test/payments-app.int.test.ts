@@ -1,18 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { cellTopic } from '@bulkhead/cell';
 import { paymentsV1, sagaMessages as M } from '@bulkhead/contracts';
-import { createGrpcClient, GrpcError, Status, type GrpcClient } from '@bulkhead/grpc';
-import {
-  createTestDatabase,
-  type TestDatabase,
-  testLogger,
-  cellServiceEnv,
-} from '@bulkhead/testkit';
+import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
+import { grpcError } from '@bulkhead/testkit';
 import {
   command,
-  deleteCellTopics,
+  type ParticipantUnderTest,
   type SagaDriver,
-  startSagaDriver,
+  startParticipant,
   testCellId,
 } from '@bulkhead/saga-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,26 +16,20 @@ import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/
 const { PaymentStatus } = paymentsV1;
 const cellId = testCellId();
 const tenantId = 'tenant-a';
-let db: TestDatabase;
+let payments: ParticipantUnderTest<PaymentsApp>;
 let app: PaymentsApp;
 let saga: SagaDriver;
 let client: GrpcClient<typeof paymentsV1.PaymentsServiceService>;
 
 beforeAll(async () => {
-  db = await createTestDatabase('payments');
-  const config = loadPaymentsConfig(cellServiceEnv(cellId, db.name));
-  app = createPaymentsApp(config, { logger: testLogger('payments') });
-  await app.start();
-  saga = await startSagaDriver(cellId, cellTopic(cellId, 'payments', 'commands'));
-  client = createGrpcClient(paymentsV1.PaymentsServiceService, `127.0.0.1:${app.grpcPort}`);
+  payments = await startParticipant(cellId, 'payments', loadPaymentsConfig, createPaymentsApp);
+  ({ app, saga } = payments);
+  client = createGrpcClient(paymentsV1.PaymentsServiceService, payments.grpcAddress);
 });
 
 afterAll(async () => {
   client?.close();
-  await saga?.close();
-  await app?.stop();
-  await deleteCellTopics(cellId);
-  await db?.drop();
+  await payments?.stop();
 });
 
 const payment = async (orderId: string, tenant = tenantId) =>
@@ -63,17 +52,6 @@ async function authorized(orderId: string): Promise<string> {
   expect(reply.envelope.type).toBe(M.PaymentAuthorized.typeName);
   return M.PaymentAuthorized.decode(reply.payload).paymentId;
 }
-
-const grpcError = (promise: Promise<unknown>) =>
-  promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(GrpcError);
-      return error as GrpcError;
-    },
-  );
 
 describe('payments app', () => {
   it('is ready once started', () => {

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { databaseUrl, ensureDatabase } from '@bulkhead/db';
+import {
+  createPool,
+  databaseUrl,
+  ensureDatabase,
+  migrate,
+  type MigrationSet,
+  type Pool,
+} from '@bulkhead/db';
+import { GrpcError } from '@bulkhead/grpc';
 import { createLogger, type Logger } from '@bulkhead/logger';
 
 /** Endpoints of the local infrastructure started by infra/local/infra.sh (env overrides). */
@@ -40,6 +48,37 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
   };
 }
 
+export interface MigratedTestDatabase extends TestDatabase {
+  readonly pool: Pool;
+}
+
+/** A throwaway database with these migrations applied and a pool on it; drop() ends the pool first. */
+export async function migratedTestDatabase(
+  prefix: string,
+  migrations: MigrationSet[],
+  { poolSize = 10 }: { poolSize?: number } = {},
+): Promise<MigratedTestDatabase> {
+  const db = await createTestDatabase(prefix);
+  try {
+    await migrate(db.url, migrations);
+  } catch (error) {
+    await db.drop();
+    throw error;
+  }
+  const pool = createPool(db.url, { max: poolSize });
+  return {
+    ...db,
+    pool,
+    drop: async () => {
+      // pool.end() resolves before its connections have closed; DROP DATABASE ... FORCE may
+      // terminate one of them, which the pool reports as an 'error' event: expected here.
+      pool.on('error', () => undefined);
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
 /** A logger for tests: silent unless BULKHEAD_TEST_LOG_LEVEL is set. */
 export function testLogger(name = 'test'): Logger {
   return createLogger(
@@ -67,6 +106,19 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** The GrpcError a call fails with; throws if the call succeeds or fails with anything else. */
+export function grpcError(call: Promise<unknown>): Promise<GrpcError> {
+  return call.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (error: unknown) => {
+      if (error instanceof GrpcError) return error;
+      throw new Error('expected the call to fail with a GrpcError', { cause: error });
+    },
+  );
 }
 
 /** Environment for a cell service under test: the local infra, its own database, a random gRPC port. */
