@@ -1,3 +1,4 @@
+import type { CellService } from '@bulkhead/cell';
 import { createLogger } from '@bulkhead/logger';
 import { runMain } from '@bulkhead/service-runtime';
 import { createCellServiceApp, type CellServiceApp, type CellServiceParts } from './app.js';
@@ -5,14 +6,16 @@ import { loadCellServiceConfig, type CellServiceConfig } from './config.js';
 import type { CellServiceOverrides } from './context.js';
 
 /** A cell service: its configuration loader and its composition root, from its parts. */
-export interface CellServiceDefinition {
-  readonly service: CellServiceParts['service'];
+export interface CellServiceDefinition<S extends CellService = CellService> {
+  readonly service: S;
   /** Reads the service's configuration (default ports: cell-1's, from the manifest). */
   loadConfig(source?: Record<string, string | undefined>): CellServiceConfig;
   createApp(config: CellServiceConfig, overrides: CellServiceOverrides): CellServiceApp;
 }
 
-export function defineCellService(parts: CellServiceParts): CellServiceDefinition {
+export function defineCellService<const S extends CellService>(
+  parts: CellServiceParts & { service: S },
+): CellServiceDefinition<S> {
   return {
     service: parts.service,
     loadConfig: (source = process.env) => loadCellServiceConfig(parts.service, source),

@@ -12,19 +12,19 @@ import {
   testCellId,
 } from '@bulkhead/saga-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInventoryApp, type InventoryApp, loadInventoryConfig } from '../src/index.js';
+import { inventory as inventoryService, type InventoryApp } from '../src/index.js';
 
 const { ReservationFailure } = inventoryMessagesV1;
 const cellId = testCellId();
 const tenantId = 'tenant-a';
-let inventory: ParticipantUnderTest<InventoryApp>;
+let inventory: ParticipantUnderTest;
 let app: InventoryApp;
 let saga: SagaDriver;
 let client: GrpcClient<typeof inventoryV1.InventoryServiceService>;
 let pool: Pool;
 
 beforeAll(async () => {
-  inventory = await startParticipant(cellId, 'inventory', loadInventoryConfig, createInventoryApp);
+  inventory = await startParticipant(cellId, inventoryService);
   ({ app, saga } = inventory);
   client = createGrpcClient(inventoryV1.InventoryServiceService, inventory.grpcAddress);
   pool = app.context.pool; // for reading the reservations table

@@ -22,7 +22,7 @@ import {
   type TestBus,
 } from '@bulkhead/saga-driver';
 import { eventually } from '@bulkhead/testkit';
-import { createOrdersApp, loadOrdersConfig, type OrdersApp } from '../src/index.js';
+import { orders as ordersService, type OrdersApp } from '../src/index.js';
 
 const cellId = testCellId();
 const topics = {
@@ -31,14 +31,14 @@ const topics = {
   sagaReplies: cellTopic(cellId, 'orders', 'saga-replies'),
   orderEvents: cellTopic(cellId, 'orders', 'events'),
 };
-let orders: CellServiceUnderTest<OrdersApp>;
+let orders: CellServiceUnderTest;
 let app: OrdersApp;
 let testBus: TestBus;
 let seen: Collector;
 let client: GrpcClient<typeof ordersV1.OrdersServiceService>;
 
 beforeAll(async () => {
-  orders = await startCellService(cellId, 'orders', loadOrdersConfig, createOrdersApp);
+  orders = await startCellService(cellId, ordersService);
   app = orders.app;
   testBus = createTestBus('orders-test');
   seen = await testBus.collect([

@@ -11,18 +11,18 @@ import {
   testCellId,
 } from '@bulkhead/saga-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentsApp, loadPaymentsConfig, type PaymentsApp } from '../src/index.js';
+import { payments as paymentsService, type PaymentsApp } from '../src/index.js';
 
 const { PaymentStatus } = paymentsV1;
 const cellId = testCellId();
 const tenantId = 'tenant-a';
-let payments: ParticipantUnderTest<PaymentsApp>;
+let payments: ParticipantUnderTest;
 let app: PaymentsApp;
 let saga: SagaDriver;
 let client: GrpcClient<typeof paymentsV1.PaymentsServiceService>;
 
 beforeAll(async () => {
-  payments = await startParticipant(cellId, 'payments', loadPaymentsConfig, createPaymentsApp);
+  payments = await startParticipant(cellId, paymentsService);
   ({ app, saga } = payments);
   client = createGrpcClient(paymentsV1.PaymentsServiceService, payments.grpcAddress);
 });

@@ -1,27 +1,13 @@
 import { cellTopic, type CellService } from '@bulkhead/cell';
-import type { Logger } from '@bulkhead/logger';
+import type { CellServiceApp, CellServiceDefinition } from '@bulkhead/cell-service';
+import { Lifecycle } from '@bulkhead/service-runtime';
 import { cellServiceEnv, createTestDatabase, testLogger } from '@bulkhead/testkit';
 import { deleteCellTopics } from './kafka-admin.js';
 import { startSagaDriver, type SagaDriver } from './saga-driver.js';
 
-/** What these helpers need of a cell service's app (every createXApp returns one). */
-export interface StartableCellApp {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  readonly grpcPort: number;
-}
-
-/** Which service of which cell to start, with its package's loadXConfig and createXApp. */
-export type CellServiceArgs<S extends CellService, C, A extends StartableCellApp> = [
-  cellId: string,
-  service: S,
-  loadConfig: (env: Record<string, string>) => C,
-  create: (config: C, overrides: { logger: Logger }) => A,
-];
-
 /** A started cell service on its own throwaway database and cell topics. */
-export interface CellServiceUnderTest<A extends StartableCellApp> {
-  readonly app: A;
+export interface CellServiceUnderTest {
+  readonly app: CellServiceApp;
   /** 127.0.0.1 and the app's gRPC port, for createGrpcClient. */
   readonly grpcAddress: string;
   /** Stops the app, deletes the cell's topics and drops the database. */
@@ -34,42 +20,43 @@ export type ParticipantService = {
 }[CellService];
 
 /** A started saga participant and the saga driver on its commands topic. */
-export interface ParticipantUnderTest<A extends StartableCellApp> extends CellServiceUnderTest<A> {
+export interface ParticipantUnderTest extends CellServiceUnderTest {
   readonly saga: SagaDriver;
 }
 
 /** Starts a cell service of this cell as its main would, on a throwaway database. */
-export async function startCellService<C, A extends StartableCellApp>(
-  ...[cellId, service, loadConfig, create]: CellServiceArgs<CellService, C, A>
-): Promise<CellServiceUnderTest<A>> {
-  const undo: (() => Promise<void>)[] = [];
-  const stop = async (): Promise<void> => {
-    for (const step of undo.splice(0).reverse()) await step();
-  };
+export async function startCellService(
+  cellId: string,
+  definition: CellServiceDefinition,
+): Promise<CellServiceUnderTest> {
+  const { service } = definition;
+  const lifecycle = new Lifecycle(testLogger(`${service}-fixture`));
   try {
-    const db = await createTestDatabase(service);
-    undo.push(() => db.drop());
-    undo.push(() => deleteCellTopics(cellId)); // the app creates them on start
-    const app = create(loadConfig(cellServiceEnv(cellId, db.name)), {
-      logger: testLogger(service),
-    });
-    undo.push(() => app.stop());
+    const db = await lifecycle.open(
+      'database',
+      () => createTestDatabase(service),
+      (d) => d.drop(),
+    );
+    lifecycle.defer('cell topics', () => deleteCellTopics(cellId)); // the app creates them on start
+    const config = definition.loadConfig(cellServiceEnv(cellId, db.name));
+    const app = definition.createApp(config, { logger: testLogger(service) });
+    lifecycle.defer('app', () => app.stop());
     await app.start();
-    return { app, grpcAddress: `127.0.0.1:${app.grpcPort}`, stop };
+    return { app, grpcAddress: `127.0.0.1:${app.grpcPort}`, stop: () => lifecycle.close() };
   } catch (error) {
-    await stop().catch(() => undefined); // the start failure is the error worth reporting
+    await lifecycle.close(); // the start failure is the error worth reporting
     throw error;
   }
 }
 
 /** Starts a saga participant (startCellService) and a saga driver on its commands topic. */
-export async function startParticipant<C, A extends StartableCellApp>(
-  ...args: CellServiceArgs<ParticipantService, C, A>
-): Promise<ParticipantUnderTest<A>> {
-  const [cellId, service] = args;
-  const participant = await startCellService(...args);
+export async function startParticipant(
+  cellId: string,
+  definition: CellServiceDefinition<ParticipantService>,
+): Promise<ParticipantUnderTest> {
+  const participant = await startCellService(cellId, definition);
   try {
-    const saga = await startSagaDriver(cellId, cellTopic(cellId, service, 'commands'));
+    const saga = await startSagaDriver(cellId, cellTopic(cellId, definition.service, 'commands'));
     return {
       ...participant,
       saga,

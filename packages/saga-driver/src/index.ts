@@ -8,11 +8,9 @@ export {
 export {
   startCellService,
   startParticipant,
-  type CellServiceArgs,
   type CellServiceUnderTest,
   type ParticipantService,
   type ParticipantUnderTest,
-  type StartableCellApp,
 } from './cell-service.js';
 export { deleteCellTopics } from './kafka-admin.js';
 export { createTestBus, type Collector, type TestBus } from './test-bus.js';
