@@ -3,7 +3,9 @@ import { createPool, databaseUrl, type Pool } from '@bulkhead/db';
 import type { EventBus } from '@bulkhead/event-bus';
 import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import type { Logger } from '@bulkhead/logger';
+import { createOutbox, type Outbox, type TraceContextSource } from '@bulkhead/outbox';
 import { systemClock, type Clock } from '@bulkhead/service-runtime';
+import { currentTraceContext } from '@bulkhead/telemetry/context';
 import type { CellServiceConfig } from './config.js';
 
 /**
@@ -19,6 +21,8 @@ export interface CellServiceContext {
   readonly clock: Clock;
   readonly pool: Pool;
   readonly bus: EventBus;
+  /** Where the service's state changes enqueue their messages (with the active trace context). */
+  readonly outbox: Outbox;
   /** Closes what the context built (not what was passed in as an override). */
   close(): Promise<void>;
 }
@@ -29,6 +33,8 @@ export interface CellServiceOverrides {
   clock?: Clock;
   pool?: Pool;
   bus?: EventBus;
+  /** Where the outbox reads the active trace context (default: OpenTelemetry's). */
+  traceContext?: TraceContextSource;
 }
 
 export function createCellServiceContext(
@@ -56,6 +62,7 @@ export function createCellServiceContext(
     clock: overrides.clock ?? systemClock,
     pool,
     bus,
+    outbox: createOutbox({ traceContext: overrides.traceContext ?? currentTraceContext }),
     close: () =>
       (closed ??= (async () => {
         if (!overrides.bus) await bus.close();

@@ -14,20 +14,21 @@ export const orders = defineCellService({
     idempotencyMigrations,
     { name: 'orders', directory: migrationsDir(import.meta.url) },
   ],
-  grpc: ({ pool, logger, cellId }) => ({
+  grpc: ({ pool, logger, cellId, outbox }) => ({
     definition: ordersV1.OrdersServiceService,
-    implementation: ordersService(pool, { cellId }, logger),
+    implementation: ordersService(pool, { cellId, outbox }, logger),
   }),
   housekeeping: async ({ pool }) => {
     await purgeExpiredKeys(pool);
   },
-  handler: ({ pool, logger, cellId }) =>
+  handler: ({ pool, logger, cellId, outbox }) =>
     inboxHandler({
       pool,
       consumer: 'orders',
       logger,
       decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
-      handle: (tx, reply, message) => handleSagaReply(tx, { cellId }, message, reply, logger),
+      handle: (tx, reply, message) =>
+        handleSagaReply(tx, { cellId, outbox }, message, reply, logger),
     }),
 });
 

@@ -4,7 +4,7 @@ import type { ordersV1 } from '@bulkhead/contracts';
 import type { PoolClient, Queryable } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
-import { enqueue, type OutboxMessage } from '@bulkhead/outbox';
+import type { Outbox, OutboxMessage } from '@bulkhead/outbox';
 import { advance, start, type DecodedReply, type SagaCommand } from './order-saga.js';
 import { applyOrderPatch, insertOrder, loadOrderForUpdate, saveSaga } from './order-store.js';
 
@@ -23,8 +23,10 @@ export interface NewOrder {
   paymentToken: string;
 }
 
+/** What the orders domain needs of its service's context. */
 export interface CellContext {
   cellId: string;
+  outbox: Outbox;
 }
 
 function outboxMessage(
@@ -74,7 +76,10 @@ export async function placeOrder(
   const started = start({ ...order, id, totalCents: 0 });
   const items = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
   const placed = await insertOrder(tx, { ...order, id, items }, started.saga);
-  await enqueue(tx, commandMessages(cell, { id, tenantId: order.tenantId }, started.commands));
+  await cell.outbox.enqueue(
+    tx,
+    commandMessages(cell, { id, tenantId: order.tenantId }, started.commands),
+  );
   return placed;
 }
 
@@ -112,6 +117,6 @@ export async function handleSagaReply(
     const topic = cellTopic(cell.cellId, 'orders', 'events');
     messages.push(outboxMessage(cell, order, topic, next.event, messageId));
   }
-  if (messages.length > 0) await enqueue(tx, messages);
+  if (messages.length > 0) await cell.outbox.enqueue(tx, messages);
   logger.debug({ orderId, from: saga, to: next.saga }, 'saga advanced');
 }

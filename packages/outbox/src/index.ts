@@ -1,6 +1,12 @@
 import { migrationsDir, type MigrationSet } from '@bulkhead/db';
 
-export { enqueue, OUTBOX_CHANNEL, type OutboxMessage } from './enqueue.js';
+export {
+  createOutbox,
+  OUTBOX_CHANNEL,
+  type Outbox,
+  type OutboxMessage,
+  type TraceContextSource,
+} from './enqueue.js';
 export {
   createOutboxRelay,
   purgeSent,

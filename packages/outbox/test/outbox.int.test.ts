@@ -4,6 +4,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTransaction, type Pool } from '@bulkhead/db';
+import { currentTraceContext } from '@bulkhead/telemetry/context';
 import type { EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
 import { createTestBus, type TestBus } from '@bulkhead/saga-driver';
 import {
@@ -15,7 +16,7 @@ import {
 } from '@bulkhead/testkit';
 import {
   createOutboxRelay,
-  enqueue,
+  createOutbox,
   outboxMigrations,
   purgeSent,
   type OutboxMessage,
@@ -23,6 +24,9 @@ import {
 } from '../src/index.js';
 
 const logger = testLogger('outbox');
+
+// The outbox of a service, reading the trace context the way the cell services' outbox does.
+const { enqueue } = createOutbox({ traceContext: currentTraceContext });
 let db: MigratedTestDatabase;
 let pool: Pool;
 let testBus: TestBus;

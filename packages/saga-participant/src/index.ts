@@ -4,7 +4,7 @@ import { cellTopic } from '@bulkhead/cell';
 import type { Envelope, MessageHandler } from '@bulkhead/event-bus';
 import { inboxHandler } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
-import { enqueue } from '@bulkhead/outbox';
+import type { Outbox } from '@bulkhead/outbox';
 
 /** A reply to a saga command: its envelope type and encoded payload. */
 export interface Reply {
@@ -40,6 +40,7 @@ export function route<T extends { orderId: string }>(
 export interface ParticipantContext {
   pool: Pool;
   logger: Logger;
+  outbox: Outbox;
   cellId: string;
   /** The participant's name: its inbox namespace. */
   service: string;
@@ -66,7 +67,7 @@ export function commandHandler(
     async handle(tx, work, { envelope }) {
       const answer = await work(tx);
       if (!answer) return;
-      await enqueue(tx, [
+      await context.outbox.enqueue(tx, [
         {
           topic: repliesTopic,
           key: envelope.correlationId,
