@@ -194,21 +194,25 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   const callOptions = (call?: CallOptions): Partial<grpc.CallOptions> =>
     call?.deadlineMs === undefined ? {} : { deadline: Date.now() + call.deadlineMs };
 
+  /** What every call of a method sends: its path, codecs, the request, metadata and options. */
+  const callArgs = <Req, Res>(method: grpc.MethodDefinition<Req, Res>, req: Req, c?: CallOptions) =>
+    [
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      req,
+      new grpc.Metadata(),
+      callOptions(c),
+    ] as const;
+
   function unaryCall<Req, Res>(
     method: grpc.MethodDefinition<Req, Res>,
     request: Req,
     call?: CallOptions,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
-      channel.makeUnaryRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        request,
-        new grpc.Metadata(),
-        callOptions(call),
-        (error, response) =>
-          error ? reject(GrpcError.fromServiceError(error)) : resolve(response as Res),
+      channel.makeUnaryRequest(...callArgs(method, request, call), (error, response) =>
+        error ? reject(GrpcError.fromServiceError(error)) : resolve(response as Res),
       );
     });
   }
@@ -218,14 +222,7 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
     if (method.requestStream) continue; // client streams: not used by the platform
     client[name] = method.responseStream
       ? (request: unknown, call?: CallOptions) =>
-          channel.makeServerStreamRequest(
-            method.path,
-            method.requestSerialize,
-            method.responseDeserialize,
-            request,
-            new grpc.Metadata(),
-            callOptions(call),
-          )
+          channel.makeServerStreamRequest(...callArgs(method, request, call))
       : (request: unknown, call?: CallOptions) => unaryCall(method, request, call);
   }
   return client as GrpcClient<D>;

@@ -4,6 +4,18 @@ import { Lifecycle } from '../src/index.js';
 
 const logger = createLogger('lifecycle-test', 'silent');
 
+/** A lifecycle with resource "A" opened, and the list its closes are recorded in. */
+async function withA(): Promise<{ lifecycle: Lifecycle; closed: string[] }> {
+  const closed: string[] = [];
+  const lifecycle = new Lifecycle(logger);
+  await lifecycle.open(
+    'a',
+    () => 'A',
+    (r) => void closed.push(r),
+  );
+  return { lifecycle, closed };
+}
+
 describe('Lifecycle', () => {
   it('closes what was opened, latest first, once', async () => {
     const closed: string[] = [];
@@ -25,13 +37,7 @@ describe('Lifecycle', () => {
   });
 
   it('does not remember a resource whose open failed, and closes the ones before it', async () => {
-    const closed: string[] = [];
-    const lifecycle = new Lifecycle(logger);
-    await lifecycle.open(
-      'a',
-      () => 'A',
-      (r) => void closed.push(r),
-    );
+    const { lifecycle, closed } = await withA();
     await expect(
       lifecycle.open(
         'b',
@@ -44,13 +50,7 @@ describe('Lifecycle', () => {
   });
 
   it('keeps closing after a close fails, and refuses to open while stopping', async () => {
-    const closed: string[] = [];
-    const lifecycle = new Lifecycle(logger);
-    await lifecycle.open(
-      'a',
-      () => 'A',
-      (r) => void closed.push(r),
-    );
+    const { lifecycle, closed } = await withA();
     lifecycle.defer('b', () => {
       throw new Error('stuck');
     });
