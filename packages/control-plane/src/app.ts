@@ -36,7 +36,6 @@ export function createControlPlaneApp(
   overrides: ControlPlaneOverrides,
 ): ControlPlaneApp {
   const { logger } = overrides;
-  const database = { serverUrl: config.pgUrl, database: config.database };
   const lifecycle = new Lifecycle(logger);
   let state: 'new' | 'starting' | 'ready' | 'stopping' = 'new';
   let ports = { http: 0, grpc: 0 };
@@ -48,7 +47,8 @@ export function createControlPlaneApp(
       logger.warn('CONTROL_PLANE_ADMIN_TOKEN is not set: using the development default token');
     }
     const url = await prepareDatabase({
-      ...database,
+      serverUrl: config.pgUrl,
+      database: config.database,
       migrations: [{ name: 'control-plane', directory: migrationsDir(import.meta.url) }],
       logger,
     });

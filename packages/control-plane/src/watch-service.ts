@@ -22,7 +22,8 @@ export function snapshotFor(snapshot: Snapshot, services: readonly string[]): Sn
 
 /**
  * WatchSnapshot: sends the current snapshot when it is newer than known_version, then every newer
- * version, each with only the endpoints of the services the watcher asked for. A slow reader never makes snapshots pile up: while its stream is backed up only the
+ * version, each with only the endpoints of the services the watcher asked for. A slow reader
+ * never makes snapshots pile up: while its stream is backed up only the
  * newest pending snapshot is kept (a newer version replaces an older one entirely).
  */
 export function watchSnapshotHandler(

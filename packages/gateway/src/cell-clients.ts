@@ -17,7 +17,10 @@ type ClientOf<S extends CalledService> = GrpcClient<(typeof SERVICES)[S]>;
  * clients whose endpoint the snapshot no longer has.
  */
 export class CellClients {
-  private readonly clients = new Map<string, { address: string; client: { close(): void } }>();
+  private readonly clients = new Map<
+    string,
+    { cellId: string; service: CalledService; address: string; client: { close(): void } }
+  >();
 
   constructor(private readonly deadlineMs: number) {}
 
@@ -28,14 +31,13 @@ export class CellClients {
     if (cached?.address === address) return cached.client as ClientOf<S>;
     cached?.client.close();
     const client = createGrpcClient(SERVICES[service], address, { deadlineMs: this.deadlineMs });
-    this.clients.set(key, { address, client });
+    this.clients.set(key, { cellId, service, address, client });
     return client as ClientOf<S>;
   }
 
   /** Closes the clients the routing table no longer routes to (started calls finish). */
   retain(table: RoutingTable): void {
-    for (const [key, { address, client }] of this.clients) {
-      const [cellId = '', service = ''] = key.split('/');
+    for (const [key, { cellId, service, address, client }] of this.clients) {
       if (table.cell(cellId)?.endpoints[service] === address) continue;
       client.close();
       this.clients.delete(key);

@@ -43,18 +43,20 @@ function protoPath(path: readonly PropertyKey[]): string {
   return path.map((part) => String(part).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).join('.');
 }
 
+const describeIssues = (issues: readonly z.core.$ZodIssue[]): string[] =>
+  issues.map((i) => `${protoPath(i.path) || 'request'}: ${i.message}`);
+
 /** Every problem of a request with its schema, one "field: message" each (empty when valid). */
 export function requestProblems(schema: z.ZodType, request: unknown): string[] {
   const result = schema.safeParse(request);
-  if (result.success) return [];
-  return result.error.issues.map((i) => `${protoPath(i.path) || 'request'}: ${i.message}`);
+  return result.success ? [] : describeIssues(result.error.issues);
 }
 
 /** Validates a request with its schema; INVALID_ARGUMENT naming every bad field otherwise. */
 export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): z.infer<S> {
   const result = schema.safeParse(request);
   if (result.success) return result.data;
-  throw new GrpcError(Status.INVALID_ARGUMENT, requestProblems(schema, request).join('; '));
+  throw new GrpcError(Status.INVALID_ARGUMENT, describeIssues(result.error.issues).join('; '));
 }
 
 /**

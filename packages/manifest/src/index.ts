@@ -1,5 +1,4 @@
 import { deployables } from './deployables.js';
-import type { DeployableSpec } from './spec.js';
 
 export { deployables };
 export type { CallSpec, DeployableKind, DeployableSpec, PortSpec } from './spec.js';
@@ -26,10 +25,6 @@ export const deployableNames = Object.keys(deployables) as DeployableName[];
 export const cellServices = deployableNames.filter(
   (name): name is CellService => deployables[name].kind === 'cell-service',
 );
-
-export function deployable(name: DeployableName): DeployableSpec {
-  return deployables[name];
-}
 
 /** Port offset of cell n (1-based): cell n's ports are cell-1's plus 10 × (n − 1). */
 export const CELL_PORT_STRIDE = 10;

@@ -14,21 +14,20 @@ export const orders = defineCellService({
     idempotencyMigrations,
     { name: 'orders', directory: migrationsDir(import.meta.url) },
   ],
-  grpc: ({ pool, logger, cellId, outbox }) => ({
+  grpc: (context) => ({
     definition: ordersV1.OrdersServiceService,
-    implementation: ordersService(pool, { cellId, outbox }, logger),
+    implementation: ordersService(context.pool, context, context.logger),
   }),
   housekeeping: async ({ pool }) => {
     await purgeExpiredKeys(pool);
   },
-  handler: ({ pool, logger, cellId, outbox }) =>
+  handler: (context) =>
     inboxHandler({
-      pool,
-      consumer: 'orders',
-      logger,
+      pool: context.pool,
+      consumer: context.service,
+      logger: context.logger,
       decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
-      handle: (tx, reply, message) =>
-        handleSagaReply(tx, { cellId, outbox }, message, reply, logger),
+      handle: (tx, reply, message) => handleSagaReply(tx, context, message, reply, context.logger),
     }),
 });
 

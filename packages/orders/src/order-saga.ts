@@ -1,4 +1,5 @@
 import type { CellService } from '@bulkhead/cell';
+import type { RejectionReason } from '@bulkhead/contracts';
 import { sagaMessages, inventoryMessagesV1 } from '@bulkhead/contracts';
 import {
   applyReply,
@@ -25,15 +26,9 @@ export const orderSaga = defineSaga('order', [
 
 export type OrderSagaStep = (typeof orderSaga.steps)[number]['name'];
 
-/**
- * Rejection reasons exposed on the public API. `invalid_request` only appears if inventory
- * refused a command orders should never have sent (orders validates first).
- */
-export type RejectionReason =
-  'out_of_stock' | 'unknown_sku' | 'payment_declined' | 'invalid_request';
-
 const { ReservationFailure } = inventoryMessagesV1;
 
+/** The public rejection reason of a failed reservation (contracts: REJECTION_REASONS). */
 function reservationFailureReason(
   failure: inventoryMessagesV1.ReservationFailure,
 ): RejectionReason {

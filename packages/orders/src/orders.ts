@@ -13,8 +13,7 @@ import { applyOrderPatch, insertOrder, loadOrderForUpdate, saveSaga } from './or
  * (order-store.ts), the pure saga (order-saga.ts) and the outbox, in the caller's transaction.
  */
 
-export type { OrderStatusName } from './order-saga.js';
-export { findOrder, toProto } from './order-store.js';
+export { findOrder } from './order-store.js';
 
 export interface NewOrder {
   tenantId: string;
