@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs pinned Kubernetes tools under .tools/ (gitignored), only those named:
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate
+# Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
+# linked as .tools/bin/<name>; Go's module and build caches stay in their default places
+# outside the clone, so a fresh clone on the same machine relinks in seconds instead of
+# compiling for minutes. kubernetes-validate (the Kubernetes OpenAPI schemas, strict) comes
+# from PyPI into a venv under .tools/. Idempotent; prints the path of nothing, logs to stderr.
+set -euo pipefail
+REPO_ROOT="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS_DIR="$REPO_ROOT/.tools"
+
+KIND_VERSION=v0.33.0
+HELM3_VERSION=v3.22.0
+HELM4_VERSION=v4.3.1
+KUBECONFORM_VERSION=v0.8.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
+# The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
+KUBE_MINOR=34
+
+log() { printf '[bulkhead] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# go_tool NAME PACKAGE@VERSION [LDFLAGS]
+go_tool() {
+  local name=$1 pkg=$2 ldflags=${3:-} version=${2##*@}
+  local dir="$TOOLS_DIR/go/$name-$version"
+  if [[ ! -f $dir/.complete ]]; then
+    command -v go >/dev/null || die "Go is needed to build $name (go install $pkg)"
+    log "go install $pkg (first time on this machine: minutes; later: seconds, from Go's cache)"
+    local tmp="$TOOLS_DIR/go/.tmp-$name-$$" out
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    out="$TOOLS_DIR/go/$name-$version.log"
+    if ! GOBIN="$tmp" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -trimpath ${ldflags:+-ldflags "$ldflags"} "$pkg" >"$out" 2>&1; then
+      tail -n 20 "$out" >&2
+      rm -rf "$tmp"
+      die "go install $pkg failed (log: $out)"
+    fi
+    local bin
+    bin=$(find "$tmp" -maxdepth 1 -type f | head -n 1)
+    [[ $bin == "$tmp/$name" ]] || mv "$bin" "$tmp/$name"
+    touch "$tmp/.complete"
+    rm -rf "$dir" && mv "$tmp" "$dir"
+  fi
+  mkdir -p "$TOOLS_DIR/bin"
+  ln -sfn "$dir/$name" "$TOOLS_DIR/bin/$name"
+}
+
+install_one() {
+  case "$1" in
+  kind) go_tool kind "sigs.k8s.io/kind@$KIND_VERSION" ;;
+  helm)
+    go_tool helm "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" \
+      "-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$KUBE_MINOR -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$KUBE_MINOR"
+    ;;
+  helm4)
+    go_tool helm4 "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" \
+      "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
+    ;;
+  kubeconform) go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" ;;
+  kubernetes-validate)
+    local venv="$TOOLS_DIR/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+    if [[ ! -f $venv/.complete ]]; then
+      log "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >"$venv.log" 2>&1 ||
+        { tail -n 20 "$venv.log" >&2; die "pip install kubernetes-validate failed"; }
+      touch "$venv/.complete"
+    fi
+    mkdir -p "$TOOLS_DIR/bin"
+    ln -sfn "$venv/bin/kubernetes-validate" "$TOOLS_DIR/bin/kubernetes-validate"
+    ;;
+  *) die "tools.sh: unknown tool $1" ;;
+  esac
+}
+
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate ..."
+mkdir -p "$TOOLS_DIR/go"
+exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
+flock -w 1800 "$lock" || die "another tools.sh is still running"
+for tool in "$@"; do install_one "$tool"; done
