@@ -7,10 +7,10 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render
 
 help:
-	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | clean"
+	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -52,6 +52,13 @@ typecheck: build
 # Each workspace's tsconfig.json references match its @bulkhead/* dependencies (also in make test).
 check-references: toolchain
 	@node infra/local/check-references.mjs
+
+# After a reviewed chart change: regenerate files/deployables.json from the manifest and rewrite
+# the committed renderings (charts/bulkhead/examples/*/rendered.yaml) that make test compares.
+chart-render: build
+	@node packages/manifest/dist/chart-facts.js write
+	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas
+	@BULKHEAD_UPDATE_RENDERED=1 pnpm exec vitest run --project chart
 
 format: deps
 	@pnpm exec prettier --write .

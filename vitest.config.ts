@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local),
-// e2e (the public contract against the running stack). `make test` runs all three.
+// Four suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
+// (the Helm chart rendered and checked, no cluster), e2e (the public contract against the running
+// stack). `make test` runs all four.
 export default defineConfig({
   test: {
     projects: [
@@ -19,6 +20,14 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'chart',
+          include: ['tests/chart/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
         },
       },
       {

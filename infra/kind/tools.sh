@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs pinned Kubernetes tools under .tools/ (gitignored), only those named:
-#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas
 # Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
 # linked as .tools/bin/<name>; Go's module and build caches stay in their default places
 # outside the clone, so a fresh clone on the same machine relinks in seconds instead of
@@ -17,6 +17,7 @@ KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 # The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
 KUBE_MINOR=34
+KUBE_SCHEMA_VERSION=1.34.0
 
 log() { printf '[bulkhead] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -71,11 +72,27 @@ install_one() {
     mkdir -p "$TOOLS_DIR/bin"
     ln -sfn "$venv/bin/kubernetes-validate" "$TOOLS_DIR/bin/kubernetes-validate"
     ;;
+  kube-schemas)
+    # kubeconform reads kubernetes-validate's strict schemas once their absolute
+    # "/api/_definitions.json" references point at a file.
+    install_one kubernetes-validate
+    local src dst="$TOOLS_DIR/kube-schemas/v$KUBE_SCHEMA_VERSION-local-strict"
+    src=$(echo "$TOOLS_DIR"/kubernetes-validate-"$KUBERNETES_VALIDATE_VERSION"/lib/python3*/site-packages/kubernetes_validate/kubernetes-json-schema/v"$KUBE_SCHEMA_VERSION"-local-strict)
+    [[ -d $src ]] || die "no Kubernetes $KUBE_SCHEMA_VERSION schemas in kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
+    if [[ ! -f $dst/.complete ]]; then
+      rm -rf "$dst" && mkdir -p "$dst"
+      local f
+      for f in "$src"/*.json; do
+        sed "s#\"/api/_definitions.json\##\"file://$dst/_definitions.json\##g" "$f" >"$dst/${f##*/}"
+      done
+      touch "$dst/.complete"
+    fi
+    ;;
   *) die "tools.sh: unknown tool $1" ;;
   esac
 }
 
-(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate ..."
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas ..."
 mkdir -p "$TOOLS_DIR/go"
 exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
 flock -w 1800 "$lock" || die "another tools.sh is still running"

@@ -2,6 +2,7 @@
 # `make test`: every suite, on a fresh machine or a warm one.
 #   1. toolchain, dependencies, codegen, build
 #   2. static checks: tsconfig references, test typecheck, lint, format check (each counted as one test)
+#   2b. the Helm chart, rendered and checked without a cluster (tests/chart)
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   4. end-to-end tests of the public contract against the running stack (both cells)
 # Starts the infrastructure and the services if they are not running, and stops exactly what it
@@ -66,6 +67,13 @@ pnpm exec eslint .
 count "eslint" $?
 pnpm exec prettier --check . >/dev/null
 count "prettier --check" $?
+
+step "Helm chart (no cluster: lint, render matrix under Helm 3 and 4, strict schemas, policy)"
+if bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas; then
+  vitest_suite chart --project chart
+else
+  count "chart tools install" 1
+fi
 
 step "infrastructure"
 if ! { is_running postgres && is_running redis && is_running kafka; }; then started_infra=1; fi

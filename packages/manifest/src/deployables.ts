@@ -12,8 +12,18 @@ export const deployables = {
     description:
       'Tenants, cells and the versioned routing snapshot; admin REST API and WatchSnapshot.',
     ports: {
-      http: { port: 8081, env: 'CONTROL_PLANE_HTTP_PORT', protocol: 'http' },
-      grpc: { port: 7081, env: 'CONTROL_PLANE_GRPC_PORT', protocol: 'grpc' },
+      http: {
+        port: 8081,
+        env: 'CONTROL_PLANE_HTTP_PORT',
+        hostEnv: 'CONTROL_PLANE_HTTP_HOST',
+        protocol: 'http',
+      },
+      grpc: {
+        port: 7081,
+        env: 'CONTROL_PLANE_GRPC_PORT',
+        hostEnv: 'CONTROL_PLANE_GRPC_HOST',
+        protocol: 'grpc',
+      },
     },
     probePort: 'http',
     calls: [],
@@ -23,8 +33,8 @@ export const deployables = {
     kind: 'cell-service',
     description: 'Owns orders and orchestrates the order saga.',
     ports: {
-      grpc: { port: 7111, env: 'GRPC_PORT', protocol: 'grpc' },
-      ops: { port: 9111, env: 'OPS_PORT', protocol: 'http' },
+      grpc: { port: 7111, env: 'GRPC_PORT', hostEnv: 'GRPC_HOST', protocol: 'grpc' },
+      ops: { port: 9111, env: 'OPS_PORT', hostEnv: 'OPS_HOST', protocol: 'http' },
     },
     probePort: 'ops',
     calls: [],
@@ -36,8 +46,8 @@ export const deployables = {
     kind: 'cell-service',
     description: 'Owns products and stock; a saga participant.',
     ports: {
-      grpc: { port: 7112, env: 'GRPC_PORT', protocol: 'grpc' },
-      ops: { port: 9112, env: 'OPS_PORT', protocol: 'http' },
+      grpc: { port: 7112, env: 'GRPC_PORT', hostEnv: 'GRPC_HOST', protocol: 'grpc' },
+      ops: { port: 9112, env: 'OPS_PORT', hostEnv: 'OPS_HOST', protocol: 'http' },
     },
     probePort: 'ops',
     calls: [],
@@ -49,8 +59,8 @@ export const deployables = {
     kind: 'cell-service',
     description: 'A simulated payment processor; a saga participant.',
     ports: {
-      grpc: { port: 7113, env: 'GRPC_PORT', protocol: 'grpc' },
-      ops: { port: 9113, env: 'OPS_PORT', protocol: 'http' },
+      grpc: { port: 7113, env: 'GRPC_PORT', hostEnv: 'GRPC_HOST', protocol: 'grpc' },
+      ops: { port: 9113, env: 'OPS_PORT', hostEnv: 'OPS_HOST', protocol: 'http' },
     },
     probePort: 'ops',
     calls: [],
@@ -63,7 +73,12 @@ export const deployables = {
     description: "Keeps the gateway's routing snapshot file current from the control plane.",
     sidecarOf: 'gateway',
     ports: {
-      ops: { port: 9085, env: 'CONFIG_AGENT_OPS_PORT', protocol: 'http' },
+      ops: {
+        port: 9085,
+        env: 'CONFIG_AGENT_OPS_PORT',
+        hostEnv: 'CONFIG_AGENT_OPS_HOST',
+        protocol: 'http',
+      },
     },
     probePort: 'ops',
     calls: [{ to: 'control-plane', port: 'grpc', env: 'CONTROL_PLANE_ADDRESS' }],
@@ -74,7 +89,7 @@ export const deployables = {
     description:
       'The public REST API: auth by API key, rate limit, REST → gRPC to the tenant’s cell.',
     ports: {
-      http: { port: 8080, env: 'GATEWAY_PORT', protocol: 'http' },
+      http: { port: 8080, env: 'GATEWAY_PORT', hostEnv: 'GATEWAY_HOST', protocol: 'http' },
     },
     probePort: 'http',
     // Cell services are found through the routing snapshot, not through configuration.

@@ -7,6 +7,8 @@ export interface PortSpec {
   readonly port: number;
   /** The variable the deployable reads its port from. */
   readonly env: string;
+  /** The variable it reads the address to bind from (default 127.0.0.1; 0.0.0.0 in a pod). */
+  readonly hostEnv: string;
   readonly protocol: 'http' | 'grpc';
 }
 
