@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
+import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import type { Logger } from '@bulkhead/logger';
 
 export type Pool = pg.Pool;
@@ -128,15 +130,68 @@ export interface DatabaseOptions {
   /** Applied in order, each tracked in its own table. */
   migrations: MigrationSet[];
   logger: Logger;
+  /**
+   * How long to wait for the server to accept connections (default 120 s). In a cluster the
+   * service may start before its database: it waits, with backoff, instead of crash-looping.
+   */
+  waitForServerMs?: number;
+}
+
+/** Errors that mean "the server is not reachable yet", not "the request is wrong". */
+const NOT_YET_REACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  // 57P03 cannot_connect_now: the server is starting up or shutting down.
+  '57P03',
+]);
+
+function notYetReachable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  return (
+    (e?.code !== undefined && NOT_YET_REACHABLE.has(e.code)) ||
+    /Connection terminated unexpectedly/.test(e?.message ?? '')
+  );
+}
+
+const WAIT_FOR_SERVER: BackoffOptions = { initialMs: 250, maxMs: 5_000, jitter: true };
+
+/**
+ * ensureDatabase, retried with backoff while the server is not reachable yet, for at most
+ * waitMs; any other error (bad credentials, a bad name) fails at once.
+ */
+async function ensureDatabaseWhenReachable(
+  options: DatabaseOptions,
+  waitMs: number,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureDatabase(options.serverUrl, options.database);
+      if (attempt > 1) options.logger.info({ attempt }, 'PostgreSQL is reachable');
+      return;
+    } catch (error) {
+      const retryInMs = backoffDelay(attempt, WAIT_FOR_SERVER);
+      if (!notYetReachable(error) || Date.now() + retryInMs > deadline) throw error;
+      options.logger.warn(
+        { err: error, attempt, retryInMs, server: new URL(options.serverUrl).host },
+        'waiting for PostgreSQL',
+      );
+      await sleep(retryInMs);
+    }
+  }
 }
 
 /**
- * The one database bring-up of every service that owns a database: create it if missing, then
- * apply pending migrations (advisory-locked, so replicas starting at once wait for each other).
+ * The one database bring-up of every service that owns a database: wait for the server to be
+ * reachable, create the database if missing, then apply pending migrations (advisory-locked, so replicas starting at once wait for each other).
  * Returns the database's URL for the pool.
  */
 export async function prepareDatabase(options: DatabaseOptions): Promise<string> {
-  await ensureDatabase(options.serverUrl, options.database);
+  await ensureDatabaseWhenReachable(options, options.waitForServerMs ?? 120_000);
   const url = databaseUrl(options.serverUrl, options.database);
   await migrate(url, options.migrations, options.logger);
   return url;
