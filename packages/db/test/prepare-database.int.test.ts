@@ -52,7 +52,7 @@ describe('prepareDatabase waits for its server', () => {
     const started = Date.now();
     // The server "appears" 800 ms after the service began waiting for it.
     const opening = new Promise<net.Server>((resolve, reject) => {
-      setTimeout(() => openProxy(port).then(resolve, reject), 800);
+      setTimeout(() => void openProxy(port).then(resolve, reject), 800);
     });
     try {
       const url = await prepareDatabase({
