@@ -2,15 +2,17 @@
 #   make up      install what is missing, build, start infra + every service (BULKHEAD_CELL_COUNT cells, default 2), print URLs
 #   make down    stop everything (data kept under .data/)
 #   make test    run every test suite (starts what it needs, stops what it started)
+#   make kind-up / kind-test / kind-down   the platform on a real kind cluster (docs/deploy.md)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
+	@echo "make images | kind-up | kind-test | kind-down | kind-token"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -59,6 +61,21 @@ chart-render: build
 	@node packages/manifest/dist/chart-facts.js write
 	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas
 	@BULKHEAD_UPDATE_RENDERED=1 pnpm exec vitest run --project chart
+
+# Container images of every deployable (online, or offline from Debian + npm + Maven): infra/images/.
+images:
+	@bash infra/images/build.sh
+
+# The platform on kind (docs/deploy.md): up builds/loads images and installs the chart; test runs
+# the end-to-end suite there; down deletes the cluster and undoes every host change.
+kind-up: build
+	@bash infra/kind/up.sh
+kind-test: build
+	@bash infra/kind/test.sh
+kind-down:
+	@bash infra/kind/down.sh
+kind-token:
+	@bash -c '. infra/kind/lib.sh && admin_token && echo'
 
 format: deps
 	@pnpm exec prettier --write .

@@ -3,6 +3,7 @@
 // every saga has ended. Bounded in count and time; targets the local stack only.
 //   node load-tests/rough-throughput.mjs [orders=2000] [concurrency=32] [skus=1]
 // skus > 1 spreads the orders over that many products per tenant (1 = one hot row per cell).
+// BULKHEAD_LOAD_SECONDS=60 stops placing orders after that long (make kind-test's one-minute load).
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 const ADMIN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
@@ -47,8 +48,10 @@ const keys = [...tenants.values()].map((t) => t.apiKey);
 const ids = [];
 let next = 0;
 const started = Date.now();
+const seconds = Number(process.env.BULKHEAD_LOAD_SECONDS ?? 0);
+const intakeUntil = seconds > 0 ? Math.min(deadline, started + seconds * 1000) : deadline;
 async function worker() {
-  while (next < total && Date.now() < deadline) {
+  while (next < total && Date.now() < intakeUntil) {
     const i = next++;
     const key = keys[i % keys.length];
     const order = await json(`${GATEWAY}/v1/orders`, {

@@ -2,16 +2,13 @@
  * The public contract (README), end to end, against the running stack: control plane admin API,
  * gateway, both cells, the order saga over real Kafka and PostgreSQL.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { platform } from './platform.js';
 
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Tenant {
   id: string;
@@ -350,9 +347,7 @@ describe('gateway contract', () => {
 describe('static stability', () => {
   it('with the control plane stopped, existing tenants still place and read orders', async () => {
     const [t] = [...tenantsByCell.values()] as [Tenant];
-    const pid = Number(readFileSync(`${REPO_ROOT}/.data/run/control-plane.pid`, 'utf8').trim());
-    const services = `${REPO_ROOT}/infra/local/services.sh`;
-    process.kill(pid, 'SIGTERM');
+    await platform.stopControlPlane();
     await until('the control plane to stop', async () => {
       try {
         await fetch(`${CONTROL_PLANE}/healthz`);
@@ -372,8 +367,8 @@ describe('static stability', () => {
       });
       expect((await request(GATEWAY, 'GET', '/readyz')).status).toBe(200);
     } finally {
-      execFileSync('bash', [services, 'start'], { stdio: 'ignore' });
+      await platform.startControlPlane();
     }
     expect((await request(CONTROL_PLANE, 'GET', '/readyz')).status).toBe(200);
-  });
+  }, 300_000);
 });

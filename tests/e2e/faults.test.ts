@@ -1,18 +1,16 @@
 /**
- * Crash faults against the running stack: services of both cells are killed (SIGKILL) in the
- * middle of a burst of orders and restarted. Nothing may be lost or applied twice; the invariants
- * are checked from the outside, through the public API.
+ * Crash faults against the running platform, in rounds (platform.ts): locally, services of both
+ * cells are killed (SIGKILL) together; on kind, one pod of every Deployment and StatefulSet is
+ * deleted, one workload per round. Each round hits in the middle of a burst of orders. Nothing may
+ * be lost or applied twice; the invariants are checked from the outside, through the public API.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { platform } from './platform.js';
 
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 async function json<T>(
   url: string,
@@ -45,103 +43,114 @@ async function until<T>(
   }
 }
 
-function kill(process_: string): void {
-  const pid = Number(readFileSync(`${REPO_ROOT}/.data/run/${process_}.pid`, 'utf8').trim());
-  process.kill(pid, 'SIGKILL');
-}
-
 interface Order {
   id: string;
   status: string;
   reason?: string;
 }
 
+// Top-level await: the rounds name the test.
+const rounds = await platform.crashRounds();
+
 describe('crash faults', () => {
-  it('orders placed while inventory (cell-1) and orders (cell-2) crash all end, and stock adds up', async () => {
-    // One tenant per cell, each with one product of 20 units.
-    const tenants = new Map<string, { apiKey: string }>();
-    while (tenants.size < 2) {
-      const t = await json<{ cell: string; apiKey: string }>(`${CONTROL_PLANE}/v1/tenants`, {
-        method: 'POST',
-        token: ADMIN_TOKEN,
-        body: JSON.stringify({ name: 'faults' }),
-      });
-      tenants.set(t.cell, t);
-    }
-    const sku = `FAULT-${randomUUID().slice(0, 8)}`;
-    const keys = [tenants.get('cell-1')!.apiKey, tenants.get('cell-2')!.apiKey];
-    for (const key of keys) {
-      await until(
-        'the key to work',
-        () =>
-          json(`${GATEWAY}/v1/products/${sku}`, {
-            method: 'PUT',
-            token: key,
-            body: JSON.stringify({ name: 'Fault', priceCents: 100, stock: 20 }),
-          }),
-        5_000,
-      );
-    }
+  // Per round and tenant, two bursts of PER_BURST one-unit orders; the stock covers two thirds.
+  const PER_BURST = platform.name === 'kind' ? 5 : 15;
+  const ordered = rounds.length * 2 * PER_BURST;
+  const stock = Math.floor((ordered * 2) / 3);
+  const names = rounds.map((r) => r.map((d) => d.name).join(' + ')).join('; ');
 
-    // Retried like a careful client: with an Idempotency-Key, so a retry after a lost answer
-    // cannot place the order twice (a crashed service may still be coming back).
-    const place = async (key: string) => {
-      const idempotencyKey = randomUUID();
-      const order = await until(
-        'the order to be accepted',
-        () =>
-          json<Order>(`${GATEWAY}/v1/orders`, {
-            method: 'POST',
-            token: key,
-            idempotencyKey,
-            body: JSON.stringify({
-              customerId: 'c',
-              items: [{ sku, quantity: 1 }],
-              paymentToken: 'tok_visa',
+  it(
+    `orders placed while crashing (${names}) all end, and stock adds up`,
+    async () => {
+      // One tenant per cell, each with one product of `stock` units.
+      const tenants = new Map<string, { apiKey: string }>();
+      while (tenants.size < 2) {
+        const t = await json<{ cell: string; apiKey: string }>(`${CONTROL_PLANE}/v1/tenants`, {
+          method: 'POST',
+          token: ADMIN_TOKEN,
+          body: JSON.stringify({ name: 'faults' }),
+        });
+        tenants.set(t.cell, t);
+      }
+      const sku = `FAULT-${randomUUID().slice(0, 8)}`;
+      const keys = [tenants.get('cell-1')!.apiKey, tenants.get('cell-2')!.apiKey];
+      for (const key of keys) {
+        await until(
+          'the key to work',
+          () =>
+            json(`${GATEWAY}/v1/products/${sku}`, {
+              method: 'PUT',
+              token: key,
+              body: JSON.stringify({ name: 'Fault', priceCents: 100, stock }),
             }),
-          }),
-        30_000,
-      );
-      return { key, id: order.id };
-    };
-    const burst = (perTenant: number) =>
-      Promise.all(keys.flatMap((key) => Array.from({ length: perTenant }, () => place(key))));
+          5_000,
+        );
+      }
 
-    // 30 orders of 1 unit per tenant (10 more than the stock). The crashes hit right after the
-    // first burst was accepted, while its sagas are in flight; the second burst comes after.
-    const placed = await burst(15);
-    kill('inventory-cell-1');
-    kill('orders-cell-2');
-    execFileSync('bash', [`${REPO_ROOT}/infra/local/services.sh`, 'start'], { stdio: 'ignore' });
-    placed.push(...(await burst(15)));
+      // Retried like a careful client: with an Idempotency-Key, so a retry after a lost answer
+      // cannot place the order twice (a crashed service may still be coming back).
+      const place = async (key: string) => {
+        const idempotencyKey = randomUUID();
+        const order = await until(
+          'the order to be accepted',
+          () =>
+            json<Order>(`${GATEWAY}/v1/orders`, {
+              method: 'POST',
+              token: key,
+              idempotencyKey,
+              body: JSON.stringify({
+                customerId: 'c',
+                items: [{ sku, quantity: 1 }],
+                paymentToken: 'tok_visa',
+              }),
+            }),
+          30_000,
+        );
+        return { key, id: order.id };
+      };
+      const burst = (perTenant: number) =>
+        Promise.all(keys.flatMap((key) => Array.from({ length: perTenant }, () => place(key))));
 
-    // Every order ends (nothing is lost), and for each tenant exactly the stock was sold.
-    const final = await Promise.all(
-      placed.map(({ key, id }) =>
-        until(
-          `order ${id} to end`,
-          async () => {
-            const o = await json<Order>(`${GATEWAY}/v1/orders/${id}`, { token: key });
-            return o.status === 'PENDING' ? undefined : { key, ...o };
-          },
-          60_000,
+      // Each round's crashes hit right after a burst was accepted, while its sagas are in flight;
+      // the next burst comes while the platform is still recovering.
+      const placed: { key: string; id: string }[] = [];
+      for (const round of rounds) {
+        placed.push(...(await burst(PER_BURST)));
+        await Promise.all(round.map((d) => d.run()));
+        const back = platform.recover();
+        placed.push(...(await burst(PER_BURST)));
+        await back;
+      }
+
+      // Every order ends (nothing is lost), and for each tenant exactly the stock was sold.
+      const final = await Promise.all(
+        placed.map(({ key, id }) =>
+          until(
+            `order ${id} to end`,
+            async () => {
+              const o = await json<Order>(`${GATEWAY}/v1/orders/${id}`, { token: key });
+              return o.status === 'PENDING' ? undefined : { key, ...o };
+            },
+            60_000,
+          ),
         ),
-      ),
-    );
-    for (const key of keys) {
-      const mine = final.filter((o) => o.key === key);
-      expect(mine).toHaveLength(30);
-      expect(mine.filter((o) => o.status === 'CONFIRMED')).toHaveLength(20);
-      expect(
-        mine.filter((o) => o.status === 'REJECTED').every((o) => o.reason === 'out_of_stock'),
-      ).toBe(true);
-      const product = await json<{ available: number; reserved: number }>(
-        `${GATEWAY}/v1/products/${sku}`,
-        {
-          token: key,
-        },
       );
-      expect(product).toMatchObject({ available: 0, reserved: 0 });
-    }
-  }, 180_000);
+      for (const key of keys) {
+        const mine = final.filter((o) => o.key === key);
+        expect(mine).toHaveLength(ordered);
+        expect(mine.filter((o) => o.status === 'CONFIRMED')).toHaveLength(stock);
+        expect(
+          mine.filter((o) => o.status === 'REJECTED').every((o) => o.reason === 'out_of_stock'),
+        ).toBe(true);
+        const product = await json<{ available: number; reserved: number }>(
+          `${GATEWAY}/v1/products/${sku}`,
+          {
+            token: key,
+          },
+        );
+        expect(product).toMatchObject({ available: 0, reserved: 0 });
+      }
+    },
+    180_000 * rounds.length,
+  );
 });

@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# Shared by infra/kind/up.sh, down.sh and test.sh. Source it; it sets no shell options.
+KIND_DIR="$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd -P "$KIND_DIR/../.." && pwd)"
+TOOLS_BIN="$REPO_ROOT/.tools/bin"
+KIND_DATA="${BULKHEAD_DATA_DIR:-$REPO_ROOT/.data}/kind"
+KUBECONFIG_FILE="$KIND_DATA/kubeconfig"
+CLUSTER=bulkhead
+RELEASE=bulkhead
+NAMESPACE=bulkhead
+GATEWAY_PORT=${BULKHEAD_KIND_GATEWAY_PORT:-8080}
+CONTROL_PLANE_PORT=${BULKHEAD_KIND_CONTROL_PLANE_PORT:-8081}
+export BULKHEAD_KIND_GATEWAY_PORT=$GATEWAY_PORT BULKHEAD_KIND_CONTROL_PLANE_PORT=$CONTROL_PLANE_PORT
+SERVICE_IMAGES=(control-plane orders inventory payments gateway config-agent)
+OFFLINE_INFRA_IMAGES=(bulkhead-local/postgres:15 bulkhead-local/redis:7 bulkhead-local/kafka:4.1.2)
+IMAGE_TAG=${BULKHEAD_IMAGE_TAG:-dev}
+
+log() { printf '[bulkhead] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# step_time NAME CMD...: runs CMD, then logs how long it took.
+step_time() {
+  local name=$1 start=$SECONDS
+  shift
+  log "== $name"
+  "$@" || die "$name failed"
+  log "   $name: $((SECONDS - start)) s"
+}
+
+kubectl() { "$TOOLS_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+ensure_kubectl() {
+  [[ -x $TOOLS_BIN/kubectl ]] || bash "$KIND_DIR/node-image.sh" kubectl
+}
+
+# Remembers whether the engine ran before kind-up, so kind-down stops only what kind-up started.
+engine_start() {
+  if [[ $(bash "$REPO_ROOT/infra/docker/engine.sh" status) == none ]]; then
+    mkdir -p "$KIND_DATA"
+    touch "$KIND_DATA/engine-started-by-kind-up"
+  fi
+  bash "$REPO_ROOT/infra/docker/engine.sh" start
+}
+
+cluster_exists() {
+  "$TOOLS_BIN/kind" get clusters 2>/dev/null | grep -qx "$CLUSTER"
+}
+
+# offline or online: BULKHEAD_KIND_OFFLINE=1|0 decides; else online iff the public node image
+# is present or can be pulled.
+kind_mode() {
+  case "${BULKHEAD_KIND_OFFLINE:-}" in
+  1) echo offline ;;
+  0) echo online ;;
+  *) bash "$KIND_DIR/cluster.sh" mode ;;
+  esac
+}
+
+load_images() {
+  local mode=$1 images=() name
+  for name in "${SERVICE_IMAGES[@]}"; do images+=("bulkhead/$name:$IMAGE_TAG"); done
+  [[ $mode == offline ]] && images+=("${OFFLINE_INFRA_IMAGES[@]}")
+  "$TOOLS_BIN/kind" load docker-image --name "$CLUSTER" "${images[@]}" >/dev/null
+}
+
+# wait_ready statefulsets|all TIMEOUT_S: polls until every pod of the release is Ready, printing
+# a progress line whenever the count changes; on timeout prints what is not ready and why.
+wait_ready() {
+  local what=$1 timeout=$2 deadline=$((SECONDS + $2)) selector last="" line
+  selector="app.kubernetes.io/instance=$RELEASE"
+  while :; do
+    local total ready
+    if [[ $what == statefulsets ]]; then
+      line=$(kubectl -n "$NAMESPACE" get statefulsets -l "$selector" -o jsonpath='{range .items[*]}{.metadata.name} {.status.readyReplicas}/{.spec.replicas}{"\n"}{end}')
+    else
+      line=$(kubectl -n "$NAMESPACE" get deployments,statefulsets -l "$selector" -o jsonpath='{range .items[*]}{.metadata.name} {.status.readyReplicas}/{.spec.replicas}{"\n"}{end}')
+    fi
+    total=$(grep -c . <<<"$line" || true)
+    ready=$(awk '{split($2, r, "/"); if (r[1] != "" && r[1] == r[2]) n++} END {print n + 0}' <<<"$line")
+    if [[ "$ready/$total" != "$last" ]]; then
+      log "   ready: $ready/$total workloads"
+      last="$ready/$total"
+    fi
+    if ((total > 0 && ready == total)); then return 0; fi
+    if ((SECONDS >= deadline)); then
+      log "not Ready after ${timeout} s:"
+      kubectl -n "$NAMESPACE" get pods -o wide >&2 || true
+      kubectl -n "$NAMESPACE" get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 20 >&2 || true
+      return 1
+    fi
+    sleep 2
+  done
+}
+
+admin_token() {
+  kubectl -n "$NAMESPACE" get secret "$RELEASE-secrets" -o jsonpath='{.data.admin-token}' | base64 -d
+}
+
+print_urls() {
+  cat >&2 <<EOT
+[bulkhead] Bulkhead on kind (cluster $CLUSTER, namespace $NAMESPACE):
+  gateway            http://127.0.0.1:$GATEWAY_PORT
+  control plane      http://127.0.0.1:$CONTROL_PLANE_PORT   (admin token: make kind-token)
+  kubeconfig         export KUBECONFIG=$KUBECONFIG_FILE
+  pods               .tools/bin/kubectl -n $NAMESPACE get pods
+EOT
+}

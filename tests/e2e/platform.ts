@@ -1,0 +1,136 @@
+/**
+ * Where the end-to-end suite runs, and how it disturbs that platform: the local stack
+ * (make test, make up) or the Helm release on kind (make kind-test sets
+ * BULKHEAD_E2E_PLATFORM=kind, KUBECONFIG, BULKHEAD_KUBECTL and BULKHEAD_KUBE_NAMESPACE).
+ * The tests state the invariants; this file only knows how to crash, stop and wait.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const exec = promisify(execFile);
+
+/** Something the suite does to the platform, with a name for the test's messages. */
+export interface Disruption {
+  name: string;
+  run(): Promise<void>;
+}
+
+export interface Platform {
+  name: 'local' | 'kind';
+  /**
+   * Rounds of crashes: each round's disruptions happen together, in the middle of a burst of
+   * orders; the platform recovers before the next round.
+   */
+  crashRounds(): Promise<Disruption[][]>;
+  /** Brings back (locally) or waits for (kind) everything crashed, until ready. */
+  recover(): Promise<void>;
+  /** Takes the control plane away entirely, and brings it back. */
+  stopControlPlane(): Promise<void>;
+  startControlPlane(): Promise<void>;
+}
+
+function local(): Platform {
+  const services = `${REPO_ROOT}/infra/local/services.sh`;
+  const pidOf = (name: string) =>
+    Number(readFileSync(`${REPO_ROOT}/.data/run/${name}.pid`, 'utf8').trim());
+  const signal = (name: string, sig: NodeJS.Signals): Disruption => ({
+    name: `${sig} ${name}`,
+    run: () => {
+      process.kill(pidOf(name), sig);
+      return Promise.resolve();
+    },
+  });
+  // services.sh start starts what is not running and waits until it is ready.
+  const startAll = async () => {
+    await exec('bash', [services, 'start']);
+  };
+  return {
+    name: 'local',
+    crashRounds: () =>
+      Promise.resolve([
+        [signal('inventory-cell-1', 'SIGKILL'), signal('orders-cell-2', 'SIGKILL')],
+      ]),
+    recover: startAll,
+    stopControlPlane: () => signal('control-plane', 'SIGTERM').run(),
+    startControlPlane: startAll,
+  };
+}
+
+function kind(): Platform {
+  const kubectlBin = process.env.BULKHEAD_KUBECTL ?? 'kubectl';
+  const namespace = process.env.BULKHEAD_KUBE_NAMESPACE ?? 'bulkhead';
+  const kubectl = async (...args: string[]): Promise<string> =>
+    (await exec(kubectlBin, ['--namespace', namespace, ...args], { timeout: 300_000 })).stdout;
+  const lines = (text: string) => text.split('\n').filter(Boolean);
+
+  /** Every Deployment and StatefulSet of the platform, as deployment/x or statefulset/y. */
+  const workloads = async () =>
+    lines(
+      await kubectl(
+        'get',
+        'deployments,statefulsets',
+        '-l',
+        'app.kubernetes.io/part-of=bulkhead',
+        '-o',
+        'name',
+      ),
+    ).map((name) => name.replace(/^(deployment|statefulset)\.apps\//, '$1/'));
+  const waitReady = async (workload: string) => {
+    await kubectl('rollout', 'status', workload, '--timeout=240s');
+  };
+  const deleteOnePod = (workload: string): Disruption => ({
+    name: `kubectl delete pod (one of ${workload})`,
+    run: async () => {
+      const selector = JSON.parse(
+        await kubectl('get', workload, '-o', 'jsonpath={.spec.selector.matchLabels}'),
+      ) as Record<string, string>;
+      const labels = Object.entries(selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const [pod] = lines(await kubectl('get', 'pods', '-l', labels, '-o', 'name'));
+      if (!pod) throw new Error(`${workload} has no pod to delete`);
+      // Graceful, like a node drain or a rollout: SIGTERM, then the grace period.
+      await kubectl('delete', pod, '--wait=true', '--timeout=120s');
+    },
+  });
+
+  const controlPlane = 'deployment/bulkhead-control-plane';
+  let controlPlaneReplicas = '1';
+  return {
+    name: 'kind',
+    crashRounds: async () => (await workloads()).map((w) => [deleteOnePod(w)]),
+    recover: async () => {
+      for (const w of await workloads()) await waitReady(w);
+    },
+    stopControlPlane: async () => {
+      controlPlaneReplicas = (
+        await kubectl('get', controlPlane, '-o', 'jsonpath={.spec.replicas}')
+      ).trim();
+      await kubectl('scale', controlPlane, '--replicas=0');
+      try {
+        await kubectl(
+          'wait',
+          '--for=delete',
+          'pod',
+          '-l',
+          'app.kubernetes.io/component=control-plane',
+          '--timeout=120s',
+        );
+      } catch (error) {
+        // Already gone before the wait began.
+        if (!/no matching resources/.test(String((error as { stderr?: string }).stderr))) {
+          throw error;
+        }
+      }
+    },
+    startControlPlane: async () => {
+      await kubectl('scale', controlPlane, `--replicas=${controlPlaneReplicas}`);
+      await waitReady(controlPlane);
+    },
+  };
+}
+
+export const platform: Platform = process.env.BULKHEAD_E2E_PLATFORM === 'kind' ? kind() : local();
