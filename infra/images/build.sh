@@ -86,19 +86,23 @@ ca_secret_args() {
   done
 }
 
-# run_build NAME IMAGE DOCKER-BUILD-ARGS...: one docker build, its output in the log, timed.
+# run_build NAME IMAGE DOCKER-BUILD-ARGS...: one docker build, its output in the log, timed;
+# writes "IMAGE SECONDS" to $LOG_DIR/NAME.result (so that it also works in a background job).
 run_build() {
   local name=$1 image=$2 t0 t1 logf="$LOG_DIR/$1.log"
   shift 2
   log "building $image"
+  rm -f "$LOG_DIR/$name.result"
   now_ms t0
   if ! dk build --network host --progress plain -t "$image" "$@" >"$logf" 2>&1; then
     tail -n 40 "$logf" >&2
-    die "$image failed (log: $logf)"
+    log "ERROR: $image failed (log: $logf)"
+    return 1
   fi
   now_ms t1
-  RESULTS+=("$image $(elapsed "$t0" "$t1")")
+  printf '%s %s\n' "$image" "$(elapsed "$t0" "$t1")" >"$LOG_DIR/$name.result"
 }
+collect() { RESULTS+=("$(<"$LOG_DIR/$1.result")"); }
 
 build_service() {
   local name=$1 base=$2 tag
@@ -146,7 +150,25 @@ build_infra() {
   esac
   run_build "$name" "${INFRA_TAG[$name]}" -f "$ctx/Dockerfile" \
     --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
-    --label "org.opencontainers.image.revision=$REVISION" "$ctx"
+    --label "org.opencontainers.image.revision=$REVISION" "$ctx" || die "$name failed"
+  collect "$name"
+}
+
+# The services in parallel: BuildKit solves their shared stages (install, codegen, tsc -b) once
+# and runs the six `pnpm deploy` steps side by side (42 s instead of 66 s after a source change
+# on 2 cores). Their build times overlap, so the table shows each one's wall time.
+build_services() {
+  local base=$1 name failed=0
+  shift
+  declare -A pids=()
+  for name; do
+    build_service "$name" "$base" &
+    pids[$name]=$!
+  done
+  for name; do
+    if wait "${pids[$name]}"; then collect "$name"; else failed=1; fi
+  done
+  ((failed == 0)) || die "some service images failed (logs in $LOG_DIR)"
 }
 
 print_table() {
@@ -191,7 +213,7 @@ main() {
     [[ " ${names[*]} " == *" base "* ]] || bash "$IMAGES_DIR/base.sh"
   fi
   git_facts
-  local t0 t1
+  local t0 t1 services=()
   now_ms t0
   for name in "${names[@]}"; do
     if [[ $name == base ]]; then
@@ -199,9 +221,10 @@ main() {
     elif is_infra "$name"; then
       build_infra "$name"
     else
-      build_service "$name" "$base"
+      services+=("$name")
     fi
   done
+  ((${#services[@]} == 0)) || build_services "$base" "${services[@]}"
   now_ms t1
   print_table
   printf '%s images in %s s (%s mode)\n' "${#RESULTS[@]}" "$(elapsed "$t0" "$t1")" "$mode"
