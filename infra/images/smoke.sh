@@ -7,10 +7,11 @@
 # --security-opt no-new-privileges` as the image's non-root uid (services 1000:1000).
 #   services   against the local infrastructure (PostgreSQL 127.0.0.1:15432, Kafka :19092,
 #              Redis :16379; `infra/local/infra.sh start` if none of them runs, stopped again at
-#              the end; if they already run they are left alone), on ports 27xxx/28xxx/29xxx that
-#              a local stack does not use, with a throwaway cell id `smoke-<random>`, throwaway
-#              databases smoke_<random>_* and that cell's topics and consumer groups, all removed
-#              at the end. Probes: HTTP /healthz and /readyz, grpc.health.v1 Check.
+#              the end; if they already run they are left alone), on 27xxx/29xxx ports that
+#              neither a local stack nor the kind cluster (28080/28081) uses, with a throwaway
+#              cell id `smoke-<random>`, throwaway databases smoke_<random>_* and that cell's
+#              topics and consumer groups, all removed at the end. Probes: HTTP /healthz and
+#              /readyz, grpc.health.v1 Check.
 #   infra      bulkhead-local/postgres:15 (pg_isready, a query with the password, a wrong password
 #              refused), bulkhead-local/redis:7 (redis-cli ping), bulkhead-local/kafka:4.1.2 (the
 #              chart's format + start commands, then a topic create and list), on 25432, 26379,
@@ -30,9 +31,10 @@ declare -A IMAGE=(
 )
 for s in "${SERVICES[@]}"; do IMAGE[$s]="bulkhead/$s:$TAG"; done
 
-# Ports: none of them is used by a local stack (8080-8081, 7081-7xxx, 9085-9xxx, 15432, ...).
+# Ports: none is used by a local stack (8080-8081, 7081-7xxx, 9085-9xxx, 15432, ...) or by
+# the kind cluster of infra/kind (127.0.0.1:28080-28081).
 declare -A PORT=(
-  [cp_http]=28081 [cp_grpc]=27081 [gateway]=28080 [agent_ops]=29085
+  [cp_http]=29081 [cp_grpc]=27081 [gateway]=29080 [agent_ops]=29085
   [orders_grpc]=27111 [orders_ops]=29111 [inventory_grpc]=27112 [inventory_ops]=29112
   [payments_grpc]=27113 [payments_ops]=29113
   [pg]=25432 [redis]=26379 [kafka]=29092 [kafka_ctl]=29093
