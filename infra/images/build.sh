@@ -150,7 +150,8 @@ build_infra() {
   esac
   run_build "$name" "${INFRA_TAG[$name]}" -f "$ctx/Dockerfile" \
     --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
-    --label "org.opencontainers.image.revision=$REVISION" "$ctx" || die "$name failed"
+    --label "org.opencontainers.image.revision=$REVISION" --label "org.opencontainers.image.created=$CREATED" \
+    --label "$HASH_LABEL=" "$ctx" || die "$name failed"
   collect "$name"
 }
 
