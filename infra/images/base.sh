@@ -64,7 +64,7 @@ write_apt_sources() {
   rm -f "$rootfs/etc/apt/sources.list"
   mkdir -p "$rootfs/etc/apt/sources.list.d"
   for f in /etc/apt/sources.list.d/*.sources; do
-    [[ -f $f ]] && grep -q "^Suites:.*\b$DEBIAN_SUITE\b" "$f" || continue
+    if [[ ! -f $f ]] || ! grep -q "^Suites:.*\b$DEBIAN_SUITE\b" "$f"; then continue; fi
     cp "$f" "$rootfs/etc/apt/sources.list.d/"
     found=1
   done
@@ -109,7 +109,7 @@ CFG
     "$rootfs"/var/lib/dpkg/*-old "$rootfs"/var/log/* "$rootfs"/tmp/* "$rootfs"/var/tmp/* \
     "$rootfs"/root/.bash_history
   # The engine provides these per container.
-  rm -rf "$rootfs"/dev/* "$rootfs"/proc/* "$rootfs"/sys/* "$rootfs"/run/*
+  rm -rf "${rootfs:?}"/dev/* "${rootfs:?}"/proc/* "${rootfs:?}"/sys/* "${rootfs:?}"/run/*
   : >"$rootfs/etc/resolv.conf"
   : >"$rootfs/etc/hostname"
   # Like the debian image: a machine-id is per machine, not per image.
@@ -120,7 +120,7 @@ build_debian() {
   local mirror hash rootfs
   mirror=$(debian_mirror)
   # Inputs: this script (the recipe), the suite, the mirror and the apt sources we copy in.
-  hash=$(cat "${BASH_SOURCE[0]}" "$IMAGES_DIR/lib.sh" /etc/apt/sources.list.d/*.sources 2>/dev/null |
+  hash=$(cat "${BASH_SOURCE[0]}" /etc/apt/sources.list.d/*.sources 2>/dev/null |
     { cat; printf '%s %s\n' "$DEBIAN_SUITE" "$mirror"; } | sha256sum | cut -c1-16)
   if ((!FORCE)) && [[ $(image_label "$DEBIAN_IMAGE" "$HASH_LABEL") == "$hash" ]]; then
     log "$DEBIAN_IMAGE is up to date ($hash)"

@@ -4,6 +4,7 @@
 // workspace's own @grpc/grpc-js and grpc-health-check (those of @bulkhead/grpc), so it needs
 // `make deps`, nothing else.
 import { createRequire } from 'node:module';
+import { URL } from 'node:url';
 
 const require = createRequire(new URL('../../packages/grpc/package.json', import.meta.url));
 const grpc = require('@grpc/grpc-js');

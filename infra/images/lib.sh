@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # its variables are used by the scripts that source it
 # Shared helpers for infra/images/*.sh (source it; the scripts set `set -euo pipefail`).
 #   engine_up / engine_down   use the Docker engine from infra/docker/engine.sh; stop it at the
 #                             end only if this script started it (another helper may be using it)

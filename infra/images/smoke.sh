@@ -83,6 +83,7 @@ http_ok() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") == 20
 grpc_ok() { "$NODE" "$IMAGES_DIR/grpc-health.mjs" "$1"; }
 port_free() { [[ -z $(ss -ltnH "sport = :$1" 2>/dev/null) ]]; }
 local_infra_up() { pg_isready -q -h 127.0.0.1 -p 15432 -t 2 && [[ $(redis-cli -p 16379 ping 2>/dev/null) == PONG ]] && port_open_local 19092; }
+# shellcheck disable=SC2016  # $0 expands in the inner bash
 port_open_local() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
 
 # start NAME DOCKER-RUN-ARGS...: a detached container, removed on exit.
@@ -206,6 +207,7 @@ group.initial.rebalance.delay.ms=0
 PROPS
   chmod 644 "$conf"
   # The chart's two commands, verbatim (absolute paths: apache/kafka has no /opt/kafka/bin on PATH).
+  # shellcheck disable=SC2016  # $CLUSTER_ID expands in the container
   start kafka "${HARDENED[@]}" --user 1000:1000 --tmpfs /var/lib/kafka/data:uid=1000,gid=1000 \
     -v "$conf:/etc/kafka/server.properties:ro" -e CLUSTER_ID="$(uuid_base64)" \
     -e KAFKA_HEAP_OPTS="-Xms64m -Xmx256m" -e KAFKA_JVM_PERFORMANCE_OPTS="$LEAN_JVM" \
