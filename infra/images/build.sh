@@ -124,28 +124,30 @@ build_base() {
   RESULTS+=("$DEBIAN_IMAGE -" "$NODE_BASE_IMAGE $(elapsed "$t0" "$t1")")
 }
 
-# The Kafka context: the jars the local stack uses (installed by infra/local/install.sh from
-# infra/local/kafka/pom.xml), hard-linked, plus this image's scripts and configs.
+# The Kafka context in the directory $1: the jars the local stack uses (installed by
+# infra/local/install.sh from infra/local/kafka/pom.xml), hard-linked, plus this image's scripts
+# and configs.
 kafka_context() {
-  local libs="$REPO_ROOT/.tools/kafka-$KAFKA_VERSION/libs" ctx
+  local libs="$REPO_ROOT/.tools/kafka-$KAFKA_VERSION/libs" ctx=$1
   if [[ ! -f $REPO_ROOT/.tools/kafka-$KAFKA_VERSION/.complete ]]; then
     log "Kafka $KAFKA_VERSION jars missing: running infra/local/install.sh"
     bash "$REPO_ROOT/infra/local/install.sh"
   fi
   compgen -G "$libs/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null || die "no Kafka $KAFKA_VERSION jars in $libs"
-  mkdir -p "$IMAGES_CACHE"
-  ctx=$(mktemp -d "$IMAGES_CACHE/kafka-ctx.XXXXXX")
-  at_exit rm -rf "$ctx"
   cp -rl "$libs" "$ctx/libs" 2>/dev/null || cp -r "$libs" "$ctx/libs"
   cp -r "$IMAGES_DIR/kafka/bin" "$IMAGES_DIR/kafka/config" "$IMAGES_DIR/kafka/Dockerfile" "$ctx/"
-  printf '%s\n' "$ctx"
 }
 
 build_infra() {
   local name=$1 ctx
   image_exists "$DEBIAN_IMAGE" || bash "$IMAGES_DIR/base.sh"
   case $name in
-    kafka) ctx=$(kafka_context) ;;
+    kafka)
+      mkdir -p "$IMAGES_CACHE"
+      ctx=$(mktemp -d "$IMAGES_CACHE/kafka-ctx.XXXXXX")
+      at_exit rm -rf "$ctx"
+      kafka_context "$ctx"
+      ;;
     *) ctx="$IMAGES_DIR/$name" ;;
   esac
   run_build "$name" "${INFRA_TAG[$name]}" -f "$ctx/Dockerfile" \
