@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Stand-in for Kafka's bin/kafka-broker-api-versions.sh: kafka-run-class.sh org.apache.kafka.tools.BrokerApiVersionsCommand ARGS...
+exec "$(dirname "${BASH_SOURCE[0]}")/kafka-run-class.sh" org.apache.kafka.tools.BrokerApiVersionsCommand "$@"

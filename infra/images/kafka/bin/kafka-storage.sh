@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Stand-in for Kafka's bin/kafka-storage.sh: kafka-run-class.sh kafka.tools.StorageTool ARGS...
+exec "$(dirname "${BASH_SOURCE[0]}")/kafka-run-class.sh" kafka.tools.StorageTool "$@"

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Stand-in for Kafka's bin/kafka-topics.sh: kafka-run-class.sh org.apache.kafka.tools.TopicCommand ARGS...
+exec "$(dirname "${BASH_SOURCE[0]}")/kafka-run-class.sh" org.apache.kafka.tools.TopicCommand "$@"
