@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make kind-down`: deletes the kind cluster and undoes every host change kind-up made: the
-# cluster's container, network and port mappings (cluster.sh delete), and the Docker engine if
-# kind-up started it. Then compares the host with the snapshot kind-up took before the first
-# cluster (infra/kind/host-state.sh) and says whether it is as it was.
+# cluster's container, network, port mappings, /lib/modules and sysctls (cluster.sh delete, which
+# then diffs the host against the snapshot taken before the cluster was created and fails if it
+# differs), and the Docker engine if kind-up started it.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,14 +16,11 @@ fi
 if [[ -f $KIND_DATA/engine-started-by-kind-up ]]; then
   bash "$REPO_ROOT/infra/docker/engine.sh" stop
   rm -f "$KIND_DATA/engine-started-by-kind-up"
-fi
-rm -f "$KUBECONFIG_FILE"
-if [[ -s $KIND_DATA/host-state.before ]]; then
-  if bash "$KIND_DIR/host-state.sh" diff "$KIND_DATA/host-state.before"; then
-    log "kind-down: the host is as it was before kind-up"
-    rm -f "$KIND_DATA/host-state.before"
-  else
-    die "kind-down: the host differs from before kind-up (above); snapshot kept: $KIND_DATA/host-state.before"
+  if [[ -s $KIND_DATA/host-before-engine.txt ]]; then
+    bash "$KIND_DIR/host-state.sh" diff "$KIND_DATA/host-before-engine.txt" ||
+      die "kind-down: the host differs from before kind-up started the Docker engine (above)"
+    rm -f "$KIND_DATA/host-before-engine.txt"
+    log "kind-down: the host is as it was before kind-up (engine stopped)"
   fi
 fi
 log "kind-down: done in $((SECONDS - t0)) s"

@@ -33,34 +33,24 @@ ensure_kubectl() {
   [[ -x $TOOLS_BIN/kubectl ]] || bash "$KIND_DIR/node-image.sh" kubectl
 }
 
-# Remembers whether the engine ran before kind-up, so kind-down stops only what kind-up started.
+# Remembers whether the engine ran before kind-up, so kind-down stops only what kind-up started,
+# and records the host before the engine starts (cluster.sh records it again before the cluster).
 engine_start() {
   if [[ $(bash "$REPO_ROOT/infra/docker/engine.sh" status) == none ]]; then
     mkdir -p "$KIND_DATA"
+    bash "$KIND_DIR/host-state.sh" snapshot "$KIND_DATA/host-before-engine.txt"
     touch "$KIND_DATA/engine-started-by-kind-up"
   fi
   bash "$REPO_ROOT/infra/docker/engine.sh" start
-}
-
-cluster_exists() {
-  "$TOOLS_BIN/kind" get clusters 2>/dev/null | grep -qx "$CLUSTER"
-}
-
-# offline or online: BULKHEAD_KIND_OFFLINE=1|0 decides; else online iff the public node image
-# is present or can be pulled.
-kind_mode() {
-  case "${BULKHEAD_KIND_OFFLINE:-}" in
-  1) echo offline ;;
-  0) echo online ;;
-  *) bash "$KIND_DIR/cluster.sh" mode ;;
-  esac
 }
 
 load_images() {
   local mode=$1 images=() name
   for name in "${SERVICE_IMAGES[@]}"; do images+=("bulkhead/$name:$IMAGE_TAG"); done
   [[ $mode == offline ]] && images+=("${OFFLINE_INFRA_IMAGES[@]}")
-  "$TOOLS_BIN/kind" load docker-image --name "$CLUSTER" "${images[@]}" >/dev/null
+  # cluster.sh puts the node on its own Docker network; kind must be told to find it there.
+  KIND_EXPERIMENTAL_DOCKER_NETWORK=bulkhead-kind \
+    "$TOOLS_BIN/kind" load docker-image --name "$CLUSTER" "${images[@]}" >/dev/null
 }
 
 # wait_ready statefulsets|all TIMEOUT_S: polls until every pod of the release is Ready, printing

@@ -6,7 +6,8 @@
 #   4. helm: the infrastructure first (platform=false) and waits for it, then the platform
 #   5. waits until every pod is Ready, showing progress, and prints the URLs
 # Idempotent: a second run reuses the cluster and the caches, and upgrades the release.
-# Offline when BULKHEAD_KIND_OFFLINE=1, or when the public images cannot be pulled.
+# Offline when BULKHEAD_KIND_OFFLINE=1, or when the public images cannot be pulled
+# (BULKHEAD_KIND_OFFLINE=0 forces online).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,17 +19,12 @@ engine_start
 eval "$(bash "$REPO_ROOT/infra/docker/engine.sh" env)"
 export DOCKER_HOST
 
-mode=$(kind_mode)
-log "kind-up: $mode mode"
-mkdir -p "$KIND_DATA"
-
-# The host as it was before the first cluster: make kind-down compares against it.
-if ! cluster_exists && [[ ! -s $KIND_DATA/host-state.before ]]; then
-  bash "$REPO_ROOT/infra/kind/host-state.sh" snapshot "$KIND_DATA/host-state.before"
-fi
-
+# cluster.sh decides online/offline (BULKHEAD_KIND_OFFLINE, else whether the public node image
+# can be pulled), snapshots the host before a new cluster, and records the mode.
 step_time "cluster" bash "$REPO_ROOT/infra/kind/cluster.sh" create
 export KUBECONFIG="$KUBECONFIG_FILE"
+mode=$(<"$KIND_DATA/mode")
+log "kind-up: $mode mode"
 
 if [[ $mode == offline ]]; then
   step_time "images (offline)" bash "$REPO_ROOT/infra/images/build.sh" --offline

@@ -3,6 +3,7 @@
 #   1. toolchain, dependencies, codegen, build
 #   2. static checks: tsconfig references, test typecheck, lint, format check (each counted as one test)
 #   2b. the Helm chart, rendered and checked without a cluster (tests/chart)
+#   2c. every container image built (infra/images) and started hardened, answering its probe
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   4. end-to-end tests of the public contract against the running stack (both cells)
 # Starts the infrastructure and the services if they are not running, and stops exactly what it
@@ -80,6 +81,22 @@ if ! { is_running postgres && is_running redis && is_running kafka; }; then star
 if ! bash infra/local/infra.sh start; then
   count "infrastructure start" 1
   exit 1
+fi
+
+step "container images (infra/images: build, then each started hardened with --network host and probed)"
+if bash infra/images/build.sh; then
+  count "every image builds" 0
+  smoke=$(bash infra/images/smoke.sh 2>&1)
+  printf '%s\n' "$smoke"
+  if totals=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$smoke" | tail -n 1) && [[ -n $totals ]]; then
+    read -r p _ f _ <<<"${totals//,/}"
+    passed=$((passed + p))
+    failed=$((failed + f))
+  else
+    count "image smoke checks (no summary line)" 1
+  fi
+else
+  count "every image builds" 1
 fi
 
 step "unit + integration tests"
