@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import {
   createPool,
@@ -85,6 +86,25 @@ export function testLogger(name = 'test'): Logger {
     name,
     (process.env.BULKHEAD_TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent',
   );
+}
+
+/** One entry a recordingLogger received: the level's label, the message and the fields. */
+export interface LogEntry {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger (at debug) that keeps every entry in memory, for tests asserting what is logged. */
+export function recordingLogger(name = 'test'): { logger: Logger; entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      entries.push(JSON.parse(chunk.toString()) as LogEntry);
+      done();
+    },
+  });
+  return { logger: createLogger(name, 'debug', sink), entries };
 }
 
 /** Polls fn until it returns a non-undefined value or the timeout passes. */
