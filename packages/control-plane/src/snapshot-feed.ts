@@ -2,12 +2,13 @@ import { backoffDelay } from '@bulkhead/backoff';
 import { listen, type Listener, type Pool } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
-import { loadSnapshot, SNAPSHOT_CHANNEL } from './registry.js';
+import { supersedes } from '@bulkhead/routing-snapshot';
+import { loadSnapshot, parseSnapshotNotification, SNAPSHOT_CHANNEL } from './registry.js';
 
 type Snapshot = controlPlaneV1.RoutingSnapshot;
 
 export interface SnapshotSubscriber {
-  /** Called with every newer snapshot, in version order. */
+  /** Called with every newer snapshot (in version order, or of a new epoch: supersedes). */
   publish(snapshot: Snapshot): void;
   /** Called once when the feed closes. */
   end(): void;
@@ -43,8 +44,10 @@ export class SnapshotFeed {
       SNAPSHOT_CHANNEL,
       {
         onNotify: (payload) => {
-          const version = Number(payload);
-          if (this.closed || (this.latest && version <= this.latest.version)) return;
+          if (this.closed) return;
+          // Skip only what is known to be held already; anything else (even unparsable) reloads.
+          const announced = parseSnapshotNotification(payload);
+          if (announced && this.latest && !supersedes(this.latest, announced)) return;
           this.refreshInBackground();
         },
         // Changes NOTIFYed while the connection was down were missed: reload.
@@ -95,7 +98,10 @@ export class SnapshotFeed {
     );
   }
 
-  /** Reloads from the database and publishes if newer; concurrent calls coalesce into one more load. */
+  /**
+   * Reloads from the database and publishes if it supersedes the latest (newer, or of another
+   * epoch: the database was replaced); concurrent calls coalesce into one more load.
+   */
   private refresh(): Promise<void> {
     if (this.refreshing) {
       this.refreshAgain = true;
@@ -105,7 +111,7 @@ export class SnapshotFeed {
       do {
         this.refreshAgain = false;
         const snapshot = await loadSnapshot(this.pool);
-        if (!this.latest || snapshot.version > this.latest.version) {
+        if (supersedes(this.latest, snapshot)) {
           this.latest = snapshot;
           for (const subscriber of this.subscribers) subscriber.publish(snapshot);
         }

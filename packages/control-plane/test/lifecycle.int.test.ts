@@ -5,7 +5,16 @@ import { grpc } from '@bulkhead/grpc';
 import { createTestDatabase, eventually, testLogger, type TestDatabase } from '@bulkhead/testkit';
 import { createControlPlaneApp, type CellConfig, type ControlPlaneApp } from '../src/index.js';
 import { PLACEMENT_LOCK } from '../src/registry.js';
-import { api, createTenant, openWatch, testConfig, TWO_CELLS, type Watch } from './harness.js';
+import {
+  api,
+  createTenant,
+  EPOCH_PATTERN,
+  openWatch,
+  storedPosition,
+  testConfig,
+  TWO_CELLS,
+  type Watch,
+} from './harness.js';
 
 // Several instances on one database, cell changes between restarts, and draining on stop.
 let db: TestDatabase;
@@ -25,8 +34,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function startApp(cells: CellConfig[] = TWO_CELLS): Promise<ControlPlaneApp> {
-  const app = createControlPlaneApp(testConfig(db.name, cells), {
+async function startApp(
+  cells: CellConfig[] = TWO_CELLS,
+  database = db.name,
+): Promise<ControlPlaneApp> {
+  const app = createControlPlaneApp(testConfig(database, cells), {
     logger: testLogger('control-plane'),
   });
   apps.push(app);
@@ -40,8 +52,7 @@ function watch(app: ControlPlaneApp, knownVersion = 0): Watch {
   return opened;
 }
 
-const currentVersion = async (): Promise<number> =>
-  (await pool.query<{ version: number }>('SELECT version FROM snapshot_version')).rows[0]!.version;
+const currentVersion = async (): Promise<number> => (await storedPosition(pool)).version;
 
 describe('control plane lifecycle', () => {
   it('every instance on the database pushes changes made through any of them', async () => {
@@ -165,5 +176,33 @@ describe('control plane lifecycle', () => {
 
     expect((await stream.ended).code).toBe(grpc.status.OK);
     await expect(fetch(`http://127.0.0.1:${app.httpPort}/healthz`)).rejects.toThrow();
+  });
+
+  it('gives every instance on one database the same epoch, kept across restarts; a fresh database has its own', async () => {
+    const { epoch } = await storedPosition(pool);
+    expect(epoch).toMatch(EPOCH_PATTERN);
+    const [a, b] = await Promise.all([startApp(), startApp()]);
+    const [onA, onB] = await Promise.all([
+      watch(a).waitFor(() => true),
+      watch(b).waitFor(() => true),
+    ]);
+    expect(onA.snapshot.epoch).toBe(epoch);
+    expect(onB.snapshot.epoch).toBe(epoch);
+    await Promise.all([a.stop(), b.stop()]);
+    const restarted = await startApp();
+    expect((await watch(restarted).waitFor(() => true)).snapshot.epoch).toBe(epoch);
+    await restarted.stop();
+
+    const freshDb = await createTestDatabase('control_plane_fresh');
+    try {
+      const fresh = await startApp(TWO_CELLS, freshDb.name);
+      const { snapshot } = await watch(fresh).waitFor(() => true);
+      expect(snapshot.epoch).toMatch(EPOCH_PATTERN);
+      expect(snapshot.epoch).not.toBe(epoch);
+      expect(snapshot.version).toBe(1); // its versions start over: only the epoch tells them apart
+      await fresh.stop();
+    } finally {
+      await freshDb.drop();
+    }
   });
 });
