@@ -16,10 +16,12 @@ import {
   writeSnapshotFile,
 } from '@bulkhead/routing-snapshot';
 import {
+  backupTestDatabase,
   createTestDatabase,
   eventually,
   infra,
   recordingLogger,
+  restoreTestDatabase,
   testLogger,
   type TestDatabase,
   TEST_CELLS,
@@ -297,6 +299,50 @@ describe('config agent', () => {
       await Promise.all([running.stop(), restarted.stop(), fresh.stop()]);
     } finally {
       await Promise.all([oldDb.drop(), freshDb.drop()]);
+    }
+  });
+
+  // A restore keeps the epoch (it is in the backup) but takes the versions back: the control
+  // plane sees an agent holding a version of its epoch it never reached, and starts a new epoch.
+  it('replaces a snapshot the control-plane database lost in a restore from a backup', async () => {
+    const live = await createTestDatabase('config_agent_live');
+    let backup: TestDatabase | undefined;
+    try {
+      let plane = await startControlPlane(0, live.name);
+      const port = plane.grpcPort;
+      await createTenant('in-backup', plane); // version 2
+      await plane.stop();
+      backup = await backupTestDatabase(live);
+
+      plane = await startControlPlane(port, live.name);
+      const path = join(dir, 'restored', 'routing.json');
+      const log = recordingLogger('config-agent');
+      const agent = await startAgent(
+        path,
+        { CONTROL_PLANE_ADDRESS: `127.0.0.1:${port}` },
+        log.logger,
+      );
+      await createTenant('lost-0', plane);
+      const lost = await createTenant('lost-1', plane); // version 4
+      await fileHasKey(path, lost.apiKey);
+      const held = (await readSnapshotFile(path))!;
+      await plane.stop();
+
+      await restoreTestDatabase(live, backup); // the same epoch, at version 2
+      plane = await startControlPlane(port, live.name);
+      const tenant = await createTenant('after-restore', plane);
+      await fileHasKey(path, tenant.apiKey);
+      const restored = (await readSnapshotFile(path))!;
+      expect(restored.epoch).toEqual(expect.any(String));
+      expect(restored.epoch).not.toBe(held.epoch);
+      expect(restored.tenants.map((t) => t.name)).toEqual(['in-backup', 'after-restore']);
+      expect(log.entries.find((e) => e.level === 'warn' && e.previousEpoch)).toMatchObject({
+        previousEpoch: held.epoch,
+        previousVersion: held.version,
+      });
+      await Promise.all([agent.stop(), plane.stop()]);
+    } finally {
+      await Promise.all([live.drop(), backup?.drop()]);
     }
   });
 

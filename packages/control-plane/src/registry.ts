@@ -174,6 +174,31 @@ export async function syncCells(
   });
 }
 
+/**
+ * Starts a new epoch if the database is behind `held`, a position a watcher holds: same epoch, a
+ * version the database has not reached. Versions never go back in one database's lifetime, so it
+ * went back in time (restored from a backup, a failover that lost commits) and its next versions
+ * would repeat ones watchers hold with other content. The new epoch (made by the database, as in
+ * the migration) makes every watcher take the current snapshot. Returns it, or undefined when the
+ * database is not behind (e.g. the instance that was asked lags behind it).
+ */
+export async function startNewEpochIfBehind(
+  pool: Pool,
+  held: SnapshotPosition,
+): Promise<SnapshotPosition | undefined> {
+  const { rows } = await pool.query<{ epoch: string; version: number }>(
+    `WITH renewed AS (
+       UPDATE snapshot_version
+          SET epoch = gen_random_uuid(), version = version + 1, published_at = now()
+        WHERE epoch = $2 AND version < $3
+       RETURNING epoch, version
+     )
+     SELECT epoch, version, pg_notify($1, epoch::text || ':' || version::text) FROM renewed`,
+    [SNAPSHOT_CHANNEL, held.epoch, held.version],
+  );
+  return rows[0] && { epoch: rows[0].epoch, version: rows[0].version };
+}
+
 /** Reads one consistent routing snapshot (tenants, cells with every endpoint, epoch, version). */
 export async function loadSnapshot(pool: Pool): Promise<controlPlaneV1.RoutingSnapshot> {
   return withTransaction(pool, async (tx) => {

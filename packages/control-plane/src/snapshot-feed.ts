@@ -2,8 +2,13 @@ import { backoffDelay } from '@bulkhead/backoff';
 import { listen, type Listener, type Pool } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
-import { supersedes } from '@bulkhead/routing-snapshot';
-import { loadSnapshot, parseSnapshotNotification, SNAPSHOT_CHANNEL } from './registry.js';
+import { supersedes, type SnapshotPosition } from '@bulkhead/routing-snapshot';
+import {
+  loadSnapshot,
+  parseSnapshotNotification,
+  SNAPSHOT_CHANNEL,
+  startNewEpochIfBehind,
+} from './registry.js';
 
 type Snapshot = controlPlaneV1.RoutingSnapshot;
 
@@ -27,6 +32,7 @@ export class SnapshotFeed {
   private readonly subscribers = new Set<SnapshotSubscriber>();
   private listener: Listener | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private aheadTimer: NodeJS.Timeout | undefined;
   private reloadFailures = 0;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
@@ -71,10 +77,45 @@ export class SnapshotFeed {
     return () => this.subscribers.delete(subscriber);
   }
 
+  /**
+   * Someone holds `held`, ahead of this feed in its epoch: either the feed lags behind the
+   * database (the NOTIFY is on its way) or the database went back in time; then a new epoch is
+   * started (startNewEpochIfBehind) and published like any change. Never throws; a failed check
+   * is retried with the reload's backoff.
+   */
+  reportAhead(held: SnapshotPosition, attempt = 1): void {
+    if (this.closed) return;
+    startNewEpochIfBehind(this.pool, held).then(
+      (renewed) => {
+        if (!renewed) return;
+        this.logger.warn(
+          {
+            heldEpoch: held.epoch,
+            heldVersion: held.version,
+            epoch: renewed.epoch,
+            version: renewed.version,
+          },
+          'the database is behind a snapshot already published (restored from a backup?): started a new epoch',
+        );
+      },
+      (error: unknown) => {
+        if (this.closed) return;
+        const retryInMs = backoffDelay(attempt, RELOAD_RETRY);
+        this.logger.warn(
+          { err: error, retryInMs },
+          'cannot check whether the database went back in time; retrying',
+        );
+        clearTimeout(this.aheadTimer);
+        this.aheadTimer = setTimeout(() => this.reportAhead(held, attempt + 1), retryInMs);
+      },
+    );
+  }
+
   /** Ends every subscription and releases the LISTEN connection. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reloadTimer);
+    clearTimeout(this.aheadTimer);
     for (const subscriber of this.subscribers) subscriber.end();
     this.subscribers.clear();
     await this.refreshing?.catch(() => undefined);
@@ -114,6 +155,8 @@ export class SnapshotFeed {
         if (supersedes(this.latest, snapshot)) {
           this.latest = snapshot;
           for (const subscriber of this.subscribers) subscriber.publish(snapshot);
+        } else if (this.latest && snapshot.version < this.latest.version) {
+          this.reportAhead(this.latest); // an older version of the same epoch
         }
       } while (this.refreshAgain && !this.closed);
     })().finally(() => {

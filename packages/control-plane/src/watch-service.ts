@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { GrpcError, grpc, requestProblems, Status } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
-import { epochSchema, supersedes, type SnapshotPosition } from '@bulkhead/routing-snapshot';
+import {
+  compareSnapshots,
+  epochSchema,
+  supersedes,
+  type SnapshotPosition,
+} from '@bulkhead/routing-snapshot';
 import type { SnapshotFeed } from './snapshot-feed.js';
 
 type Snapshot = controlPlaneV1.RoutingSnapshot;
@@ -33,8 +38,10 @@ export function snapshotFor(snapshot: Snapshot, services: readonly string[]): Sn
  * WatchSnapshot: sends the current snapshot when it supersedes what the watcher holds (its epoch
  * differs from known_epoch whatever the versions, or it is newer than known_version), then every
  * snapshot that supersedes the last one sent, each with only the endpoints of the services the
- * watcher asked for. A slow reader never makes snapshots pile up: while its stream is backed up
- * only the newest pending snapshot is kept (a newer one replaces an older one entirely).
+ * watcher asked for. A watcher ahead of the feed in its epoch is reported to the feed (the database
+ * may have gone back in time: SnapshotFeed.reportAhead). A slow reader never makes snapshots pile
+ * up: while its stream is backed up only the newest pending snapshot is kept (a newer one replaces
+ * an older one entirely).
  */
 export function watchSnapshotHandler(
   feed: SnapshotFeed,
@@ -52,7 +59,8 @@ export function watchSnapshotHandler(
       return;
     }
     const { knownEpoch, knownVersion, services } = call.request;
-    let sent: SnapshotPosition = { epoch: knownEpoch, version: knownVersion };
+    const known: SnapshotPosition = { epoch: knownEpoch, version: knownVersion };
+    let sent = known;
     let backedUp = false;
     let pending: Snapshot | undefined;
     let done = false;
@@ -98,5 +106,7 @@ export function watchSnapshotHandler(
     call.sendMetadata(new grpc.Metadata());
     const current = feed.current();
     if (current) send(current);
+    // Ahead of this database in its epoch: it may have gone back in time (see reportAhead).
+    if (current && compareSnapshots(current, known) === 'newer') feed.reportAhead(known);
   };
 }

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createPool, type Pool } from '@bulkhead/db';
 import { grpc } from '@bulkhead/grpc';
-import { createTestDatabase, eventually, testLogger, type TestDatabase } from '@bulkhead/testkit';
+import {
+  backupTestDatabase,
+  createTestDatabase,
+  eventually,
+  restoreTestDatabase,
+  testLogger,
+  type TestDatabase,
+} from '@bulkhead/testkit';
 import { createControlPlaneApp, type CellConfig, type ControlPlaneApp } from '../src/index.js';
 import { PLACEMENT_LOCK } from '../src/registry.js';
 import {
@@ -203,6 +210,40 @@ describe('control plane lifecycle', () => {
       await fresh.stop();
     } finally {
       await freshDb.drop();
+    }
+  });
+
+  it('starts a new epoch when its database is restored from a backup while it runs, and pushes it', async () => {
+    const live = await createTestDatabase('control_plane_live');
+    let backup: TestDatabase | undefined;
+    try {
+      let app = await startApp(TWO_CELLS, live.name);
+      await app.stop();
+      backup = await backupTestDatabase(live); // version 1: the cells
+      app = await startApp(TWO_CELLS, live.name);
+      const stream = watch(app);
+      const tenant = await createTenant(app.httpPort, 'lost-in-restore');
+      const held = (await stream.waitFor((s) => s.tenants.some((t) => t.id === tenant.id)))
+        .snapshot;
+
+      // The restore drops the connections: the feed re-listens, reloads an older version of its
+      // epoch, and starts a new epoch (the open stream stays open through it all).
+      await restoreTestDatabase(live, backup);
+      const renewed = await stream.waitFor((s) => s.epoch !== held.epoch, 15_000);
+      expect(renewed.snapshot.epoch).toMatch(EPOCH_PATTERN);
+      expect(renewed.snapshot.tenants).toEqual([]);
+      const restoredPool = createPool(live.url, { max: 1 });
+      try {
+        expect(await storedPosition(restoredPool)).toEqual({
+          epoch: renewed.snapshot.epoch,
+          version: renewed.snapshot.version,
+        });
+      } finally {
+        await restoredPool.end();
+      }
+      await app.stop();
+    } finally {
+      await Promise.all([live.drop(), backup?.drop()]);
     }
   });
 });
