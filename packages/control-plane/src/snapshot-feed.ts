@@ -156,7 +156,8 @@ export class SnapshotFeed {
           this.latest = snapshot;
           for (const subscriber of this.subscribers) subscriber.publish(snapshot);
         } else if (this.latest && snapshot.version < this.latest.version) {
-          this.reportAhead(this.latest); // an older version of the same epoch
+          // An older version of the same epoch.
+          this.reportAhead({ epoch: this.latest.epoch, version: this.latest.version });
         }
       } while (this.refreshAgain && !this.closed);
     })().finally(() => {
