@@ -3,9 +3,12 @@ import { controlPlaneV1 } from '@bulkhead/contracts';
 import { createGrpcClient, Status, type grpc, type GrpcClient } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
 import {
+  compareSnapshots,
+  logNewEpoch,
   readSnapshotFile,
   writeSnapshotFile,
   type RoutingSnapshot,
+  type SnapshotPosition,
 } from '@bulkhead/routing-snapshot';
 import type { App } from '@bulkhead/service-runtime';
 import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
@@ -24,6 +27,9 @@ export interface ConfigAgentDeps {
   logger: Logger;
 }
 
+/** Epoch and version only: what is compared, without holding on to the whole snapshot. */
+const position = ({ epoch, version }: RoutingSnapshot): SnapshotPosition => ({ epoch, version });
+
 type WatchClient = GrpcClient<typeof controlPlaneV1.ControlPlaneServiceService>;
 
 /** How one WatchSnapshot call ended. */
@@ -35,9 +41,11 @@ interface WatchOutcome {
 
 /**
  * The config-agent sidecar: keeps the routing snapshot file next to the gateway up to date by
- * watching the control plane (server push, not polling). Each newer version is validated and
- * written atomically. When the control plane is unreachable the file simply stays as it is and
- * the agent keeps retrying: the data plane goes on serving the last snapshot (static stability).
+ * watching the control plane (server push, not polling). Each snapshot that supersedes the one
+ * held (a newer version of the same epoch, or any version of another epoch: the control plane's
+ * database was replaced) is validated and written atomically. When the control plane is
+ * unreachable the file simply stays as it is and the agent keeps retrying: the data plane goes on
+ * serving the last snapshot (static stability).
  */
 export function createConfigAgentApp(
   config: ConfigAgentConfig,
@@ -51,27 +59,31 @@ export function createConfigAgentApp(
   let loop: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
 
-  /** Version of the file on disk. */
-  let fileVersion = 0;
-  /** Highest version accepted for writing (on disk, being written, or queued). */
-  let acceptedVersion = 0;
+  /** Epoch and version of the file on disk; undefined while there is none. */
+  let onDisk: SnapshotPosition | undefined;
+  /** The newest snapshot accepted for writing (on disk, being written, or queued). */
+  let accepted: SnapshotPosition | undefined;
   /** Only the newest snapshot waiting to be written is kept; older ones are skipped. */
   let queued: RoutingSnapshot | undefined;
   let writing: Promise<void> | undefined;
 
   function receive(message: controlPlaneV1.WatchSnapshotResponse): void {
-    if (!message.snapshot || message.snapshot.version <= acceptedVersion) return;
+    if (!message.snapshot) return;
+    const relation = compareSnapshots(accepted, message.snapshot);
+    if (relation === 'stale') return;
     let snapshot: RoutingSnapshot;
     try {
       snapshot = snapshotFromProto(message.snapshot);
     } catch (error) {
       logger.error(
-        { err: error, version: message.snapshot.version },
+        { err: error, epoch: message.snapshot.epoch, version: message.snapshot.version },
         'invalid snapshot from the control plane; ignored',
       );
       return;
     }
-    acceptedVersion = snapshot.version;
+    if (relation === 'new-epoch' && accepted)
+      logNewEpoch(logger, 'config agent', accepted, snapshot);
+    accepted = position(snapshot);
     queued = snapshot;
     writing ??= writeQueued().finally(() => {
       writing = undefined;
@@ -83,9 +95,9 @@ export function createConfigAgentApp(
       queued = undefined;
       try {
         await writeSnapshotFile(path, next);
-        fileVersion = next.version;
+        onDisk = position(next);
         logger.info(
-          { version: next.version, tenants: next.tenants.length, path },
+          { epoch: next.epoch, version: next.version, tenants: next.tenants.length, path },
           'routing snapshot written',
         );
       } catch (error) {
@@ -93,9 +105,9 @@ export function createConfigAgentApp(
           { err: error, path },
           'cannot write the routing snapshot; re-watching to get it again',
         );
-        // Re-open the stream with the version on disk, so the control plane sends the newest again.
+        // Re-open the stream with what is on disk, so the control plane sends the newest again.
         queued = undefined;
-        acceptedVersion = fileVersion;
+        accepted = onDisk;
         call?.cancel();
       }
     }
@@ -107,7 +119,8 @@ export function createConfigAgentApp(
       let opened = false;
       // createGrpcClient gives the call its deadline (WATCH_DEADLINE_MS).
       const stream = watchClient.watchSnapshot({
-        knownVersion: fileVersion,
+        knownEpoch: onDisk?.epoch ?? '',
+        knownVersion: onDisk?.version ?? 0,
         services: config.snapshotServices,
       });
       call = stream;
@@ -132,7 +145,7 @@ export function createConfigAgentApp(
       const { opened, status } = await watchOnce(watchClient, () => {
         if (connected !== true) {
           logger.info(
-            { address: config.controlPlaneAddress, version: fileVersion },
+            { address: config.controlPlaneAddress, epoch: onDisk?.epoch, version: onDisk?.version },
             'watching the control plane',
           );
         }
@@ -144,7 +157,12 @@ export function createConfigAgentApp(
         logger.debug('watch deadline reached; re-opening the stream');
         continue;
       }
-      const detail = { code: Status[status.code], details: status.details, version: fileVersion };
+      const detail = {
+        code: Status[status.code],
+        details: status.details,
+        epoch: onDisk?.epoch,
+        version: onDisk?.version,
+      };
       if (connected === true) {
         logger.warn(
           detail,
@@ -170,8 +188,11 @@ export function createConfigAgentApp(
     try {
       const existing = await readSnapshotFile(path);
       if (existing) {
-        fileVersion = acceptedVersion = existing.version;
-        logger.info({ version: existing.version, path }, 'existing routing snapshot found');
+        onDisk = accepted = position(existing);
+        logger.info(
+          { epoch: existing.epoch, version: existing.version, path },
+          'existing routing snapshot found',
+        );
       }
     } catch (error) {
       logger.warn(
@@ -205,7 +226,7 @@ export function createConfigAgentApp(
   return {
     start,
     stop: () => (stopping ??= stop()),
-    isReady: () => fileVersion > 0 && !abort.signal.aborted,
-    snapshotVersion: () => fileVersion,
+    isReady: () => onDisk !== undefined && !abort.signal.aborted,
+    snapshotVersion: () => onDisk?.version ?? 0,
   };
 }

@@ -3,10 +3,12 @@ import { routingSnapshotSchema, type RoutingSnapshot } from '@bulkhead/routing-s
 
 /**
  * Converts a snapshot received from the control plane into the file format the gateway reads
- * (Timestamp → ISO string) and validates it. Throws when it is invalid.
+ * (Timestamp → ISO string; an empty epoch, from a control plane that predates epochs → none)
+ * and validates it. Throws when it is invalid.
  */
 export function snapshotFromProto(snapshot: controlPlaneV1.RoutingSnapshot): RoutingSnapshot {
   return routingSnapshotSchema.parse({
+    epoch: snapshot.epoch || undefined,
     version: snapshot.version,
     publishedAt: snapshot.publishedAt?.toISOString(),
     cells: snapshot.cells.map((c) => ({ id: c.id, endpoints: { ...c.endpoints } })),

@@ -8,11 +8,20 @@ import {
   loadControlPlaneConfig,
   type ControlPlaneApp,
 } from '@bulkhead/control-plane';
-import { hashApiKey, readSnapshotFile, routingSnapshotSchema } from '@bulkhead/routing-snapshot';
+import type { Logger } from '@bulkhead/logger';
 import {
+  hashApiKey,
+  readSnapshotFile,
+  routingSnapshotSchema,
+  writeSnapshotFile,
+} from '@bulkhead/routing-snapshot';
+import {
+  backupTestDatabase,
   createTestDatabase,
   eventually,
   infra,
+  recordingLogger,
+  restoreTestDatabase,
   testLogger,
   type TestDatabase,
   TEST_CELLS,
@@ -27,11 +36,11 @@ let controlPlane: ControlPlaneApp;
 let grpcPort: number;
 const apps: { stop(): Promise<void> }[] = [];
 
-async function startControlPlane(port = 0): Promise<ControlPlaneApp> {
+async function startControlPlane(port = 0, database = db.name): Promise<ControlPlaneApp> {
   const app = createControlPlaneApp(
     loadControlPlaneConfig({
       BULKHEAD_PG_URL: infra.pgUrl,
-      CONTROL_PLANE_DATABASE: db.name,
+      CONTROL_PLANE_DATABASE: database,
       CONTROL_PLANE_HTTP_PORT: '0',
       CONTROL_PLANE_GRPC_PORT: String(port),
       CONTROL_PLANE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -44,22 +53,29 @@ async function startControlPlane(port = 0): Promise<ControlPlaneApp> {
   return app;
 }
 
-async function startAgent(path: string, env: Record<string, string> = {}): Promise<ConfigAgentApp> {
+async function startAgent(
+  path: string,
+  env: Record<string, string> = {},
+  logger: Logger = testLogger('config-agent'),
+): Promise<ConfigAgentApp> {
   const agent = createConfigAgentApp(
     loadConfigAgentConfig({
       CONTROL_PLANE_ADDRESS: `127.0.0.1:${grpcPort}`,
       SNAPSHOT_PATH: path,
       ...env,
     }),
-    { logger: testLogger('config-agent') },
+    { logger },
   );
   apps.push(agent);
   await agent.start();
   return agent;
 }
 
-async function createTenant(name: string): Promise<{ id: string; apiKey: string }> {
-  const response = await fetch(`http://127.0.0.1:${controlPlane.httpPort}/v1/tenants`, {
+async function createTenant(
+  name: string,
+  on: ControlPlaneApp = controlPlane,
+): Promise<{ id: string; apiKey: string }> {
+  const response = await fetch(`http://127.0.0.1:${on.httpPort}/v1/tenants`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name }),
@@ -228,5 +244,154 @@ describe('config agent', () => {
     // Bounded by the agent's backoff cap (5 s), not by the gRPC channel's default (up to 120 s).
     expect(caughtUp).toBeLessThan(6_000);
     expect(restarted.snapshotVersion()).toBe(agent.snapshotVersion());
+  });
+
+  // The reproduction: the control plane's database is replaced (a fresh database, a lost volume)
+  // and its versions restart below the agents'. Before epochs the agents waited for a version
+  // above theirs forever and new tenants' keys never reached the gateway.
+  it("replaces a snapshot of a replaced control-plane database, although the new one's versions are lower", async () => {
+    const oldDb = await createTestDatabase('config_agent_old');
+    const freshDb = await createTestDatabase('config_agent_fresh');
+    try {
+      const old = await startControlPlane(0, oldDb.name);
+      const address = { CONTROL_PLANE_ADDRESS: `127.0.0.1:${old.grpcPort}` };
+      const path = join(dir, 'replaced', 'routing.json');
+      const log = recordingLogger('config-agent');
+      const running = await startAgent(path, address, log.logger);
+      let last = await createTenant('old-0', old);
+      for (let i = 1; i < 5; i++) last = await createTenant(`old-${i}`, old);
+      await fileHasKey(path, last.apiKey);
+      const stale = (await readSnapshotFile(path))!;
+      // An agent restarted meanwhile keeps its file too (same volume).
+      const restartedPath = join(dir, 'replaced-restarted', 'routing.json');
+      await mkdir(join(dir, 'replaced-restarted'));
+      await copyFile(path, restartedPath);
+      await old.stop();
+
+      // Back on the same address, on a fresh database: version 1 (its cells), then 2.
+      const fresh = await startControlPlane(old.grpcPort, freshDb.name);
+      const tenant = await createTenant('fresh-0', fresh);
+      const restarted = await startAgent(restartedPath, address);
+      await Promise.all([
+        fileHasKey(path, tenant.apiKey),
+        fileHasKey(restartedPath, tenant.apiKey),
+      ]);
+
+      for (const file of [path, restartedPath]) {
+        const replaced = (await readSnapshotFile(file))!;
+        expect(replaced.epoch).toEqual(expect.any(String));
+        expect(replaced.epoch).not.toBe(stale.epoch);
+        expect(replaced.version).toBeLessThan(stale.version);
+        // Replaced, not merged: the old database's tenants are gone.
+        expect(replaced.tenants.map((t) => t.name)).toEqual(['fresh-0']);
+      }
+      const warning = log.entries.find((e) => e.level === 'warn' && e.previousEpoch !== undefined);
+      expect(warning).toMatchObject({
+        previousEpoch: stale.epoch,
+        previousVersion: stale.version,
+        epoch: (await readSnapshotFile(path))!.epoch,
+        version: expect.any(Number),
+      });
+      // Within the new epoch, versions compare again: each new tenant arrives in order.
+      const next = await createTenant('fresh-1', fresh);
+      await fileHasKey(path, next.apiKey);
+      expect((await readSnapshotFile(path))?.version).toBe(3);
+      await Promise.all([running.stop(), restarted.stop(), fresh.stop()]);
+    } finally {
+      await Promise.all([oldDb.drop(), freshDb.drop()]);
+    }
+  });
+
+  // A restore keeps the epoch (it is in the backup) but takes the versions back: the control
+  // plane sees an agent holding a version of its epoch it never reached, and starts a new epoch.
+  it('replaces a snapshot the control-plane database lost in a restore from a backup', async () => {
+    const live = await createTestDatabase('config_agent_live');
+    let backup: TestDatabase | undefined;
+    try {
+      let plane = await startControlPlane(0, live.name);
+      const port = plane.grpcPort;
+      await createTenant('in-backup', plane); // version 2
+      await plane.stop();
+      backup = await backupTestDatabase(live);
+
+      plane = await startControlPlane(port, live.name);
+      const path = join(dir, 'restored', 'routing.json');
+      const log = recordingLogger('config-agent');
+      const agent = await startAgent(
+        path,
+        { CONTROL_PLANE_ADDRESS: `127.0.0.1:${port}` },
+        log.logger,
+      );
+      await createTenant('lost-0', plane);
+      const lost = await createTenant('lost-1', plane); // version 4
+      await fileHasKey(path, lost.apiKey);
+      const held = (await readSnapshotFile(path))!;
+      await plane.stop();
+
+      await restoreTestDatabase(live, backup); // the same epoch, at version 2
+      plane = await startControlPlane(port, live.name);
+      const tenant = await createTenant('after-restore', plane);
+      await fileHasKey(path, tenant.apiKey);
+      const restored = (await readSnapshotFile(path))!;
+      expect(restored.epoch).toEqual(expect.any(String));
+      expect(restored.epoch).not.toBe(held.epoch);
+      expect(restored.tenants.map((t) => t.name)).toEqual(['in-backup', 'after-restore']);
+      expect(log.entries.find((e) => e.level === 'warn' && e.previousEpoch)).toMatchObject({
+        previousEpoch: held.epoch,
+        previousVersion: held.version,
+      });
+      await Promise.all([agent.stop(), plane.stop()]);
+    } finally {
+      await Promise.all([live.drop(), backup?.drop()]);
+    }
+  });
+
+  it('reads a file without an epoch (written by an older agent) and takes the epoch at the same version', async () => {
+    const currentPath = join(dir, 'current', 'routing.json');
+    const current = await startAgent(currentPath);
+    await eventually(async () => (current.isReady() ? true : undefined));
+    const { epoch, ...withoutEpoch } = (await readSnapshotFile(currentPath))!;
+    expect(epoch).toEqual(expect.any(String));
+    const legacyPath = join(dir, 'legacy', 'routing.json');
+    await writeSnapshotFile(legacyPath, withoutEpoch);
+
+    const log = recordingLogger('config-agent');
+    const upgraded = await startAgent(legacyPath, {}, log.logger);
+    expect(upgraded.isReady()).toBe(true); // the file alone is enough
+    expect(upgraded.snapshotVersion()).toBe(withoutEpoch.version);
+    // Versions alone say "up to date"; the unknown epoch makes the control plane send it again.
+    await eventually(async () =>
+      (await readSnapshotFile(legacyPath))?.epoch === epoch ? true : undefined,
+    );
+    expect(await readSnapshotFile(legacyPath)).toEqual({ ...withoutEpoch, epoch });
+    // Logged at info, not warn: an upgrade, not a replaced database.
+    const adopted = log.entries.find((e) => e.previousVersion !== undefined);
+    expect(adopted).toMatchObject({
+      level: 'info',
+      previousVersion: withoutEpoch.version,
+      epoch,
+      version: withoutEpoch.version,
+    });
+    expect(adopted).not.toHaveProperty('previousEpoch');
+  });
+
+  it('does not rewrite what it holds (same epoch and version): the next write is the next version', async () => {
+    const path = join(dir, 'same-epoch', 'routing.json');
+    const first = await startAgent(path);
+    await eventually(async () => (first.isReady() ? true : undefined));
+    await first.stop();
+    const held = (await readSnapshotFile(path))!;
+
+    const log = recordingLogger('config-agent');
+    const agent = await startAgent(path, {}, log.logger);
+    await eventually(async () =>
+      log.entries.some((e) => e.msg === 'watching the control plane') ? true : undefined,
+    );
+    await createTenant('after-same-epoch');
+    const written = () => log.entries.filter((e) => e.msg === 'routing snapshot written');
+    await eventually(async () => (written().length > 0 ? true : undefined));
+    // The stream sends in order: had the held version been sent again, it would be written first.
+    expect(written().map((e) => [e.epoch, e.version])).toEqual([[held.epoch, held.version + 1]]);
+    expect(agent.snapshotVersion()).toBe(held.version + 1);
   });
 });

@@ -4,6 +4,7 @@ import { loadConfigAgentConfig, snapshotFromProto } from '../src/index.js';
 
 describe('snapshotFromProto', () => {
   const proto = {
+    epoch: '0b6f3c1e-8f0a-4c55-9d7e-2a1b3c4d5e6f',
     version: 7,
     publishedAt: new Date('2026-01-02T03:04:05.678Z'),
     cells: [{ id: 'cell-1', endpoints: { orders: 'o:1', inventory: 'i:1', payments: 'p:1' } }],
@@ -22,9 +23,16 @@ describe('snapshotFromProto', () => {
     expect(snapshotFromProto(proto)).toEqual({ ...proto, publishedAt: '2026-01-02T03:04:05.678Z' });
   });
 
+  it('reads an empty epoch (a control plane from before epochs) as none', () => {
+    const converted = snapshotFromProto({ ...proto, epoch: '' });
+    expect(converted.epoch).toBeUndefined();
+    expect(JSON.stringify(converted)).not.toContain('epoch');
+  });
+
   it.each([
     ['no timestamp', { ...proto, publishedAt: undefined }],
     ['version 0', { ...proto, version: 0 }],
+    ['an epoch that is not a UUID', { ...proto, epoch: 'epoch-7' }],
     [
       'a malformed key hash',
       { ...proto, tenants: [{ ...proto.tenants[0]!, apiKeySha256: 'nope' }] },

@@ -95,7 +95,12 @@ export function createControlPlaneApp(
     ports = { http: httpServer.port, grpc: grpcPort };
     state = 'ready';
     logger.info(
-      { httpPort: httpServer.port, grpcPort, version: feed.current()?.version },
+      {
+        httpPort: httpServer.port,
+        grpcPort,
+        epoch: feed.current()?.epoch,
+        version: feed.current()?.version,
+      },
       'control plane ready',
     );
   }

@@ -1,16 +1,25 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { withTransaction, type Pool, type Queryable } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
-import { hashApiKey } from '@bulkhead/routing-snapshot';
+import { hashApiKey, type SnapshotPosition } from '@bulkhead/routing-snapshot';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
 import type { CellConfig } from './config.js';
 
 /**
  * The registry of tenants and cells in PostgreSQL. Every change bumps the snapshot version and
  * NOTIFYs SNAPSHOT_CHANNEL in the same transaction, so a listener never misses a committed change
- * and never sees an uncommitted one.
+ * and never sees an uncommitted one. The payload is `<epoch>:<version>`
+ * (parseSnapshotNotification).
  */
 export const SNAPSHOT_CHANNEL = 'bulkhead_routing_snapshot';
+
+/** The position a SNAPSHOT_CHANNEL payload announces; undefined when it is not one. */
+export function parseSnapshotNotification(
+  payload: string | undefined,
+): SnapshotPosition | undefined {
+  const match = /^([0-9a-f-]{36}):([0-9]+)$/.exec(payload ?? '');
+  return match ? { epoch: match[1], version: Number(match[2]) } : undefined;
+}
 
 /**
  * Advisory lock serialising placement decisions (and cell changes) across all control-plane
@@ -38,9 +47,10 @@ export function generateApiKey(): string {
 async function publishNewVersion(tx: Queryable): Promise<number> {
   const { rows } = await tx.query<{ version: number }>(
     `WITH bumped AS (
-       UPDATE snapshot_version SET version = version + 1, published_at = now() RETURNING version
+       UPDATE snapshot_version SET version = version + 1, published_at = now()
+       RETURNING epoch, version
      )
-     SELECT version, pg_notify($1, version::text) FROM bumped`,
+     SELECT version, pg_notify($1, epoch::text || ':' || version::text) FROM bumped`,
     [SNAPSHOT_CHANNEL],
   );
   const version = rows[0]?.version;
@@ -164,12 +174,37 @@ export async function syncCells(
   });
 }
 
-/** Reads one consistent routing snapshot (tenants, cells with every endpoint, version). */
+/**
+ * Starts a new epoch if the database is behind `held`, a position a watcher holds: same epoch, a
+ * version the database has not reached. Versions never go back in one database's lifetime, so it
+ * went back in time (restored from a backup, a failover that lost commits) and its next versions
+ * would repeat ones watchers hold with other content. The new epoch (made by the database, as in
+ * the migration) makes every watcher take the current snapshot. Returns it, or undefined when the
+ * database is not behind (e.g. the instance that was asked lags behind it).
+ */
+export async function startNewEpochIfBehind(
+  pool: Pool,
+  held: SnapshotPosition,
+): Promise<SnapshotPosition | undefined> {
+  const { rows } = await pool.query<{ epoch: string; version: number }>(
+    `WITH renewed AS (
+       UPDATE snapshot_version
+          SET epoch = gen_random_uuid(), version = version + 1, published_at = now()
+        WHERE epoch = $2 AND version < $3
+       RETURNING epoch, version
+     )
+     SELECT epoch, version, pg_notify($1, epoch::text || ':' || version::text) FROM renewed`,
+    [SNAPSHOT_CHANNEL, held.epoch, held.version],
+  );
+  return rows[0] && { epoch: rows[0].epoch, version: rows[0].version };
+}
+
+/** Reads one consistent routing snapshot (tenants, cells with every endpoint, epoch, version). */
 export async function loadSnapshot(pool: Pool): Promise<controlPlaneV1.RoutingSnapshot> {
   return withTransaction(pool, async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    const version = await tx.query<{ version: number; published_at: Date }>(
-      'SELECT version, published_at FROM snapshot_version',
+    const version = await tx.query<{ epoch: string; version: number; published_at: Date }>(
+      'SELECT epoch, version, published_at FROM snapshot_version',
     );
     const cells = await tx.query<controlPlaneV1.Cell>(
       `SELECT c.id,
@@ -187,6 +222,7 @@ export async function loadSnapshot(pool: Pool): Promise<controlPlaneV1.RoutingSn
     const head = version.rows[0];
     if (!head) throw new Error('snapshot_version row is missing');
     return {
+      epoch: head.epoch,
       version: head.version,
       publishedAt: head.published_at,
       cells: cells.rows,

@@ -2,12 +2,18 @@ import { backoffDelay } from '@bulkhead/backoff';
 import { listen, type Listener, type Pool } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
-import { loadSnapshot, SNAPSHOT_CHANNEL } from './registry.js';
+import { supersedes, type SnapshotPosition } from '@bulkhead/routing-snapshot';
+import {
+  loadSnapshot,
+  parseSnapshotNotification,
+  SNAPSHOT_CHANNEL,
+  startNewEpochIfBehind,
+} from './registry.js';
 
 type Snapshot = controlPlaneV1.RoutingSnapshot;
 
 export interface SnapshotSubscriber {
-  /** Called with every newer snapshot, in version order. */
+  /** Called with every newer snapshot (in version order, or of a new epoch: supersedes). */
   publish(snapshot: Snapshot): void;
   /** Called once when the feed closes. */
   end(): void;
@@ -26,6 +32,7 @@ export class SnapshotFeed {
   private readonly subscribers = new Set<SnapshotSubscriber>();
   private listener: Listener | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private aheadTimer: NodeJS.Timeout | undefined;
   private reloadFailures = 0;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
@@ -43,8 +50,10 @@ export class SnapshotFeed {
       SNAPSHOT_CHANNEL,
       {
         onNotify: (payload) => {
-          const version = Number(payload);
-          if (this.closed || (this.latest && version <= this.latest.version)) return;
+          if (this.closed) return;
+          // Skip only what is known to be held already; anything else (even unparsable) reloads.
+          const announced = parseSnapshotNotification(payload);
+          if (announced && this.latest && !supersedes(this.latest, announced)) return;
           this.refreshInBackground();
         },
         // Changes NOTIFYed while the connection was down were missed: reload.
@@ -68,10 +77,45 @@ export class SnapshotFeed {
     return () => this.subscribers.delete(subscriber);
   }
 
+  /**
+   * Someone holds `held`, ahead of this feed in its epoch: either the feed lags behind the
+   * database (the NOTIFY is on its way) or the database went back in time; then a new epoch is
+   * started (startNewEpochIfBehind) and published like any change. Never throws; a failed check
+   * is retried with the reload's backoff.
+   */
+  reportAhead(held: SnapshotPosition, attempt = 1): void {
+    if (this.closed) return;
+    startNewEpochIfBehind(this.pool, held).then(
+      (renewed) => {
+        if (!renewed) return;
+        this.logger.warn(
+          {
+            heldEpoch: held.epoch,
+            heldVersion: held.version,
+            epoch: renewed.epoch,
+            version: renewed.version,
+          },
+          'the database is behind a snapshot already published (restored from a backup?): started a new epoch',
+        );
+      },
+      (error: unknown) => {
+        if (this.closed) return;
+        const retryInMs = backoffDelay(attempt, RELOAD_RETRY);
+        this.logger.warn(
+          { err: error, retryInMs },
+          'cannot check whether the database went back in time; retrying',
+        );
+        clearTimeout(this.aheadTimer);
+        this.aheadTimer = setTimeout(() => this.reportAhead(held, attempt + 1), retryInMs);
+      },
+    );
+  }
+
   /** Ends every subscription and releases the LISTEN connection. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reloadTimer);
+    clearTimeout(this.aheadTimer);
     for (const subscriber of this.subscribers) subscriber.end();
     this.subscribers.clear();
     await this.refreshing?.catch(() => undefined);
@@ -95,7 +139,10 @@ export class SnapshotFeed {
     );
   }
 
-  /** Reloads from the database and publishes if newer; concurrent calls coalesce into one more load. */
+  /**
+   * Reloads from the database and publishes if it supersedes the latest (newer, or of another
+   * epoch: the database was replaced); concurrent calls coalesce into one more load.
+   */
   private refresh(): Promise<void> {
     if (this.refreshing) {
       this.refreshAgain = true;
@@ -105,9 +152,12 @@ export class SnapshotFeed {
       do {
         this.refreshAgain = false;
         const snapshot = await loadSnapshot(this.pool);
-        if (!this.latest || snapshot.version > this.latest.version) {
+        if (supersedes(this.latest, snapshot)) {
           this.latest = snapshot;
           for (const subscriber of this.subscribers) subscriber.publish(snapshot);
+        } else if (this.latest && snapshot.version < this.latest.version) {
+          // An older version of the same epoch.
+          this.reportAhead({ epoch: this.latest.epoch, version: this.latest.version });
         }
       } while (this.refreshAgain && !this.closed);
     })().finally(() => {

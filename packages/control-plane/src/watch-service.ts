@@ -1,9 +1,23 @@
-import { grpc } from '@bulkhead/grpc';
+import { z } from 'zod';
+import { GrpcError, grpc, requestProblems, Status } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
 import type { controlPlaneV1 } from '@bulkhead/contracts';
+import {
+  compareSnapshots,
+  epochSchema,
+  supersedes,
+  type SnapshotPosition,
+} from '@bulkhead/routing-snapshot';
 import type { SnapshotFeed } from './snapshot-feed.js';
 
 type Snapshot = controlPlaneV1.RoutingSnapshot;
+
+/** WatchSnapshotRequest as the control plane accepts it: known_epoch is empty or an epoch. */
+export const watchSnapshotRequestSchema = z.object({
+  knownVersion: z.number().int().nonnegative(),
+  knownEpoch: z.union([z.literal(''), epochSchema]),
+  services: z.array(z.string()),
+});
 
 /** The snapshot as one watcher sees it: each cell with only the endpoints of `services` (all if empty). */
 export function snapshotFor(snapshot: Snapshot, services: readonly string[]): Snapshot {
@@ -21,10 +35,13 @@ export function snapshotFor(snapshot: Snapshot, services: readonly string[]): Sn
 }
 
 /**
- * WatchSnapshot: sends the current snapshot when it is newer than known_version, then every newer
- * version, each with only the endpoints of the services the watcher asked for. A slow reader
- * never makes snapshots pile up: while its stream is backed up only the
- * newest pending snapshot is kept (a newer version replaces an older one entirely).
+ * WatchSnapshot: sends the current snapshot when it supersedes what the watcher holds (its epoch
+ * differs from known_epoch whatever the versions, or it is newer than known_version), then every
+ * snapshot that supersedes the last one sent, each with only the endpoints of the services the
+ * watcher asked for. A watcher ahead of the feed in its epoch is reported to the feed (the database
+ * may have gone back in time: SnapshotFeed.reportAhead). A slow reader never makes snapshots pile
+ * up: while its stream is backed up only the newest pending snapshot is kept (a newer one replaces
+ * an older one entirely).
  */
 export function watchSnapshotHandler(
   feed: SnapshotFeed,
@@ -34,19 +51,28 @@ export function watchSnapshotHandler(
   controlPlaneV1.WatchSnapshotResponse
 > {
   return (call) => {
-    let sentVersion = call.request.knownVersion;
+    const problems = requestProblems(watchSnapshotRequestSchema, call.request);
+    if (problems.length > 0) {
+      // grpc-js ends a server stream that emits 'error' with that error's status.
+      const invalid = new GrpcError(Status.INVALID_ARGUMENT, problems.join('; '));
+      call.emit('error', invalid.toServiceError());
+      return;
+    }
+    const { knownEpoch, knownVersion, services } = call.request;
+    const known: SnapshotPosition = { epoch: knownEpoch, version: knownVersion };
+    let sent = known;
     let backedUp = false;
     let pending: Snapshot | undefined;
     let done = false;
 
     const send = (snapshot: Snapshot): void => {
-      if (done || snapshot.version <= sentVersion) return;
+      if (done || !supersedes(sent, snapshot)) return;
       if (backedUp) {
         pending = snapshot;
         return;
       }
-      sentVersion = snapshot.version;
-      backedUp = !call.write({ snapshot: snapshotFor(snapshot, call.request.services) });
+      sent = { epoch: snapshot.epoch, version: snapshot.version };
+      backedUp = !call.write({ snapshot: snapshotFor(snapshot, services) });
     };
     call.on('drain', () => {
       backedUp = false;
@@ -75,13 +101,12 @@ export function watchSnapshotHandler(
       finish();
     });
 
-    logger.debug(
-      { knownVersion: call.request.knownVersion, peer: call.getPeer() },
-      'watch stream opened',
-    );
+    logger.debug({ knownEpoch, knownVersion, peer: call.getPeer() }, 'watch stream opened');
     // Headers now, so the client knows the stream is open even when it is already up to date.
     call.sendMetadata(new grpc.Metadata());
     const current = feed.current();
     if (current) send(current);
+    // Ahead of this database in its epoch: it may have gone back in time (see reportAhead).
+    if (current && compareSnapshots(current, known) === 'newer') feed.reportAhead(known);
   };
 }

@@ -5,7 +5,17 @@ import { createPool, type Pool } from '@bulkhead/db';
 import { hashApiKey } from '@bulkhead/routing-snapshot';
 import { createTestDatabase, testLogger, type TestDatabase } from '@bulkhead/testkit';
 import { createControlPlaneApp, type ControlPlaneApp } from '../src/index.js';
-import { api, createTenant, openWatch, testConfig, TWO_CELLS, type Watch } from './harness.js';
+import { Status } from '@bulkhead/grpc';
+import {
+  api,
+  createTenant,
+  EPOCH_PATTERN,
+  openWatch,
+  storedPosition,
+  testConfig,
+  TWO_CELLS,
+  type Watch,
+} from './harness.js';
 
 let db: TestDatabase;
 let app: ControlPlaneApp;
@@ -29,8 +39,7 @@ afterAll(async () => {
 const tenantRows = async (): Promise<number> =>
   (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tenants')).rows[0]!.n;
 
-const currentVersion = async (): Promise<number> =>
-  (await pool.query<{ version: number }>('SELECT version FROM snapshot_version')).rows[0]!.version;
+const currentVersion = async (): Promise<number> => (await storedPosition(pool)).version;
 
 async function cellCounts(): Promise<{ id: string; tenants: number }[]> {
   const response = await api(app.httpPort, 'GET', '/v1/cells');
@@ -244,7 +253,10 @@ describe('WatchSnapshot', () => {
     const watch = openWatch(app.grpcPort, 0);
     watches.push(watch);
     const { snapshot } = await watch.waitFor(() => true);
-    expect(snapshot.version).toBe(await currentVersion());
+    const stored = await storedPosition(pool);
+    expect(snapshot.version).toBe(stored.version);
+    expect(snapshot.epoch).toMatch(EPOCH_PATTERN);
+    expect(snapshot.epoch).toBe(stored.epoch);
     expect(snapshot.publishedAt).toBeInstanceOf(Date);
     expect(snapshot.cells).toEqual(TWO_CELLS);
     const { rows } = await pool.query<{ id: string; api_key_sha256: string }>(
@@ -277,9 +289,9 @@ describe('WatchSnapshot', () => {
     });
   });
 
-  it('sends nothing to a stream that is up to date until the next change', async () => {
-    const version = await currentVersion();
-    const watch = openWatch(app.grpcPort, version);
+  it('sends nothing to a stream that is up to date (same epoch and version) until the next change', async () => {
+    const { epoch, version } = await storedPosition(pool);
+    const watch = openWatch(app.grpcPort, version, epoch);
     watches.push(watch);
     await watch.opened;
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -287,7 +299,36 @@ describe('WatchSnapshot', () => {
     await createTenant(app.httpPort, 'next-change');
     const { snapshot } = await watch.waitFor(() => true);
     expect(snapshot.version).toBe(version + 1);
+    expect(snapshot.epoch).toBe(epoch);
     expect(watch.received).toHaveLength(1);
+  });
+
+  it.each([
+    ['another epoch', () => randomUUID()],
+    ['no epoch (an agent from before epochs)', () => ''],
+  ])(
+    'sends the current snapshot to a watcher that knows %s, whatever its version',
+    async (_case, knownEpoch) => {
+      const stored = await storedPosition(pool);
+      // Ahead of this database, as a watcher of a replaced database is.
+      const watch = openWatch(app.grpcPort, stored.version + 1_000, knownEpoch());
+      watches.push(watch);
+      const { snapshot } = await watch.waitFor(() => true);
+      expect(snapshot).toMatchObject(stored);
+      // Then newer versions of this epoch, as to any watcher.
+      const tenant = await createTenant(app.httpPort, 'after-epoch-change');
+      const next = await watch.waitFor((s) => s.tenants.some((t) => t.id === tenant.id));
+      expect(next.snapshot).toMatchObject({ epoch: stored.epoch, version: stored.version + 1 });
+    },
+  );
+
+  it('answers INVALID_ARGUMENT to a known_epoch that is not a UUID, and sends nothing', async () => {
+    const watch = openWatch(app.grpcPort, 0, 'not-an-epoch');
+    watches.push(watch);
+    const status = await watch.ended;
+    expect(status.code).toBe(Status.INVALID_ARGUMENT);
+    expect(status.details).toMatch(/^known_epoch: /);
+    expect(watch.received).toHaveLength(0);
   });
 
   it('sends versions in increasing order', async () => {

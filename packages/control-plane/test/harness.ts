@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { controlPlaneV1 } from '@bulkhead/contracts';
+import type { Queryable } from '@bulkhead/db';
 import { createGrpcClient, type grpc } from '@bulkhead/grpc';
 import { infra, TEST_CELLS } from '@bulkhead/testkit';
 import { loadControlPlaneConfig, type CellConfig, type ControlPlaneConfig } from '../src/index.js';
@@ -22,6 +23,19 @@ export function testConfig(
     CONTROL_PLANE_ADMIN_TOKEN: ADMIN_TOKEN,
     BULKHEAD_CELLS: JSON.stringify(cells),
   });
+}
+
+/** An epoch as the control plane's database makes them (gen_random_uuid: a version 4 UUID). */
+export const EPOCH_PATTERN =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The epoch and version stored in a control plane's database: what its snapshots carry. */
+export async function storedPosition(db: Queryable): Promise<{ epoch: string; version: number }> {
+  const { rows } = await db.query<{ epoch: string; version: number }>(
+    'SELECT epoch, version FROM snapshot_version',
+  );
+  if (!rows[0]) throw new Error('snapshot_version row is missing');
+  return rows[0];
 }
 
 export interface ApiResponse {
@@ -90,7 +104,7 @@ export interface Watch {
 }
 
 /** Opens WatchSnapshot against a control plane and records what arrives. */
-export function openWatch(grpcPort: number, knownVersion: number): Watch {
+export function openWatch(grpcPort: number, knownVersion: number, knownEpoch = ''): Watch {
   const client = createGrpcClient(
     controlPlaneV1.ControlPlaneServiceService,
     `127.0.0.1:${grpcPort}`,
@@ -98,7 +112,7 @@ export function openWatch(grpcPort: number, knownVersion: number): Watch {
       deadlineMs: 60_000,
     },
   );
-  const call = client.watchSnapshot({ knownVersion, services: [] });
+  const call = client.watchSnapshot({ knownEpoch, knownVersion, services: [] });
   const received: Received[] = [];
   const listeners = new Set<() => void>();
   call.on('data', (message: controlPlaneV1.WatchSnapshotResponse) => {

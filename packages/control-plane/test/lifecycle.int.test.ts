@@ -2,10 +2,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createPool, type Pool } from '@bulkhead/db';
 import { grpc } from '@bulkhead/grpc';
-import { createTestDatabase, eventually, testLogger, type TestDatabase } from '@bulkhead/testkit';
+import {
+  backupTestDatabase,
+  createTestDatabase,
+  eventually,
+  restoreTestDatabase,
+  testLogger,
+  type TestDatabase,
+} from '@bulkhead/testkit';
 import { createControlPlaneApp, type CellConfig, type ControlPlaneApp } from '../src/index.js';
 import { PLACEMENT_LOCK } from '../src/registry.js';
-import { api, createTenant, openWatch, testConfig, TWO_CELLS, type Watch } from './harness.js';
+import {
+  api,
+  createTenant,
+  EPOCH_PATTERN,
+  openWatch,
+  storedPosition,
+  testConfig,
+  TWO_CELLS,
+  type Watch,
+} from './harness.js';
 
 // Several instances on one database, cell changes between restarts, and draining on stop.
 let db: TestDatabase;
@@ -25,8 +41,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function startApp(cells: CellConfig[] = TWO_CELLS): Promise<ControlPlaneApp> {
-  const app = createControlPlaneApp(testConfig(db.name, cells), {
+async function startApp(
+  cells: CellConfig[] = TWO_CELLS,
+  database = db.name,
+): Promise<ControlPlaneApp> {
+  const app = createControlPlaneApp(testConfig(database, cells), {
     logger: testLogger('control-plane'),
   });
   apps.push(app);
@@ -40,8 +59,7 @@ function watch(app: ControlPlaneApp, knownVersion = 0): Watch {
   return opened;
 }
 
-const currentVersion = async (): Promise<number> =>
-  (await pool.query<{ version: number }>('SELECT version FROM snapshot_version')).rows[0]!.version;
+const currentVersion = async (): Promise<number> => (await storedPosition(pool)).version;
 
 describe('control plane lifecycle', () => {
   it('every instance on the database pushes changes made through any of them', async () => {
@@ -165,5 +183,72 @@ describe('control plane lifecycle', () => {
 
     expect((await stream.ended).code).toBe(grpc.status.OK);
     await expect(fetch(`http://127.0.0.1:${app.httpPort}/healthz`)).rejects.toThrow();
+  });
+
+  it('gives every instance on one database the same epoch, kept across restarts; a fresh database has its own', async () => {
+    const { epoch } = await storedPosition(pool);
+    expect(epoch).toMatch(EPOCH_PATTERN);
+    const [a, b] = await Promise.all([startApp(), startApp()]);
+    const [onA, onB] = await Promise.all([
+      watch(a).waitFor(() => true),
+      watch(b).waitFor(() => true),
+    ]);
+    expect(onA.snapshot.epoch).toBe(epoch);
+    expect(onB.snapshot.epoch).toBe(epoch);
+    await Promise.all([a.stop(), b.stop()]);
+    const restarted = await startApp();
+    expect((await watch(restarted).waitFor(() => true)).snapshot.epoch).toBe(epoch);
+    await restarted.stop();
+
+    const freshDb = await createTestDatabase('control_plane_fresh');
+    try {
+      // Two instances starting at once on an empty database: the migration runs once.
+      const fresh = await Promise.all([
+        startApp(TWO_CELLS, freshDb.name),
+        startApp(TWO_CELLS, freshDb.name),
+      ]);
+      const [first, second] = await Promise.all(fresh.map((app) => watch(app).waitFor(() => true)));
+      expect(first!.snapshot.epoch).toMatch(EPOCH_PATTERN);
+      expect(first!.snapshot.epoch).not.toBe(epoch);
+      expect(second!.snapshot.epoch).toBe(first!.snapshot.epoch);
+      expect(first!.snapshot.version).toBe(1); // versions start over: only the epoch differs
+      await Promise.all(fresh.map((app) => app.stop()));
+    } finally {
+      await freshDb.drop();
+    }
+  });
+
+  it('starts a new epoch when its database is restored from a backup while it runs, and pushes it', async () => {
+    const live = await createTestDatabase('control_plane_live');
+    let backup: TestDatabase | undefined;
+    try {
+      let app = await startApp(TWO_CELLS, live.name);
+      await app.stop();
+      backup = await backupTestDatabase(live); // version 1: the cells
+      app = await startApp(TWO_CELLS, live.name);
+      const stream = watch(app);
+      const tenant = await createTenant(app.httpPort, 'lost-in-restore');
+      const held = (await stream.waitFor((s) => s.tenants.some((t) => t.id === tenant.id)))
+        .snapshot;
+
+      // The restore drops the connections: the feed re-listens, reloads an older version of its
+      // epoch, and starts a new epoch (the open stream stays open through it all).
+      await restoreTestDatabase(live, backup);
+      const renewed = await stream.waitFor((s) => s.epoch !== held.epoch, 15_000);
+      expect(renewed.snapshot.epoch).toMatch(EPOCH_PATTERN);
+      expect(renewed.snapshot.tenants).toEqual([]);
+      const restoredPool = createPool(live.url, { max: 1 });
+      try {
+        expect(await storedPosition(restoredPool)).toEqual({
+          epoch: renewed.snapshot.epoch,
+          version: renewed.snapshot.version,
+        });
+      } finally {
+        await restoredPool.end();
+      }
+      await app.stop();
+    } finally {
+      await Promise.all([live.drop(), backup?.drop()]);
+    }
   });
 });

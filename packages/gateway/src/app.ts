@@ -77,7 +77,12 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
       ready = isReady;
       port = server.port;
       logger.info(
-        { host: config.host, port: server.port, snapshotVersion: store.current()?.version },
+        {
+          host: config.host,
+          port: server.port,
+          snapshotEpoch: store.current()?.epoch,
+          snapshotVersion: store.current()?.version,
+        },
         'gateway listening',
       );
     },

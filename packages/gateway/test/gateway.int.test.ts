@@ -13,7 +13,7 @@ import {
   type RoutingSnapshot,
   type TenantRoute,
 } from '@bulkhead/routing-snapshot';
-import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
+import { eventually, infra, recordingLogger, testLogger, uniqueName } from '@bulkhead/testkit';
 import {
   createGatewayApp,
   loadGatewayConfig,
@@ -132,7 +132,10 @@ describe('gateway', () => {
     await writeSnapshotFile(snapshotPath, snapshot);
   }
 
-  async function startGateway(env: Record<string, string> = {}): Promise<GatewayApp> {
+  async function startGateway(
+    env: Record<string, string> = {},
+    logger = testLogger('gateway'),
+  ): Promise<GatewayApp> {
     const config = loadGatewayConfig({
       SNAPSHOT_PATH: snapshotPath,
       GATEWAY_PORT: '0',
@@ -140,7 +143,7 @@ describe('gateway', () => {
       GRPC_DEADLINE_MS: '1000',
       ...env,
     });
-    const app = createGatewayApp(config, { logger: testLogger('gateway') });
+    const app = createGatewayApp(config, { logger });
     apps.push(app);
     await app.start();
     return app;
@@ -679,6 +682,52 @@ describe('gateway', () => {
     const stale = before.calls.length;
     await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey });
     expect(before.calls.length).toBe(stale);
+  });
+
+  it('loads a file of a new control-plane epoch whatever its version, and ignores older versions of the same epoch', async () => {
+    const path = join(dir, 'epochs', 'routing.json');
+    const [first, second, third] = [newTenant('cell-a'), newTenant('cell-b'), newTenant('cell-a')];
+    const file = (epoch: string | undefined, version: number, tenants: Tenant[]) =>
+      writeSnapshotFile(path, {
+        ...(epoch === undefined ? {} : { epoch }),
+        version,
+        publishedAt: new Date().toISOString(),
+        cells: [cellA.endpoints, cellB.endpoints],
+        tenants: tenants.map((t) => t.route),
+      });
+    const routed = async (tenant: Tenant, port: number) =>
+      (await send(port, 'GET', '/v1/products/mug', { apiKey: tenant.apiKey })).status !== 401;
+    const log = recordingLogger('gateway');
+    const [epoch1, epoch2] = [randomUUID(), randomUUID()];
+
+    await file(undefined, 24, [first]); // written by an agent from before epochs
+    const epochs = await startGateway({ SNAPSHOT_PATH: path }, log.logger);
+    expect(await routed(first, epochs.port)).toBe(true);
+
+    // The upgraded agent writes the same version with its epoch: taken, an unknown epoch differs.
+    await file(epoch1, 24, [first, second]);
+    await eventually(async () => ((await routed(second, epochs.port)) ? true : undefined));
+
+    // Same epoch, older version: ignored.
+    await file(epoch1, 23, [third]);
+    await eventually(async () =>
+      log.entries.some((e) => e.msg.includes('not newer') && e.version === 23) ? true : undefined,
+    );
+    expect(await routed(third, epochs.port)).toBe(false);
+    expect(await routed(second, epochs.port)).toBe(true);
+
+    // A new epoch (the control plane's database was replaced) at a lower version: replaces it all.
+    await file(epoch2, 2, [third]);
+    await eventually(async () => ((await routed(third, epochs.port)) ? true : undefined));
+    expect(await routed(first, epochs.port)).toBe(false);
+    expect(await routed(second, epochs.port)).toBe(false);
+    expect(log.entries.find((e) => e.level === 'warn')).toMatchObject({
+      previousEpoch: epoch1,
+      previousVersion: 24,
+      epoch: epoch2,
+      version: 2,
+    });
+    await epochs.stop();
   });
 
   it('serves an OpenAPI 3.1 document generated from the validators, without auth', async () => {

@@ -3,8 +3,16 @@ import { z } from 'zod';
 
 /**
  * The routing snapshot the control plane publishes and the data plane reads from a file
- * written by the config-agent sidecar. Versioned: a higher version replaces a lower one.
+ * written by the config-agent sidecar. Versioned within an epoch (see position.ts): a higher
+ * version of the same epoch replaces a lower one; a snapshot of another epoch replaces any.
  */
+
+/**
+ * The identity of the control plane's state: a UUID created once in its database. A version is
+ * only comparable with versions of the same epoch.
+ */
+export const epochSchema = z.uuid();
+
 /** A cell: its id and the host:port of each service its reader calls, by service name. */
 export const cellSchema = z.object({
   id: z.string().min(1),
@@ -22,6 +30,8 @@ export const tenantSchema = z.object({
 });
 
 export const routingSnapshotSchema = z.object({
+  /** Absent in a file written by an agent that predates epochs: the epoch is then unknown. */
+  epoch: epochSchema.optional(),
   version: z.number().int().positive(),
   publishedAt: z.string(),
   cells: z.array(cellSchema),

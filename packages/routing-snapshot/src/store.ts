@@ -3,6 +3,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '@bulkhead/logger';
 import { readSnapshotFile } from './file.js';
+import { compareSnapshots, logNewEpoch } from './position.js';
 import type { CellEndpoints, RoutingSnapshot, TenantRoute } from './snapshot.js';
 
 /** An indexed, read-only view of one snapshot version. */
@@ -21,6 +22,11 @@ export class RoutingTable {
     return this.snapshot.version;
   }
 
+  /** The control-plane epoch of the snapshot; undefined for a file written before epochs. */
+  get epoch(): string | undefined {
+    return this.snapshot.epoch;
+  }
+
   tenantByKeyHash(keyHash: string): TenantRoute | undefined {
     return this.byKeyHash.get(keyHash);
   }
@@ -37,10 +43,11 @@ export interface SnapshotStore {
 }
 
 /**
- * Keeps the newest snapshot from the file written by the config-agent. Watches the directory
- * (the agent replaces the file by rename), with a poll as a safety net that reads the file only
- * when its inode, size or mtime changed. A missing or
- * invalid file never replaces a good snapshot: the data plane keeps serving the last one.
+ * Keeps the newest snapshot from the file written by the config-agent, newest as compareSnapshots
+ * says: a file of another control-plane epoch replaces the table whatever its version. Watches
+ * the directory (the agent replaces the file by rename), with a poll as a safety net that reads
+ * the file only when its inode, size or mtime changed. A missing or invalid file never replaces a
+ * good snapshot: the data plane keeps serving the last one.
  */
 export async function openSnapshotStore(
   path: string,
@@ -61,10 +68,20 @@ export async function openSnapshotStore(
       if (!identity || identity === seen) return;
       seen = identity;
       const snapshot = await readSnapshotFile(path);
-      if (!snapshot || (table && snapshot.version <= table.version)) return;
+      if (!snapshot) return;
+      const relation = compareSnapshots(table?.snapshot, snapshot);
+      if (relation === 'stale') {
+        logger.debug(
+          { epoch: snapshot.epoch, version: snapshot.version, loaded: table?.version },
+          'routing snapshot file is not newer than the loaded one; ignored',
+        );
+        return;
+      }
+      if (relation === 'new-epoch' && table)
+        logNewEpoch(logger, 'routing table', table.snapshot, snapshot);
       table = new RoutingTable(snapshot);
       logger.info(
-        { version: snapshot.version, tenants: snapshot.tenants.length },
+        { epoch: snapshot.epoch, version: snapshot.version, tenants: snapshot.tenants.length },
         'routing snapshot loaded',
       );
       options.onChange?.(table);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import {
   createPool,
@@ -29,23 +30,51 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** Runs statements one after the other on the server's `postgres` database (names are ours). */
+async function onServer(...statements: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl(infra.pgUrl, 'postgres') });
+  await client.connect();
+  try {
+    for (const statement of statements) await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+function testDatabase(name: string): TestDatabase {
+  return {
+    name,
+    url: databaseUrl(infra.pgUrl, name),
+    drop: () => onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
 /** Creates a throwaway database; drop() removes it (terminating leftover connections). */
 export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
   const name = uniqueName(prefix.replaceAll('-', '_'));
   await ensureDatabase(infra.pgUrl, name);
-  return {
-    name,
-    url: databaseUrl(infra.pgUrl, name),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: databaseUrl(infra.pgUrl, 'postgres') });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
+  return testDatabase(name);
+}
+
+/** Ends every connection to the database and copies it (CREATE DATABASE … TEMPLATE). */
+const copyStatements = (source: string, target: string): string[] => [
+  `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${source}'`,
+  `CREATE DATABASE ${target} TEMPLATE ${source}`,
+];
+
+/**
+ * A backup of the database as it is now: a new throwaway database with the same content. Ends
+ * every connection to the source first (a template cannot be in use).
+ */
+export async function backupTestDatabase(db: TestDatabase): Promise<TestDatabase> {
+  const backup = uniqueName('backup');
+  await onServer(...copyStatements(db.name, backup));
+  return testDatabase(backup);
+}
+
+/** Restores a backup over the database: the same name, the backup's content (it stays a backup). */
+export async function restoreTestDatabase(db: TestDatabase, backup: TestDatabase): Promise<void> {
+  await onServer(`DROP DATABASE ${db.name} WITH (FORCE)`, ...copyStatements(backup.name, db.name));
 }
 
 export interface MigratedTestDatabase extends TestDatabase {
@@ -85,6 +114,25 @@ export function testLogger(name = 'test'): Logger {
     name,
     (process.env.BULKHEAD_TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent',
   );
+}
+
+/** One entry a recordingLogger received: the level's label, the message and the fields. */
+export interface LogEntry {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger (at debug) that keeps every entry in memory, for tests asserting what is logged. */
+export function recordingLogger(name = 'test'): { logger: Logger; entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      entries.push(JSON.parse(chunk.toString()) as LogEntry);
+      done();
+    },
+  });
+  return { logger: createLogger(name, 'debug', sink), entries };
 }
 
 /** Polls fn until it returns a non-undefined value or the timeout passes. */
