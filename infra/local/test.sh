@@ -87,7 +87,8 @@ step "container images (infra/images: build, then each started hardened with --n
 if bash infra/images/build.sh; then
   count "every image builds" 0
   smoke=$(bash infra/images/smoke.sh 2>&1)
-  printf '%s\n' "$smoke"
+  # Indented: the only unindented "N passed, N failed" line is make test's own, at the end.
+  sed 's/^/  /' <<<"$smoke"
   if totals=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$smoke" | tail -n 1) && [[ -n $totals ]]; then
     read -r p _ f _ <<<"${totals//,/}"
     passed=$((passed + p))
