@@ -279,7 +279,8 @@ build_stage() {
     cp -l "$k/$b" "$ctx/bin/$b" 2>/dev/null || cp "$k/$b" "$ctx/bin/$b"
   done
   cp "$HERE_IMG/Dockerfile.node" "$ctx/Dockerfile"
-  cp "$HERE_IMG/files/bulkhead-node-entrypoint" "$HERE_IMG/files/10-bulkhead-bridge.conflist" "$ctx/files/"
+  cp "$HERE_IMG/files/bulkhead-node-entrypoint" "$HERE_IMG/files/10-bulkhead-bridge.conflist" \
+    "$HERE_IMG/files/bulkhead-cni-install" "$HERE_IMG/files/bulkhead-cni.service" "$ctx/files/"
   sed -e "s#@LOCAL_PATH_IMAGE@#$LOCAL_PATH_IMAGE#g" -e "s#@LOCAL_PATH_HELPER_IMAGE@#$LOCAL_PATH_HELPER_IMAGE#g" \
     "$HERE_IMG/files/default-storage.yaml" >"$ctx/files/default-storage.yaml"
   log "node image: binaries and configuration"

@@ -168,3 +168,11 @@ build_pause() {
   # shellcheck disable=SC2034 # read by node-image.sh
   PAUSE_BIN="$BIN_CACHE/pause-$version/pause"
 }
+
+# kube-network-policies (what kindnet enforces NetworkPolicy with): main package is ./cmd.
+build_netpol() {
+  go_install_bin kube-network-policies "$KUBE_NETWORK_POLICIES_VERSION" \
+    "sigs.k8s.io/kube-network-policies/cmd@$KUBE_NETWORK_POLICIES_VERSION"
+  local dir="$BIN_CACHE/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION"
+  [[ -x $dir/netpol ]] || mv "$dir/cmd" "$dir/netpol"
+}

@@ -17,3 +17,4 @@ COREDNS_TAG=v1.12.1          # ... so v1.14.3 carries that tag
 PAUSE_TAG=3.10.1             # the sandbox image kubeadm/containerd expect
 LOCAL_PATH_VERSION=v0.0.30   # rancher/local-path-provisioner: the `standard` StorageClass
 DEBIAN_SUITE=bookworm
+KUBE_NETWORK_POLICIES_VERSION=v0.8.0 # NetworkPolicy enforcement (nftables + NFQUEUE), as in kindnet
