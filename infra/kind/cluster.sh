@@ -125,10 +125,9 @@ host_kubectl() {
 }
 
 render_config() {
-  local mode=$1 cni=false
-  [[ $mode == offline ]] && cni=true
+  local mode=$1
   sed -e "s/@GATEWAY_PORT@/$GATEWAY_PORT/g" -e "s/@CONTROL_PLANE_PORT@/$CONTROL_PLANE_PORT/g" \
-    -e "s/@DISABLE_DEFAULT_CNI@/$cni/g" "$HERE/cluster.yaml" >"$CONFIG_FILE"
+    "$HERE/cluster.yaml" >"$CONFIG_FILE"
   # The public image's containerd would fail every pod sandbox where nothing may lower
   # oom_score_adj (no CAP_SYS_RESOURCE); our image's entrypoint handles that itself.
   if [[ $mode == online ]] && lacks_cap_sys_resource; then

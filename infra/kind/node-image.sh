@@ -43,6 +43,7 @@ PAUSE_IMAGE="registry.k8s.io/pause:$PAUSE_TAG"
 BUSYBOX_TAG=1.35 # Debian bookworm's busybox-static, the local-path helper
 LOCAL_PATH_IMAGE="docker.io/bulkhead-local/local-path-provisioner:$LOCAL_PATH_VERSION"
 LOCAL_PATH_HELPER_IMAGE="docker.io/bulkhead-local/local-path-helper:$BUSYBOX_TAG"
+NETPOL_IMAGE="docker.io/bulkhead-local/kube-network-policies:$KUBE_NETWORK_POLICIES_VERSION"
 
 log() { printf '[bulkhead] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -200,6 +201,7 @@ static_image() {
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$ctx/root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$ctx/root/etc/group"
   echo 'hosts: files dns' >"$ctx/root/etc/nsswitch.conf"
+  mkdir -p "$ctx/root/$(dirname "$entrypoint")"
   cp -l "$bin" "$ctx/root/$entrypoint" 2>/dev/null || cp "$bin" "$ctx/root/$entrypoint"
   cat >"$ctx/Dockerfile" <<EOF
 FROM scratch
@@ -250,7 +252,7 @@ EOF
 declare -A PRELOAD=()
 
 build_component_images() {
-  log "component images (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd, CoreDNS, pause, local-path-provisioner, busybox)"
+  log "component images (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd, CoreDNS, pause, local-path-provisioner, kube-network-policies, busybox)"
   local k="$BIN_CACHE/kubernetes-$KUBERNETES_VERSION" c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     static_image "bulkhead-local/kind-$c:$KUBERNETES_VERSION" "$k/$c" "/usr/local/bin/$c"
@@ -267,6 +269,9 @@ build_component_images() {
   static_image "bulkhead-local/kind-local-path-provisioner:$LOCAL_PATH_VERSION" \
     "$BIN_CACHE/local-path-provisioner-$LOCAL_PATH_VERSION/local-path-provisioner" /usr/local/bin/local-path-provisioner
   PRELOAD["bulkhead-local/kind-local-path-provisioner:$LOCAL_PATH_VERSION"]="$LOCAL_PATH_IMAGE"
+  static_image "bulkhead-local/kind-kube-network-policies:$KUBE_NETWORK_POLICIES_VERSION" \
+    "$NETPOL_BIN" /bin/netpol
+  PRELOAD["bulkhead-local/kind-kube-network-policies:$KUBE_NETWORK_POLICIES_VERSION"]="$NETPOL_IMAGE"
   busybox_image "bulkhead-local/kind-busybox:$BUSYBOX_TAG"
   PRELOAD["bulkhead-local/kind-busybox:$BUSYBOX_TAG"]="$LOCAL_PATH_HELPER_IMAGE"
 }
@@ -281,8 +286,11 @@ build_stage() {
   cp "$HERE_IMG/Dockerfile.node" "$ctx/Dockerfile"
   cp "$HERE_IMG/files/bulkhead-node-entrypoint" "$HERE_IMG/files/10-bulkhead-bridge.conflist" \
     "$HERE_IMG/files/bulkhead-cni-install" "$HERE_IMG/files/bulkhead-cni.service" "$ctx/files/"
-  sed -e "s#@LOCAL_PATH_IMAGE@#$LOCAL_PATH_IMAGE#g" -e "s#@LOCAL_PATH_HELPER_IMAGE@#$LOCAL_PATH_HELPER_IMAGE#g" \
-    "$HERE_IMG/files/default-storage.yaml" >"$ctx/files/default-storage.yaml"
+  local m
+  for m in default-storage.yaml default-cni.yaml; do
+    sed -e "s#@LOCAL_PATH_IMAGE@#$LOCAL_PATH_IMAGE#g" -e "s#@LOCAL_PATH_HELPER_IMAGE@#$LOCAL_PATH_HELPER_IMAGE#g" \
+      -e "s#@NETPOL_IMAGE@#$NETPOL_IMAGE#g" "$HERE_IMG/files/$m" >"$ctx/files/$m"
+  done
   log "node image: binaries and configuration"
   docker_build "$STAGE_IMAGE" "$ctx" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg "KUBERNETES_VERSION=$KUBERNETES_VERSION" --build-arg "PAUSE_IMAGE=$PAUSE_IMAGE"
@@ -364,6 +372,7 @@ build() {
   build_coredns
   build_local_path
   build_pause
+  build_netpol
   ensure_kubectl
   build_debian
   build_base

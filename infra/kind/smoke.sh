@@ -123,6 +123,59 @@ spec:
 EOF
 }
 
+# http_get POD IP: the smoke page, fetched from inside POD (busybox nc, 2 s timeout).
+http_get() {
+  k -n "$NS" exec "$1" -- sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $2 8080" 2>/dev/null | grep -q "bulkhead kind smoke"
+}
+reachable() { http_get "$1" "$2"; }
+blocked() { ! http_get "$1" "$2"; }
+
+# eventually SECONDS CHECK ARGS...: CHECK holds within SECONDS (policies take a moment to apply).
+eventually() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+policy() {
+  k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: $1, namespace: $NS}
+spec:
+$2
+EOF
+}
+
+check_network_policy() {
+  if ! k -n kube-system get ds kube-network-policies >/dev/null 2>&1 &&
+    ! k -n kube-system get ds kindnet >/dev/null 2>&1; then
+    log "skipped: this cluster has no NetworkPolicy enforcer (no kube-network-policies, no kindnet)"
+    return 0
+  fi
+  local role
+  for role in client other; do
+    k -n "$NS" run "np-$role" --image "$IMAGE" --image-pull-policy Never --labels "role=$role" \
+      --command -- sleep 3600 >/dev/null
+  done
+  k -n "$NS" wait --for=condition=Ready pod/np-client pod/np-other --timeout=60s >/dev/null || die "policy test pods not Ready"
+  local ip
+  ip=$(k -n "$NS" get pod -l app=web -o jsonpath='{.items[0].status.podIP}')
+  { reachable np-client "$ip" && reachable np-other "$ip"; } || die "web ($ip) not reachable from pods before any policy"
+  policy default-deny '  podSelector: {}
+  policyTypes: [Ingress]'
+  { eventually 30 blocked np-client "$ip" && eventually 10 blocked np-other "$ip"; } ||
+    die "default-deny NetworkPolicy did not block pod-to-pod traffic"
+  policy web-from-client '  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 8080}]}]'
+  eventually 30 reachable np-client "$ip" || die "the allow NetworkPolicy did not let role=client through"
+  blocked np-other "$ip" || die "the allow NetworkPolicy let role=other through too"
+  pass "NetworkPolicy enforced: default-deny blocked pod-to-pod traffic, the allow let only role=client through"
+}
+
 main() {
   [[ -x $KUBECTL && -f $KUBECONFIG ]] || die "no cluster: run infra/kind/cluster.sh create"
   eval "$(bash "$REPO_ROOT/infra/docker/engine.sh" env)"
@@ -172,6 +225,8 @@ main() {
     die "http://web.$NS.svc.cluster.local/ did not answer from another pod"
   [[ $body == *"bulkhead kind smoke"* ]] || die "unexpected answer by service name: $body"
   pass "cluster DNS resolves web.$NS.svc.cluster.local from a pod, and the Service answers by name"
+
+  check_network_policy
 
   log "all checks passed in $((SECONDS - start)) s"
 }

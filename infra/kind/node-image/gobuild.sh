@@ -169,10 +169,28 @@ build_pause() {
   PAUSE_BIN="$BIN_CACHE/pause-$version/pause"
 }
 
-# kube-network-policies (what kindnet enforces NetworkPolicy with): main package is ./cmd.
+# kube-network-policies (what kindnet enforces NetworkPolicy with), patched: upstream queues
+# packets with nftables' `queue` expression, which kernels without CONFIG_NFT_QUEUE (this
+# machine's) refuse; node-image/netpol/*.patch uses the xtables NFQUEUE target instead. Built
+# from a patched copy of the module zip; keyed by version + patch hash.
 build_netpol() {
-  go_install_bin kube-network-policies "$KUBE_NETWORK_POLICIES_VERSION" \
-    "sigs.k8s.io/kube-network-policies/cmd@$KUBE_NETWORK_POLICIES_VERSION"
-  local dir="$BIN_CACHE/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION"
-  [[ -x $dir/netpol ]] || mv "$dir/cmd" "$dir/netpol"
+  local v=$KUBE_NETWORK_POLICIES_VERSION mod=sigs.k8s.io/kube-network-policies
+  local key
+  key="$v-$(cat "$HERE_IMG"/netpol/*.patch | sha256sum | cut -c1-12)"
+  # shellcheck disable=SC2034 # read by node-image.sh
+  NETPOL_BIN="$BIN_CACHE/kube-network-policies-$key/netpol"
+  bin_done kube-network-policies "$key" && return 0
+  local upstream src="$GO_WORK_DIR/kube-network-policies-$key" logfile="$CACHE_DIR/kind/logs/kube-network-policies-$key.log"
+  local tmp="$BIN_CACHE/.tmp-kube-network-policies-$$" p
+  mkdir -p "${logfile%/*}" && : >"$logfile"
+  log "building kube-network-policies $v (patched: xtables NFQUEUE target; ~2 min the first time)"
+  upstream=$(go mod download -json "$mod@$v" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -d $upstream ]] || die "go mod download $mod@$v failed"
+  rm -rf "$src" && mkdir -p "${src%/*}" && cp -r "$upstream" "$src" && chmod -R u+w "$src"
+  for p in "$HERE_IMG"/netpol/*.patch; do
+    run_logged "$logfile" patch -d "$src" -p1 -i "$p"
+  done
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  (cd "$src" && run_logged "$logfile" env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$tmp/netpol" ./cmd)
+  finish_bin kube-network-policies "$key" "$tmp"
 }
