@@ -92,8 +92,12 @@ decide_mode() {
   1 | true | yes) echo offline ;;
   0 | false | no) echo online ;;
   "")
-    if "$DOCKER" image inspect "$ONLINE_IMAGE" >/dev/null 2>&1 ||
-      timeout 300 "$DOCKER" pull -q "$ONLINE_IMAGE" >/dev/null 2>&1; then
+    if "$DOCKER" image inspect "$ONLINE_IMAGE" >/dev/null 2>&1; then
+      echo online
+      return 0
+    fi
+    log "can $ONLINE_IMAGE be pulled? (no: offline mode; BULKHEAD_KIND_OFFLINE=1 skips this)"
+    if timeout 180 "$DOCKER" pull -q "$ONLINE_IMAGE" >/dev/null 2>&1; then
       echo online
     else
       echo offline
@@ -178,7 +182,7 @@ wait_ready() {
   wait_for "storage provisioner created" k -n local-path-storage wait --for=create deploy/local-path-provisioner --timeout=60s
   wait_for "storage provisioner running" k -n local-path-storage rollout status deploy/local-path-provisioner --timeout=180s
   wait_for "default StorageClass standard" k wait --for=create storageclass/standard --timeout=30s
-  log "cluster ready in $((SECONDS - start)) s after kind create"
+  log "cluster ready in $((SECONDS - start)) s"
 }
 
 summary() {

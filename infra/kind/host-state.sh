@@ -9,8 +9,9 @@
 # Recorded: iptables/ip6tables rules (iptables-nft and -legacy; counters stripped), the nft
 # ruleset, network links (names, flags, masters), addresses, routes, mounts, the sysctls kubelet
 # writes (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, vm.panic_on_oom,
-# kernel.keys.root_maxkeys/root_maxbytes) and the host's other global sysctls, /lib/modules,
-# docker-proxy listeners, and ~/.kube/config (must stay untouched).
+# kernel.keys.root_maxkeys/root_maxbytes) and the host's other global sysctls, cgroups left
+# under Docker's parent, /lib/modules, docker-proxy listeners, and ~/.kube/config (must stay
+# untouched).
 #
 # Left out on purpose: mounts inside the Docker engine's own data-root and exec-root (the
 # engine is shared, and other people's containers and builds mount there all the time; that
@@ -21,8 +22,16 @@ set -euo pipefail
 HERE="$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd -P "$HERE/../.." && pwd)"
 CACHE_DIR="${BULKHEAD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead}"
-# infra/docker/engine.sh's locations: the engine's own state, not host configuration.
-ENGINE_DIRS_RE="^(${CACHE_DIR}/docker|/run/bulkhead/exec)(/| )"
+# The Docker engine's own state, not host configuration: infra/docker/engine.sh's locations,
+# a machine engine's defaults, and the data root of whichever engine answers.
+engine_dirs_re() {
+  local dirs="${CACHE_DIR}/docker|/run/bulkhead/exec|/var/lib/docker|/run/docker" root
+  eval "$(bash "$REPO_ROOT/infra/docker/engine.sh" env 2>/dev/null)" || true
+  root=$(timeout 5 docker info -f '{{.DockerRootDir}}' 2>/dev/null || true)
+  [[ -n $root ]] && dirs+="|$root"
+  echo "^(${dirs})(/| )"
+}
+ENGINE_DIRS_RE=$(engine_dirs_re)
 
 KUBELET_SYSCTLS="kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 # sysctls that change by themselves, or belong to one interface.
@@ -77,6 +86,18 @@ sysctls() {
   sysctl -a 2>/dev/null | grep -Ev "$VOLATILE_SYSCTLS_RE" | sort
 }
 
+# Cgroups under Docker's parent (cgroupfs driver: <controller>/docker/<container id>/...): a
+# node's kubelet makes its own below its container's; they must go with it. Running
+# containers' own and BuildKit's (builds come and go) are left out.
+cgroups() {
+  section "cgroups under docker/ (running containers and BuildKit left out)"
+  local live
+  live=$(timeout 5 docker ps -q --no-trunc 2>/dev/null | paste -sd'|' || true)
+  find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -path '*/docker/*' 2>/dev/null |
+    grep -v '/docker/buildkit' | { if [[ -n $live ]]; then grep -Ev "/docker/($live)(/|$)"; else cat; fi; } |
+    sort || true
+}
+
 files() {
   section "/lib/modules"
   if [[ -e /lib/modules ]]; then
@@ -96,6 +117,7 @@ show() {
   network
   mounts
   sysctls
+  cgroups
   files
 }
 
@@ -113,7 +135,7 @@ diff)
   show >"$now"
   if diff -u --label "before ($2)" --label "now" "$2" "$now" >"$now.diff"; then
     rm -f "$now.diff"
-    log "host state: unchanged since the snapshot (iptables, nft, links, addresses, routes, mounts, sysctls, /lib/modules, ~/.kube/config)"
+    log "host state: unchanged since the snapshot (iptables, nft, links, addresses, routes, mounts, sysctls, cgroups, /lib/modules, ~/.kube/config)"
   else
     cat "$now.diff"
     rm -f "$now.diff"

@@ -31,7 +31,8 @@ die() {
   log "FAILED: $*"
   exit 1
 }
-pass() { log "ok: $*"; }
+pass() { log "ok ($((SECONDS - T0)) s): $*"; }
+T0=$SECONDS
 
 k() { "$KUBECTL" "$@"; }
 
@@ -83,6 +84,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: web
         image: $IMAGE
@@ -159,7 +161,7 @@ check_network_policy() {
   local role
   for role in client other; do
     k -n "$NS" run "np-$role" --image "$IMAGE" --image-pull-policy Never --labels "role=$role" \
-      --command -- sleep 3600 >/dev/null
+      --overrides '{"spec": {"terminationGracePeriodSeconds": 1}}' --command -- sleep 3600 >/dev/null
   done
   k -n "$NS" wait --for=condition=Ready pod/np-client pod/np-other --timeout=60s >/dev/null || die "policy test pods not Ready"
   local ip

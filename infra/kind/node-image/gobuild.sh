@@ -96,7 +96,7 @@ build_kube() {
   local dir="$GO_WORK_DIR/kubernetes-$KUBERNETES_VERSION" logfile="$CACHE_DIR/kind/logs/kubernetes-$KUBERNETES_VERSION.log"
   local tmp="$BIN_CACHE/.tmp-kubernetes-$$"
   mkdir -p "${logfile%/*}" && : >"$logfile"
-  log "building Kubernetes $KUBERNETES_VERSION ($KUBE_CMDS) from the Go proxy: 15-20 min cold on 2 cores, once per machine (log: $logfile)"
+  log "building Kubernetes $KUBERNETES_VERSION ($KUBE_CMDS) from the Go proxy: 4-7 min on 2 cores with empty Go caches, once per machine (log: $logfile)"
   kube_wrapper "$dir"
   local cmd pkgs=()
   for cmd in $KUBE_CMDS; do
