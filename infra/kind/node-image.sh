@@ -98,33 +98,42 @@ ensure_kubectl() {
 
 # The Debian archive this machine's apt uses (deb822 or one-line sources): "MAIN SECURITY".
 apt_mirrors() {
-  local main="" security=""
+  local main="" security="" kind uri
+  while read -r kind uri; do
+    [[ $kind == main && -z $main ]] && main=$uri
+    [[ $kind == security && -z $security ]] && security=$uri
+  done < <(apt_source_uris)
+  echo "${main:-http://deb.debian.org/debian} ${security:-http://deb.debian.org/debian-security}"
+}
+
+# "main URI" / "security URI" for each apt source of our suite.
+apt_source_uris() {
   local f
   for f in /etc/apt/sources.list.d/*.sources; do
     [[ -f $f ]] || continue
-    # deb822: one stanza per blank-line-separated block; take URIs of the stanza whose
-    # Suites names our suite (main) or our suite's security updates.
-    eval "$(awk -v suite="$DEBIAN_SUITE" '
-      BEGIN { RS=""; FS="\n" }
+    # deb822: stanzas separated by blank lines; the URIs of a stanza whose Suites has our suite.
+    awk -v suite="$DEBIAN_SUITE" '
+      BEGIN { RS = ""; FS = "\n" }
       {
-        uri=""; suites=""
+        uri = ""; suites = ""
         for (i = 1; i <= NF; i++) {
-          if ($i ~ /^URIs:/) { uri=$i; sub(/^URIs:[ \t]*/, "", uri); sub(/[ \t].*/, "", uri) }
-          if ($i ~ /^Suites:/) { suites=" " $i " " }
+          if ($i ~ /^URIs:/) { uri = $i; sub(/^URIs:[ \t]*/, "", uri); sub(/[ \t].*/, "", uri) }
+          if ($i ~ /^Suites:/) { suites = " " $i " " }
         }
         if (uri == "") next
-        if (suites ~ (" " suite "-security ")) print "security=${security:-" uri "}"
-        else if (suites ~ (" " suite " ")) print "main=${main:-" uri "}"
-      }' "$f")"
+        if (suites ~ (" " suite "-security ")) print "security", uri
+        else if (suites ~ (" " suite " ")) print "main", uri
+      }' "$f"
   done
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [[ -f $f ]] || continue
-    eval "$(awk -v suite="$DEBIAN_SUITE" '
-      $1 == "deb" { uri=""; for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { uri=$i; s=$(i+1); break }
-        if (s == suite "-security") print "security=${security:-" uri "}"
-        else if (s == suite) print "main=${main:-" uri "}" }' "$f")"
+    awk -v suite="$DEBIAN_SUITE" '
+      $1 == "deb" {
+        for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { uri = $i; s = $(i + 1); break }
+        if (s == suite "-security") print "security", uri
+        else if (s == suite) print "main", uri
+      }' "$f"
   done
-  echo "${main:-http://deb.debian.org/debian} ${security:-http://deb.debian.org/debian-security}"
 }
 
 # bulkhead-local/kind-debian:bookworm: debootstrap minbase, imported (kept: ~200 MB).
@@ -365,6 +374,11 @@ build() {
   mkdir -p "$CACHE_DIR/kind" "$BIN_CACHE" "$WORK"
   exec {lock}>"$CACHE_DIR/kind/node-image.lock"
   flock -w 3600 "$lock" || die "another node-image.sh is still running"
+  if [[ $(image_label "$NODE_IMAGE") == "$hash" ]]; then
+    log "node image $NODE_IMAGE was built meanwhile (inputs $hash)"
+    ensure_kubectl
+    return 0
+  fi
   local start=$SECONDS
   log "building node image $NODE_IMAGE (inputs $hash)"
   build_kube
