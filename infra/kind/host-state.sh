@@ -15,7 +15,8 @@
 #
 # Left out on purpose: mounts inside the Docker engine's own data-root and exec-root (the
 # engine is shared, and other people's containers and builds mount there all the time; that
-# our node container is gone from the engine is checked by cluster.sh delete), per-interface
+# our node container is gone from the engine is checked by cluster.sh delete), the bridges of
+# the engine's other networks and the veths on them (other people's containers), per-interface
 # sysctls (they come and go with interfaces, which are recorded), and counters that change
 # by themselves (conntrack count, random, inode/dentry/file counts).
 set -euo pipefail
@@ -26,11 +27,11 @@ CACHE_DIR="${BULKHEAD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead}"
 # a machine engine's defaults, and the data root of whichever engine answers.
 engine_dirs_re() {
   local dirs="${CACHE_DIR}/docker|/run/bulkhead/exec|/var/lib/docker|/run/docker" root
-  eval "$(bash "$REPO_ROOT/infra/docker/engine.sh" env 2>/dev/null)" || true
   root=$(timeout 5 docker info -f '{{.DockerRootDir}}' 2>/dev/null || true)
   [[ -n $root ]] && dirs+="|$root"
   echo "^(${dirs})(/| )"
 }
+eval "$(bash "$REPO_ROOT/infra/docker/engine.sh" env 2>/dev/null)" || true
 ENGINE_DIRS_RE=$(engine_dirs_re)
 
 KUBELET_SYSCTLS="kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
@@ -60,15 +61,38 @@ rules() {
   fi
 }
 
+# Bridges of the engine's other networks (not bulkhead-kind): other people's containers attach
+# to them and leave them all the time; they are the engine's, not the cluster's.
+other_bridges_re() {
+  local id name bridges=""
+  while read -r id name; do
+    [[ $name == bulkhead-kind ]] && continue
+    local br
+    br=$(timeout 5 docker network inspect -f '{{index .Options "com.docker.network.bridge.name"}}' "$id" 2>/dev/null || true)
+    [[ -n $br ]] || br="br-${id:0:12}"
+    bridges+="${bridges:+|}$br"
+  done < <(timeout 5 docker network ls -q --no-trunc --filter driver=bridge --format '{{.ID}} {{.Name}}' 2>/dev/null || true)
+  [[ -n $bridges ]] || { echo '^$'; return 0; }
+  # ... and the links enslaved to them (containers' veths).
+  local links
+  links=$(ip -o link show | awk -v re="^(${bridges})$" '{
+      for (i = 1; i < NF; i++) if ($i == "master" && $(i + 1) ~ re) { n = $2; sub(/@.*/, "", n); sub(/:$/, "", n); print n }
+    }' | paste -sd'|')
+  echo "${bridges}${links:+|$links}"
+}
+
 network() {
-  section "ip -o link (name, flags, master)"
+  local others
+  others=$(other_bridges_re)
+  section "ip -o link (name, flags, master; the engine's other bridges and their veths left out)"
   # Link indexes and counters are left out: they change without meaning anything.
-  ip -o link show | sed -E 's/^[0-9]+: //; s/ qlen [0-9]+//; s/\\.*link\/(ether|loopback|none) ([0-9a-f:]+).*/ \1 \2/' | sort
+  ip -o link show | sed -E 's/^[0-9]+: //; s/ qlen [0-9]+//; s/\\.*link\/(ether|loopback|none) ([0-9a-f:]+).*/ \1 \2/' |
+    grep -Ev "^($others)[:@]| master ($others) " | sort || true
   section "ip -o addr"
-  ip -o addr show | sed -E 's/^[0-9]+: //; s/ valid_lft.*//' | sort
+  ip -o addr show | sed -E 's/^[0-9]+: //; s/ valid_lft.*//' | grep -Ev "^($others) " | sort || true
   section "ip route (v4, v6)"
-  ip route show table all 2>/dev/null | grep -v '^local\|^broadcast\|^multicast' | sort || true
-  ip -6 route show 2>/dev/null | sort || true
+  ip route show table all 2>/dev/null | grep -v '^local\|^broadcast\|^multicast' | grep -Ev " dev ($others)( |$)" | sort || true
+  ip -6 route show 2>/dev/null | grep -Ev " dev ($others)( |$)" | sort || true
 }
 
 mounts() {
