@@ -190,7 +190,7 @@ summary() {
   log "  export KUBECONFIG=${KUBECONFIG_FILE#"$REPO_ROOT"/}"
   log "  gateway:        http://127.0.0.1:$GATEWAY_PORT -> NodePort 30080"
   log "  control plane:  http://127.0.0.1:$CONTROL_PLANE_PORT -> NodePort 30081"
-  log "  load an image:  KIND_EXPERIMENTAL_DOCKER_NETWORK=$NETWORK .tools/bin/kind load docker-image --name $CLUSTER IMAGE"
+  log "  load an image:  .tools/bin/kind load docker-image --name $CLUSTER IMAGE"
 }
 
 create() {

@@ -67,7 +67,7 @@ CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 EOF
   DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$IMAGE" "$ctx" >/dev/null
   rm -rf "$ctx"
-  KIND_EXPERIMENTAL_DOCKER_NETWORK=bulkhead-kind "$KIND" load docker-image --name "$CLUSTER" "$IMAGE" >/dev/null 2>&1 ||
+  "$KIND" load docker-image --name "$CLUSTER" "$IMAGE" >/dev/null 2>&1 ||
     die "kind load docker-image $IMAGE"
   pass "built $IMAGE and loaded it with kind load docker-image"
 }
