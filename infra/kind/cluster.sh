@@ -166,6 +166,18 @@ remove_leftovers() {
   fi
 }
 
+# The host ports must be free before kind asks Docker to publish them (its error is obscure).
+check_ports_free() {
+  local port var
+  for var in BULKHEAD_KIND_GATEWAY_PORT BULKHEAD_KIND_CONTROL_PLANE_PORT; do
+    port=$GATEWAY_PORT
+    [[ $var == BULKHEAD_KIND_CONTROL_PLANE_PORT ]] && port=$CONTROL_PLANE_PORT
+    if ss -Hltn "( sport = :$port )" 2>/dev/null | grep -q .; then
+      die "port $port is in use on this host (set $var to a free port)"
+    fi
+  done
+}
+
 wait_for() {
   local what=$1
   shift
@@ -226,6 +238,7 @@ create() {
     image=$ONLINE_IMAGE
   fi
   host_kubectl "$mode"
+  check_ports_free
   remove_leftovers
   bash "$HERE/host-state.sh" snapshot "$SNAPSHOT"
   [[ -e /lib/modules ]] || touch "$LIB_MODULES_MARK"
