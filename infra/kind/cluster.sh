@@ -12,8 +12,9 @@
 # Environment:
 #   BULKHEAD_KIND_GATEWAY_PORT        host port for NodePort 30080 (default 8080)
 #   BULKHEAD_KIND_CONTROL_PLANE_PORT  host port for NodePort 30081 (default 8081)
-#   BULKHEAD_KIND_OFFLINE             1: our node image (built by node-image.sh) and the bridge
-#                                     CNI; 0: the public kindest/node image and kind's CNI;
+#   BULKHEAD_KIND_OFFLINE             1: our node image (built by node-image.sh: bridge CNI +
+#                                     kube-network-policies); 0: the public kindest/node image
+#                                     (kindnetd);
 #                                     unset: online if the public image can be pulled, else offline
 #   BULKHEAD_KIND_ONLINE_IMAGE        the public node image (default kindest/node:v1.34.4)
 #   BULKHEAD_CACHE_DIR                caches outside the clone (default ~/.cache/bulkhead)
@@ -230,11 +231,11 @@ create() {
   mode=$(decide_mode)
   echo "$mode" >"$MODE_FILE"
   if [[ $mode == offline ]]; then
-    log "offline mode: our node image and the bridge CNI"
+    log "offline mode: our node image (bridge CNI, kube-network-policies)"
     bash "$HERE/node-image.sh" build
     image=$(bash "$HERE/node-image.sh" name)
   else
-    log "online mode: $ONLINE_IMAGE and kind's default CNI"
+    log "online mode: $ONLINE_IMAGE (kindnetd)"
     image=$ONLINE_IMAGE
   fi
   host_kubectl "$mode"

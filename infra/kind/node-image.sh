@@ -15,7 +15,9 @@
 #   - preloaded into containerd: kube-apiserver, kube-controller-manager, kube-scheduler,
 #     kube-proxy, etcd, CoreDNS, pause (the names kubeadm asks for), and local-path-provisioner +
 #     its helper for the default StorageClass `standard`;
-#   - a bridge CNI conflist (single node; kind's kindnetd image cannot be had offline);
+#   - a bridge CNI conflist (single node; kind's kindnetd image cannot be had offline), put in
+#     place once kube-proxy routes Services, and kube-network-policies (patched for kernels
+#     without nft's queue expression) as kind's "default CNI" manifest: NetworkPolicy enforced;
 #   - bulkhead-node-entrypoint: keeps the node from changing the host's sysctls.
 #
 # Cache: the image carries the label io.bulkhead.kind-node.inputs = hash of this script and
