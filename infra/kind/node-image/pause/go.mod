@@ -1,0 +1,3 @@
+module bulkhead.local/pause
+
+go 1.24
