@@ -141,6 +141,13 @@ export function defaultDeadline(ms: number): grpc.Interceptor {
 export interface GrpcClientOptions {
   /** Deadline given to every call that does not set its own (default 2 s). */
   deadlineMs?: number;
+  /**
+   * Longest a connection attempt may take before the channel is replaced by a fresh one
+   * (default 5 s). grpc-js has no connect timeout of its own: an attempt whose SYN is lost —
+   * in Kubernetes, one routed to a pod that just went away — waits for the kernel's SYN retries
+   * (about 2 min), and every call on the channel waits with it.
+   */
+  connectTimeoutMs?: number;
   /** Extra grpc-js channel options (override the defaults below). */
   channelOptions?: Partial<grpc.ClientOptions>;
 }
@@ -174,8 +181,8 @@ export type GrpcClient<D> = {
 
 /**
  * The one gRPC client factory, from a service definition (ts-proto's `XServiceService`):
- * insecure loopback/cluster channel, keepalive, a default deadline on every call, and a reconnect
- * backoff of 100 ms growing to 5 s. (grpc-js defaults to 1 s growing to 120 s, and while it waits
+ * insecure loopback/cluster channel, keepalive, a default deadline on every call, a connect
+ * timeout (connectTimeoutMs), and a reconnect backoff of 100 ms growing to 5 s. (grpc-js defaults to 1 s growing to 120 s, and while it waits
  * every call fails at once with UNAVAILABLE: after an outage a client would come back minutes
  * late.) Every unary call of every method goes through one function, `unaryCall` below: the place
  * where call policies (retries, breakers) apply.
@@ -185,14 +192,45 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   address: string,
   options: GrpcClientOptions = {},
 ): GrpcClient<D> {
-  const channel = new grpc.Client(address, grpc.credentials.createInsecure(), {
-    interceptors: [defaultDeadline(options.deadlineMs ?? 2_000)],
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.enable_retries': 0,
-    'grpc.initial_reconnect_backoff_ms': 100,
-    'grpc.max_reconnect_backoff_ms': 5_000,
-    ...options.channelOptions,
-  });
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const open = () =>
+    new grpc.Client(address, grpc.credentials.createInsecure(), {
+      interceptors: [defaultDeadline(options.deadlineMs ?? 2_000)],
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.enable_retries': 0,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+      ...options.channelOptions,
+    });
+  let channel = open();
+  let closed = false;
+
+  /**
+   * The connect timeout: while the channel is CONNECTING for longer than connectTimeoutMs, it is
+   * closed and replaced (the stuck attempt's calls fail; later calls use a new connection, which
+   * the cluster routes afresh). Driven by connectivity-state events, no polling.
+   */
+  const guard = (watched: grpc.Client) => {
+    const ch = watched.getChannel();
+    const watch = (state: grpc.connectivityState) => {
+      const connecting = state === grpc.connectivityState.CONNECTING;
+      // A day stands for "no deadline" (setTimeout fires at once past 2^31 ms).
+      const deadline = Date.now() + (connecting ? connectTimeoutMs : 86_400_000);
+      ch.watchConnectivityState(state, deadline, (error) => {
+        if (closed || watched !== channel) return;
+        if (error && connecting) {
+          channel = open();
+          guard(channel);
+          watched.close();
+          return;
+        }
+        watch(ch.getConnectivityState(false));
+      });
+    };
+    watch(ch.getConnectivityState(false));
+  };
+  guard(channel);
+
   const callOptions = (call?: CallOptions): Partial<grpc.CallOptions> =>
     call?.deadlineMs === undefined ? {} : { deadline: Date.now() + call.deadlineMs };
 
@@ -219,7 +257,12 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
     });
   }
 
-  const client: Record<string, unknown> = { close: () => channel.close() };
+  const client: Record<string, unknown> = {
+    close: () => {
+      closed = true;
+      channel.close();
+    },
+  };
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream) continue; // client streams: not used by the platform
     client[name] = method.responseStream
