@@ -33,7 +33,15 @@ while (tenants.size < 2 && Date.now() < deadline) {
   });
   tenants.set(t.cell, t);
 }
-await new Promise((r) => setTimeout(r, 500)); // let the keys reach the gateway
+// Wait until each new key works at the gateway (control plane → config agent → gateway).
+for (const t of tenants.values()) {
+  for (;;) {
+    const r = await fetch(`${GATEWAY}/v1/products/none`, { headers: headers(t.apiKey) });
+    if (r.status !== 401) break;
+    if (Date.now() > deadline) throw new Error('the new API keys never reached the gateway');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 for (const t of tenants.values()) {
   for (let s = 0; s < skus; s++) {
     await json(`${GATEWAY}/v1/products/BENCH-${s}`, {

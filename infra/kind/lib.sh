@@ -44,13 +44,27 @@ engine_start() {
   bash "$REPO_ROOT/infra/docker/engine.sh" start
 }
 
+# kind load, for the images the node does not hold yet: the IDs loaded are recorded in the node
+# (kind's own check needs crictl, which the offline node image lacks, so it reloads every time).
 load_images() {
-  local mode=$1 images=() name
+  local mode=$1 images=() name missing=() held id
   for name in "${SERVICE_IMAGES[@]}"; do images+=("bulkhead/$name:$IMAGE_TAG"); done
   [[ $mode == offline ]] && images+=("${OFFLINE_INFRA_IMAGES[@]}")
-  # cluster.sh puts the node on its own Docker network; kind must be told to find it there.
-  KIND_EXPERIMENTAL_DOCKER_NETWORK=bulkhead-kind \
-    "$TOOLS_BIN/kind" load docker-image --name "$CLUSTER" "${images[@]}" >/dev/null
+  held=$(docker exec "$CLUSTER-control-plane" cat /var/lib/bulkhead-loaded-images 2>/dev/null || true)
+  for name in "${images[@]}"; do
+    id=$(docker image inspect -f '{{.Id}}' "$name") || die "image $name is not built"
+    grep -qxF "$name $id" <<<"$held" || missing+=("$name")
+  done
+  if ((${#missing[@]} == 0)); then
+    log "   every image is already in the node"
+    return 0
+  fi
+  log "   loading ${missing[*]}"
+  "$TOOLS_BIN/kind" load docker-image --name "$CLUSTER" "${missing[@]}" >"$KIND_DATA/kind-load.log" 2>&1 ||
+    { tail -n 20 "$KIND_DATA/kind-load.log" >&2; return 1; }
+  for name in "${images[@]}"; do
+    printf '%s %s\n' "$name" "$(docker image inspect -f '{{.Id}}' "$name")"
+  done | docker exec -i "$CLUSTER-control-plane" sh -c 'cat > /var/lib/bulkhead-loaded-images'
 }
 
 # wait_ready statefulsets|all TIMEOUT_S: polls until every pod of the release is Ready, printing

@@ -32,9 +32,10 @@ function millicores(q) {
 // Peak memory per pod, from the node's cgroup tree (pod UIDs with _ for - under systemd).
 let peaks = {};
 try {
+  // Each pod's own slice (…-pod<uid>.slice), not the slices of its containers below it.
   const script =
-    'for f in $(find /sys/fs/cgroup/memory -name memory.max_usage_in_bytes -path "*pod*" ' +
-    '-not -path \'*pod*/*/*\'); do echo "$f $(cat $f)"; done';
+    'find /sys/fs/cgroup/memory -path "*-pod*.slice/memory.max_usage_in_bytes" | ' +
+    'while read -r f; do echo "$f $(cat "$f")"; done';
   const text = execFileSync('docker', ['exec', node, 'sh', '-c', script], { encoding: 'utf8' });
   for (const line of text.split('\n').filter(Boolean)) {
     const [path, value] = line.split(' ');

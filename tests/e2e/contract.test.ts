@@ -369,6 +369,15 @@ describe('static stability', () => {
     } finally {
       await platform.startControlPlane();
     }
-    expect((await request(CONTROL_PLANE, 'GET', '/readyz')).status).toBe(200);
+    // Back and ready (on kind the NodePort routes to the new pods a moment after they are ready).
+    await until(
+      'the control plane to be ready again',
+      () =>
+        request(CONTROL_PLANE, 'GET', '/readyz').then(
+          (r) => (r.status === 200 ? true : undefined),
+          () => undefined,
+        ),
+      30_000,
+    );
   }, 300_000);
 });
