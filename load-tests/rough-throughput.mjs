@@ -3,7 +3,8 @@
 // every saga has ended. Bounded in count and time; targets the local stack only.
 //   node load-tests/rough-throughput.mjs [orders=2000] [concurrency=32] [skus=1]
 // skus > 1 spreads the orders over that many products per tenant (1 = one hot row per cell).
-// BULKHEAD_LOAD_SECONDS=60 stops placing orders after that long (make kind-test's one-minute load).
+// BULKHEAD_LOAD_SECONDS=60 stops placing orders after that long; BULKHEAD_LOAD_RATE=25 paces them
+// at that many orders/s in all (make kind-test: one minute at a rate the platform sustains).
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 const ADMIN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
@@ -58,9 +59,12 @@ let next = 0;
 const started = Date.now();
 const seconds = Number(process.env.BULKHEAD_LOAD_SECONDS ?? 0);
 const intakeUntil = seconds > 0 ? Math.min(deadline, started + seconds * 1000) : deadline;
+const rate = Number(process.env.BULKHEAD_LOAD_RATE ?? 0);
 async function worker() {
   while (next < total && Date.now() < intakeUntil) {
     const i = next++;
+    const due = rate > 0 ? started + (i / rate) * 1000 : 0;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     const key = keys[i % keys.length];
     const order = await json(`${GATEWAY}/v1/orders`, {
       method: 'POST',

@@ -44,6 +44,17 @@ engine_start() {
   bash "$REPO_ROOT/infra/docker/engine.sh" start
 }
 
+# dev-<12 hex of the service images' IDs>, after tagging each bulkhead/<name>:dev with it.
+content_tag() {
+  local name ids="" tag
+  for name in "${SERVICE_IMAGES[@]}"; do
+    ids+=$(docker image inspect -f '{{.Id}}' "bulkhead/$name:${BULKHEAD_IMAGE_TAG:-dev}")
+  done
+  tag="dev-$(sha256sum <<<"$ids" | cut -c1-12)"
+  for name in "${SERVICE_IMAGES[@]}"; do docker tag "bulkhead/$name:${BULKHEAD_IMAGE_TAG:-dev}" "bulkhead/$name:$tag"; done
+  echo "$tag"
+}
+
 # kind load, for the images the node does not hold yet: the IDs loaded are recorded in the node
 # (kind's own check needs crictl, which the offline node image lacks, so it reloads every time).
 load_images() {

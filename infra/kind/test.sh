@@ -46,7 +46,9 @@ else
 fi
 
 log "== one minute of load"
-load=$(BULKHEAD_LOAD_SECONDS=60 node load-tests/rough-throughput.mjs 20000 16 20 2>&1)
+# 25 orders/s: about half of what this 2-core box completes end to end on kind (47/s measured
+# when pushed), so every saga must end; overload is the k6 suite's subject.
+load=$(BULKHEAD_LOAD_SECONDS=60 BULKHEAD_LOAD_RATE=25 node load-tests/rough-throughput.mjs 20000 16 20 2>&1)
 status=$?
 printf '%s\n' "$load" | sed 's/^/   /' >&2
 [[ $status == 0 && $load == *'"stillPending":0'* ]]

@@ -31,9 +31,12 @@ if [[ $mode == offline ]]; then
 else
   step_time "images" bash "$REPO_ROOT/infra/images/build.sh" --online
 fi
+# One tag per build of the service images (dev-<hash of their IDs>): a rebuilt image gets a new
+# tag, so the upgrade below rolls the Deployments onto it (a fixed `dev` tag would not).
+IMAGE_TAG=$(content_tag)
 step_time "kind load" load_images "$mode"
 
-values=(-f "$REPO_ROOT/infra/kind/values.yaml")
+values=(-f "$REPO_ROOT/infra/kind/values.yaml" --set "image.tag=$IMAGE_TAG")
 [[ $mode == offline ]] && values+=(-f "$REPO_ROOT/infra/kind/values-offline.yaml")
 helm_install() {
   "$TOOLS_BIN/helm" upgrade --install "$RELEASE" "$REPO_ROOT/charts/bulkhead" \
