@@ -34,13 +34,14 @@ while (tenants.size < 2 && Date.now() < deadline) {
   });
   tenants.set(t.cell, t);
 }
-// Wait until each new key works at the gateway (control plane → config agent → gateway).
+// Wait until each new key works at the gateway (control plane → config agent → gateway): ten
+// answers in a row, so that every gateway instance behind the address has it.
 for (const t of tenants.values()) {
-  for (;;) {
+  for (let inARow = 0; inARow < 10;) {
     const r = await fetch(`${GATEWAY}/v1/products/none`, { headers: headers(t.apiKey) });
-    if (r.status !== 401) break;
+    inARow = r.status === 401 ? 0 : inARow + 1;
     if (Date.now() > deadline) throw new Error('the new API keys never reached the gateway');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (inARow === 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 for (const t of tenants.values()) {

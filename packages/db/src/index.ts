@@ -33,6 +33,14 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   pool.on('error', (error) =>
     options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost'),
   );
+  // The same for a client that is checked out: the pool listens only while a client is idle, so a
+  // connection lost in the middle of a transaction (PostgreSQL restarted while a relay holds its
+  // rows) would crash the process. The query in flight, or the next one, fails with the error.
+  pool.on('connect', (client) =>
+    client.on('error', (error) =>
+      options.logger?.warn({ err: error }, 'PostgreSQL connection lost while in use'),
+    ),
+  );
   return pool;
 }
 
@@ -42,16 +50,20 @@ export async function withTransaction<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  // A client whose ROLLBACK fails has lost its connection: it is destroyed, not pooled again.
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
     throw error;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
