@@ -15,9 +15,8 @@ mkdir -p "$RESULTS"
 passed=0
 failed=0
 trap 'echo; echo "$passed passed, $failed failed"' EXIT
-count() { # count NAME STATUS
-  if (($2 == 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); log "FAILED: $1"; fi
-}
+# shellcheck source-path=SCRIPTDIR source=../local/suites.sh
+. "$REPO_ROOT/infra/local/suites.sh"
 
 if ! make --no-print-directory build >/dev/null; then count "build" 1; exit 1; fi
 if ! bash "$KIND_DIR/up.sh"; then count "kind-up" 1; exit 1; fi
@@ -32,18 +31,7 @@ CONTROL_PLANE_ADMIN_TOKEN=$(admin_token) || { count "read the admin token" 1; ex
 export CONTROL_PLANE_ADMIN_TOKEN
 
 log "== end-to-end suite on kind (contract, static stability, pod deletions)"
-json="$RESULTS/e2e.json"
-rm -f "$json"
-pnpm exec vitest run --project e2e --reporter=default --reporter=json --outputFile.json="$json"
-if [[ -s $json ]] && counts=$(node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    console.log(r.numPassedTests, r.numFailedTests + (r.success || r.numFailedTests ? 0 : 1));' "$json"); then
-  read -r p f <<<"$counts"
-  passed=$((passed + p))
-  failed=$((failed + f))
-else
-  count "e2e (no report)" 1
-fi
+vitest_suite e2e --project e2e
 
 log "== one minute of load"
 # 25 orders/s: about half of what this 2-core box completes end to end on kind (47/s measured

@@ -31,27 +31,9 @@ finish() {
 trap finish EXIT
 
 step() { log "== $*"; }
-count() { # count NAME STATUS: one check that passed (0) or failed
-  if (($2 == 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); log "FAILED: $1"; fi
-}
-
-# vitest_suite NAME ARGS...: runs vitest with a JSON report and adds its totals.
-vitest_suite() {
-  local name=$1 json="$RESULTS/$1.json" counts
-  shift
-  rm -f "$json"
-  pnpm exec vitest run "$@" --reporter=default --reporter=json --outputFile.json="$json"
-  if [[ -s $json ]] && counts=$(node -e '
-      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      console.log(r.numPassedTests, r.numFailedTests + (r.success || r.numFailedTests ? 0 : 1));' "$json"); then
-    read -r p f <<<"$counts"
-    passed=$((passed + p))
-    failed=$((failed + f))
-    log "$name: $p passed, $f failed"
-  else
-    count "$name (no report: vitest did not run)" 1
-  fi
-}
+# count, vitest_suite: the totals every suite adds to (shared with infra/kind/test.sh).
+# shellcheck source-path=SCRIPTDIR source=suites.sh
+. "$BULKHEAD_LOCAL_DIR/suites.sh"
 
 step "build"
 if ! make --no-print-directory build; then
@@ -88,6 +70,7 @@ if bash infra/images/build.sh; then
   count "every image builds" 0
   smoke=$(bash infra/images/smoke.sh 2>&1)
   # Indented: the only unindented "N passed, N failed" line is make test's own, at the end.
+  # shellcheck disable=SC2001 # every line of a multi-line output
   sed 's/^/  /' <<<"$smoke"
   if totals=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$smoke" | tail -n 1) && [[ -n $totals ]]; then
     read -r p _ f _ <<<"${totals//,/}"
