@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { platform } from './platform.js';
+import { platform, untilKeyWorksEverywhere } from './platform.js';
 
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
@@ -75,6 +75,7 @@ describe('crash faults', () => {
       const sku = `FAULT-${randomUUID().slice(0, 8)}`;
       const keys = [tenants.get('cell-1')!.apiKey, tenants.get('cell-2')!.apiKey];
       for (const key of keys) {
+        await untilKeyWorksEverywhere(GATEWAY, key, 15_000);
         await until(
           'the key to work',
           () =>

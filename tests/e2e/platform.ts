@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -134,3 +135,37 @@ function kind(): Platform {
 }
 
 export const platform: Platform = process.env.BULKHEAD_E2E_PLATFORM === 'kind' ? kind() : local();
+
+/**
+ * Waits until an API key works at every gateway replica behind `gatewayUrl`: ten answers in a
+ * row that are not 401, each on a new connection (a kept-alive connection would ask one replica
+ * only; a NodePort or Service picks a replica per connection). Returns how long it took.
+ */
+export async function untilKeyWorksEverywhere(
+  gatewayUrl: string,
+  apiKey: string,
+  timeoutMs: number,
+): Promise<number> {
+  const started = Date.now();
+  const status = () =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.get(
+        `${gatewayUrl}/v1/products/none`,
+        { agent: false, headers: { authorization: `Bearer ${apiKey}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+    });
+  for (let inARow = 0; inARow < 10;) {
+    const code = await status().catch(() => 401);
+    inARow = code === 401 ? 0 : inARow + 1;
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`the key did not reach every gateway replica within ${timeoutMs} ms`);
+    }
+    if (inARow === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Date.now() - started;
+}
