@@ -13,9 +13,11 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 t0=$SECONDS
+# The engine first: later steps start it themselves if it is down, and kind-down must know
+# whether kind-up is the one that started it.
+engine_start
 bash "$REPO_ROOT/infra/kind/tools.sh" kind helm
 ensure_kubectl
-engine_start
 eval "$(bash "$REPO_ROOT/infra/docker/engine.sh" env)"
 export DOCKER_HOST
 
