@@ -49,17 +49,7 @@ caps_complete() {
 install_engine() {
   command -v dockerd >/dev/null && return 0
   [[ -x /usr/sbin/dockerd ]] && return 0
-  ((EUID == 0)) || die "need root to apt-get install docker.io"
-  log "apt-get install docker.io (Docker engine, ~25 s)"
-  export DEBIAN_FRONTEND=noninteractive
-  local out
-  out=$(mktemp)
-  if ! { apt-get -o DPkg::Lock::Timeout=300 -qq update &&
-    apt-get -o DPkg::Lock::Timeout=300 -qq install -y --no-install-recommends docker.io; } >"$out" 2>&1; then
-    tail -n 20 "$out" >&2
-    die "apt-get install docker.io failed"
-  fi
-  rm -f "$out"
+  bash "$HERE/../apt-install.sh" docker.io
 }
 
 start() {

@@ -75,9 +75,7 @@ write_apt_sources() {
 
 ensure_debootstrap() {
   command -v debootstrap >/dev/null && return 0
-  ((EUID == 0)) || die "debootstrap is missing and installing it needs root"
-  log "apt-get install debootstrap"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq install -y --no-install-recommends debootstrap >/dev/null
+  bash "$REPO_ROOT/infra/apt-install.sh" debootstrap
 }
 
 # What debian:*-slim images do (debuerreotype --slim): no docs except copyright, no man pages or

@@ -143,10 +143,7 @@ build_debian() {
   if "$DOCKER" image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
     return 0
   fi
-  command -v debootstrap >/dev/null || {
-    log "apt-get install debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends debootstrap >/dev/null
-  }
+  command -v debootstrap >/dev/null || bash "$REPO_ROOT/infra/apt-install.sh" debootstrap
   local mirror rootfs="$WORK/debootstrap-$$" logfile="$CACHE_DIR/kind/logs/debootstrap.log"
   read -r mirror _ < <(apt_mirrors)
   log "debootstrap --variant=minbase $DEBIAN_SUITE from $mirror (~1 min)"
