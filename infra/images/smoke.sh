@@ -34,7 +34,7 @@ for s in "${SERVICES[@]}"; do IMAGE[$s]="bulkhead/$s:$TAG"; done
 # Ports: none is used by a local stack (8080-8081, 7081-7xxx, 9085-9xxx, 15432, ...) or by
 # the kind cluster of infra/kind (127.0.0.1:28080-28081).
 declare -A PORT=(
-  [cp_http]=29081 [cp_grpc]=27081 [gateway]=29080 [agent_ops]=29085
+  [cp_http]=29081 [cp_grpc]=27081 [gateway]=29080 [gateway_ops]=29089 [agent_ops]=29085
   [orders_grpc]=27111 [orders_ops]=29111 [inventory_grpc]=27112 [inventory_ops]=29112
   [payments_grpc]=27113 [payments_ops]=29113
   [pg]=25432 [redis]=26379 [kafka]=29092 [kafka_ctl]=29093
@@ -319,10 +319,11 @@ smoke_services() {
       fail "gateway: needs config-agent's snapshot in the same run (none was written)"
     else
       start_service gateway -v "$WORK/snapshot:/snapshot:ro" -e SNAPSHOT_PATH=/snapshot/routing.json \
-        -e "BULKHEAD_REDIS_URL=redis://$LOCAL_REDIS" -e "GATEWAY_PORT=${PORT[gateway]}"
+        -e "BULKHEAD_REDIS_URL=redis://$LOCAL_REDIS" -e "GATEWAY_PORT=${PORT[gateway]}" -e "OPS_PORT=${PORT[gateway_ops]}"
       local c="bulkhead-smoke-$RUN_ID-gateway"
       CHECK_CONTAINER=$c check "gateway: GET /healthz on :${PORT[gateway]}" 60 http_ok "http://127.0.0.1:${PORT[gateway]}/healthz" || true
       CHECK_CONTAINER=$c check "gateway: GET /readyz (snapshot loaded)" 60 http_ok "http://127.0.0.1:${PORT[gateway]}/readyz" || true
+      CHECK_CONTAINER=$c check "gateway: GET /resilience on the ops port :${PORT[gateway_ops]}" 30 http_ok "http://127.0.0.1:${PORT[gateway_ops]}/resilience" || true
     fi
   fi
 }

@@ -11,6 +11,7 @@ import { createGrpcServer, type grpc } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
 import { createOutboxRelay, outboxMigrations, purgeSent } from '@bulkhead/outbox';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
+import type { z } from '@bulkhead/config';
 import type { CellServiceConfig } from './config.js';
 import {
   createCellServiceContext,
@@ -19,21 +20,26 @@ import {
 } from './context.js';
 
 /** What one service of a cell adds to the shared shape. */
-export interface CellServiceParts {
+export interface CellServiceParts<Settings = unknown> {
   service: CellService;
+  /**
+   * The service's own environment variables (a zod schema over the environment), read and
+   * validated with the shared ones at start-up; the value is `context.config.settings`.
+   */
+  settings?: z.ZodType<Settings>;
   /** The service's own migration sets, applied after the outbox's and the inbox's, in order. */
   migrations: MigrationSet[];
   /** Its gRPC API. */
-  grpc(context: CellServiceContext): {
+  grpc(context: CellServiceContext<Settings>): {
     definition: grpc.ServiceDefinition;
     implementation: grpc.UntypedServiceImplementation;
   };
   /** The handler of the topic it consumes (the manifest's `consumes`, group <cell>.<service>). */
-  handler(context: CellServiceContext): MessageHandler;
+  handler(context: CellServiceContext<Settings>): MessageHandler;
   /** Partitions handled at once; each holds one pooled connection while it works. Default 3. */
   partitionsConcurrently?: number;
   /** Extra periodic clean-up of the service's own tables (e.g. expired idempotency keys). */
-  housekeeping?(context: CellServiceContext): Promise<void>;
+  housekeeping?(context: CellServiceContext<Settings>): Promise<void>;
 }
 
 /** How often housekeeping runs, and how long sent outbox rows and inbox ids are kept. */
@@ -42,10 +48,10 @@ const KEEP_SENT_OUTBOX_MS = 24 * 3_600_000;
 /** Longer than the cell topics' retention (CELL_TOPIC_RETENTION_MS): a redelivery is recognised. */
 const KEEP_INBOX_MS = 2 * CELL_TOPIC_RETENTION_MS;
 
-export interface CellServiceApp extends App {
+export interface CellServiceApp<Settings = unknown> extends App {
   /** The bound gRPC port (useful when configured as 0); 0 until started. */
   readonly grpcPort: number;
-  readonly context: CellServiceContext;
+  readonly context: CellServiceContext<Settings>;
 }
 
 /**
@@ -53,11 +59,11 @@ export interface CellServiceApp extends App {
  * start), the cell's topics, an outbox relay, one consumer, and a gRPC server with health.
  * Started in dependency order; stop() closes what was opened, in reverse, draining each part.
  */
-export function createCellServiceApp(
-  config: CellServiceConfig,
-  parts: CellServiceParts,
+export function createCellServiceApp<Settings>(
+  config: CellServiceConfig<Settings>,
+  parts: CellServiceParts<Settings>,
   overrides: CellServiceOverrides,
-): CellServiceApp {
+): CellServiceApp<Settings> {
   const context = createCellServiceContext(parts.service, config, overrides);
   const { logger, pool, bus, cellId } = context;
   const relay = createOutboxRelay({ pool, bus, logger });
@@ -109,9 +115,13 @@ export function createCellServiceApp(
           }),
         (s) => s.stop(),
       );
-      const server = await lifecycle.open('gRPC server', createGrpcServer, (s) => s.shutdown());
+      const server = await lifecycle.open(
+        'gRPC server',
+        () => createGrpcServer({ maxInFlight: config.grpc.maxInFlight }),
+        (s) => s.shutdown(),
+      );
       const api = parts.grpc(context);
-      server.server.addService(api.definition, api.implementation);
+      server.addService(api.definition, api.implementation);
       const grpcPort = await server.listen(config.grpc.host, config.grpc.port);
       server.setServing(true);
       const housekeeping = context.clock.every(HOUSEKEEPING_EVERY_MS, () => void cleanUp());

@@ -13,10 +13,10 @@ import type { CellServiceConfig } from './config.js';
  * atproto's AppContext.fromConfig) and passed down to the parts that need it. Building connects
  * nothing: the pool and the bus connect on first use, in start().
  */
-export interface CellServiceContext {
+export interface CellServiceContext<Settings = unknown> {
   readonly service: CellService;
   readonly cellId: string;
-  readonly config: CellServiceConfig;
+  readonly config: CellServiceConfig<Settings>;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly pool: Pool;
@@ -37,11 +37,11 @@ export interface CellServiceOverrides {
   traceContext?: TraceContextSource;
 }
 
-export function createCellServiceContext(
+export function createCellServiceContext<Settings>(
   service: CellService,
-  config: CellServiceConfig,
+  config: CellServiceConfig<Settings>,
   overrides: CellServiceOverrides,
-): CellServiceContext {
+): CellServiceContext<Settings> {
   const { logger } = overrides;
   const name = `${service}-${config.cellId}`;
   const pool =

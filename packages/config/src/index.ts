@@ -13,13 +13,31 @@ export function loadConfig<S extends z.ZodType>(
   schema: S,
   env: Record<string, string | undefined> = process.env,
 ): z.infer<S> {
-  const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const key = issue.path.join('.') || '(root)';
-    return `  - ${key}: ${issue.message}`;
-  });
-  throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  return loadConfigParts({ config: schema }, env).config;
+}
+
+/**
+ * loadConfig for several schemas read from the same environment (e.g. a framework's variables
+ * and a service's own): one ConfigError lists every problem of every schema.
+ */
+export function loadConfigParts<P extends Record<string, z.ZodType>>(
+  parts: P,
+  env: Record<string, string | undefined> = process.env,
+): { [K in keyof P]: z.infer<P[K]> } {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, schema] of Object.entries(parts)) {
+    const result = schema.safeParse(env);
+    if (result.success) {
+      values[name] = result.data;
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      problems.push(`  - ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  return values as { [K in keyof P]: z.infer<P[K]> };
 }
 
 /** Reusable field schemas for env variables. */

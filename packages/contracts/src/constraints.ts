@@ -30,6 +30,8 @@ export const ERROR_REASONS = {
   idempotencyKeyReused: 'idempotency_key_reused',
   /** FAILED_PRECONDITION: the new stock is below the units currently reserved. */
   stockBelowReserved: 'stock_below_reserved',
+  /** RESOURCE_EXHAUSTED: the cell's saga backlog is at its bound (backpressure; retry later). */
+  sagaBacklogFull: 'saga_backlog_full',
 } as const;
 
 /** Why an order was REJECTED (Order.reason). `invalid_request` means a bug: orders validates first. */

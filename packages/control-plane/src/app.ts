@@ -73,7 +73,7 @@ export function createControlPlaneApp(
       },
       (f) => f.close(),
     );
-    grpcServer.server.addService(controlPlaneV1.ControlPlaneServiceService, {
+    grpcServer.addService(controlPlaneV1.ControlPlaneServiceService, {
       watchSnapshot: watchSnapshotHandler(feed, logger),
     });
     const grpcPort = await grpcServer.listen(config.grpc.host, config.grpc.port);

@@ -44,17 +44,34 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   return pool;
 }
 
+export interface TransactionOptions {
+  /**
+   * Called once the connection is acquired and again before COMMIT; throwing aborts (before
+   * BEGIN, or rolls back). Returns the milliseconds left, which become the transaction's
+   * statement_timeout, or undefined for none. E.g. the caller's deadline (grpc deadlineGuard).
+   */
+  guard?: () => number | undefined;
+}
+
 /** Runs fn inside BEGIN/COMMIT on one pooled client; rolls back on any error and rethrows it. */
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
   // A client whose ROLLBACK fails has lost its connection: it is destroyed, not pooled again.
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    const timeout = options.guard?.();
+    // SET LOCAL goes with BEGIN in one simple query: no extra round trip.
+    await client.query(
+      timeout === undefined
+        ? 'BEGIN'
+        : `BEGIN; SET LOCAL statement_timeout = ${String(Math.max(1, Math.ceil(timeout)))}`,
+    );
     const result = await fn(client);
+    options.guard?.();
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -2,6 +2,7 @@ import { listenHttp } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
 import { openSnapshotStore } from '@bulkhead/routing-snapshot';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
+import { CellAdmission } from './admission.js';
 import { CellClients } from './cell-clients.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http.js';
@@ -29,6 +30,9 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
   const lifecycle = new Lifecycle(logger);
   let port: number | undefined;
   let ready: () => boolean = () => false;
+  // Built up front (they connect nothing until called), so that the ops views can read them.
+  const admission = new CellAdmission(config.admission);
+  const clients = new CellClients(config.grpcDeadlineMs, logger);
 
   return {
     get port(): number {
@@ -38,16 +42,19 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
 
     isReady: () => ready(),
 
+    opsViews: {
+      /** Each (cell, service) breaker and retry counts, each (cell, class) admission limit. */
+      '/resilience': () => ({ calls: clients.state(), admission: admission.state() }),
+    },
+
     async start() {
-      const clients = await lifecycle.open(
-        'cell clients',
-        () => new CellClients(config.grpcDeadlineMs),
-        (c) => c.close(),
-      );
+      lifecycle.defer('cell clients', () => clients.close());
       const store = await lifecycle.open(
         'routing snapshot',
         () =>
-          openSnapshotStore(config.snapshotPath, logger, { onChange: (t) => clients.retain(t) }),
+          openSnapshotStore(config.snapshotPath, logger, {
+            onChange: (t) => clients.retain(t),
+          }),
         (s) => s.close(),
       );
       const redis = await lifecycle.open(
@@ -62,7 +69,9 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
         routing: () => store.current(),
         clients,
         limiter: new TenantRateLimiter(redis, logger),
+        admission,
         defaultRateLimitPerSecond: config.defaultRateLimitPerSecond,
+        deadlineMs: config.grpcDeadlineMs,
         isReady,
       });
       const server = await lifecycle.open(

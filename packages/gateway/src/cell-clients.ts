@@ -1,5 +1,7 @@
+import type { CallPolicyState } from '@bulkhead/call-policy';
 import { createGrpcClient, type GrpcClient } from '@bulkhead/grpc';
 import { inventoryV1, ordersV1 } from '@bulkhead/contracts';
+import type { Logger } from '@bulkhead/logger';
 import type { RoutingTable } from '@bulkhead/routing-snapshot';
 
 /** The cell services the gateway calls, with their gRPC service definitions. */
@@ -12,17 +14,35 @@ export type CalledService = keyof typeof SERVICES;
 type ClientOf<S extends CalledService> = GrpcClient<(typeof SERVICES)[S]>;
 
 /**
+ * The methods safe to repeat (retried after UNAVAILABLE, within the retry budget). createOrder
+ * is too when it carries an Idempotency-Key: the gateway marks those calls itself.
+ */
+const IDEMPOTENT: { [S in CalledService]: readonly (keyof (typeof SERVICES)[S])[] } = {
+  orders: ['getOrder'],
+  inventory: ['getProduct', 'upsertProduct'],
+};
+
+/**
  * One cache of gRPC clients, keyed by (cell, service): a channel multiplexes every call to that
- * service of that cell. A snapshot that moves an endpoint gets a new client; retain() closes the
- * clients whose endpoint the snapshot no longer has.
+ * service of that cell, under one call policy (a circuit breaker per (cell, service), retries of
+ * idempotent calls within a budget). A snapshot that moves an endpoint gets a new client;
+ * retain() closes the clients whose endpoint the snapshot no longer has.
  */
 export class CellClients {
   private readonly clients = new Map<
     string,
-    { cellId: string; service: CalledService; address: string; client: { close(): void } }
+    {
+      cellId: string;
+      service: CalledService;
+      address: string;
+      client: { close(): void; policyState(): CallPolicyState | undefined };
+    }
   >();
 
-  constructor(private readonly deadlineMs: number) {}
+  constructor(
+    private readonly deadlineMs: number,
+    private readonly logger: Logger,
+  ) {}
 
   /** The client of a cell's service at the address the snapshot gives for it. */
   client<S extends CalledService>(cellId: string, service: S, address: string): ClientOf<S> {
@@ -30,7 +50,14 @@ export class CellClients {
     const cached = this.clients.get(key);
     if (cached?.address === address) return cached.client as ClientOf<S>;
     cached?.client.close();
-    const client = createGrpcClient(SERVICES[service], address, { deadlineMs: this.deadlineMs });
+    const client = createGrpcClient(SERVICES[service], address, {
+      deadlineMs: this.deadlineMs,
+      policy: {
+        downstream: key,
+        logger: this.logger,
+        idempotent: IDEMPOTENT[service].map(String),
+      },
+    });
     this.clients.set(key, { cellId, service, address, client });
     return client as ClientOf<S>;
   }
@@ -42,6 +69,13 @@ export class CellClients {
       client.close();
       this.clients.delete(key);
     }
+  }
+
+  /** The call policy of each (cell, service) client, by `cell/service` (shown on the ops port). */
+  state(): Record<string, CallPolicyState | undefined> {
+    return Object.fromEntries(
+      [...this.clients].map(([key, { client }]) => [key, client.policyState()]),
+    );
   }
 
   close(): void {

@@ -9,7 +9,14 @@ const gatewayEnvSchema = z
     BULKHEAD_REDIS_URL: env.url().default('redis://127.0.0.1:16379'),
     /** Per-tenant limit for tenants whose snapshot entry says 0. */
     RATE_LIMIT_DEFAULT_PER_SECOND: env.positiveInt(1000),
+    /** The budget of a request: its calls to the cell carry this deadline from its arrival. */
     GRPC_DEADLINE_MS: env.positiveInt(2000),
+    OPS_HOST: z.string().min(1).default('127.0.0.1'),
+    OPS_PORT: env.port(9080),
+    /** Admission control per (cell, class): see CellAdmission. */
+    ADMISSION_ALGORITHM: z.enum(['aimd', 'gradient2']).default('aimd'),
+    ADMISSION_MAX_LIMIT: env.positiveInt(200),
+    ADMISSION_SLOW_MS: env.positiveInt(500),
     LOG_LEVEL: env.logLevel(),
   })
   .transform((e) => ({
@@ -19,6 +26,12 @@ const gatewayEnvSchema = z
     redisUrl: e.BULKHEAD_REDIS_URL,
     defaultRateLimitPerSecond: e.RATE_LIMIT_DEFAULT_PER_SECOND,
     grpcDeadlineMs: e.GRPC_DEADLINE_MS,
+    ops: { host: e.OPS_HOST, port: e.OPS_PORT },
+    admission: {
+      algorithm: e.ADMISSION_ALGORITHM,
+      maxLimit: e.ADMISSION_MAX_LIMIT,
+      slowMs: e.ADMISSION_SLOW_MS,
+    },
     logLevel: e.LOG_LEVEL,
   }));
 

@@ -8,6 +8,7 @@ import {
   type TenantRoute,
 } from '@bulkhead/routing-snapshot';
 import { healthRoutes } from '@bulkhead/service-runtime';
+import type { CellAdmission, RequestClass } from './admission.js';
 import type { CalledService, CellClients } from './cell-clients.js';
 import { requestFingerprint } from './fingerprint.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -20,7 +21,7 @@ import {
   problemHandler,
   resource as resourceOf,
 } from '@bulkhead/http';
-import { toProblem } from './problem.js';
+import { serviceUnavailable, SHED_REASONS, toProblem } from './problem.js';
 import type { TenantRateLimiter } from './rate-limit.js';
 import {
   createOrderInputSchema,
@@ -39,7 +40,10 @@ export interface HttpDeps {
   routing: () => RoutingTable | undefined;
   clients: CellClients;
   limiter: TenantRateLimiter;
+  admission: CellAdmission;
   defaultRateLimitPerSecond: number;
+  /** A request's budget: its calls to the cell share one deadline this long after it arrived. */
+  deadlineMs: number;
   isReady: () => boolean;
 }
 
@@ -47,6 +51,8 @@ export interface HttpDeps {
 interface Caller {
   tenant: TenantRoute;
   cell: CellEndpoints;
+  /** When the request's budget runs out (epoch ms): the deadline of every call it makes. */
+  deadline: number;
 }
 
 const BODY_LIMIT = '64kb';
@@ -100,6 +106,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const probes = healthRoutes(deps.isReady);
 
   const authenticate: RequestHandler = (req, res, next) => {
+    const deadline = Date.now() + deps.deadlineMs;
     const table = deps.routing();
     if (!table) {
       throw new HttpProblem(503, 'the gateway has no routing snapshot yet; retry later', {
@@ -131,7 +138,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       );
       throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
     }
-    const caller: Caller = { tenant, cell };
+    const caller: Caller = { tenant, cell, deadline };
     res.locals.caller = caller;
     next();
   };
@@ -149,6 +156,28 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     }
     return clients.client(cell.id, service, address);
   };
+
+  /**
+   * Makes a call to the caller's cell if admission control lets it in (the cell's adaptive
+   * concurrency limit for this class of request, fair between tenants); otherwise 503 with
+   * Retry-After at once, before anything reaches the cell.
+   */
+  const admitted = async <T>(res: Response, kind: RequestClass, call: () => Promise<T>) => {
+    const { tenant, cell } = callerOf(res);
+    const result = await deps.admission.run(cell.id, kind, tenant.id, call);
+    if (!result.admitted) {
+      throw serviceUnavailable(
+        'the cell is at its capacity; retry later',
+        SHED_REASONS.cellAtCapacity,
+      );
+    }
+    return result.value;
+  };
+  /** The call options of every call a request makes: its deadline (and idempotency). */
+  const callOptions = (res: Response, idempotent?: boolean) => ({
+    deadline: callerOf(res).deadline,
+    ...(idempotent === undefined ? {} : { idempotent }),
+  });
 
   const rateLimit: RequestHandler = async (_req, res, next) => {
     const { tenant } = callerOf(res);
@@ -174,7 +203,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const { tenant } = callerOf(res);
     const sku = skuSchema.safeParse(req.params.sku);
     if (!sku.success) throw notFound('no such product');
-    const reply = await client(res, 'inventory').getProduct({ tenantId: tenant.id, sku: sku.data });
+    const reply = await admitted(res, 'read', () =>
+      client(res, 'inventory').getProduct({ tenantId: tenant.id, sku: sku.data }, callOptions(res)),
+    );
     res.json(toProduct(reply.product));
   };
 
@@ -187,11 +218,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       });
     }
     const input = parseBody(productInputSchema, req.body);
-    const reply = await client(res, 'inventory').upsertProduct({
-      tenantId: tenant.id,
-      sku: sku.data,
-      ...input,
-    });
+    const reply = await admitted(res, 'write', () =>
+      client(res, 'inventory').upsertProduct(
+        { tenantId: tenant.id, sku: sku.data, ...input },
+        callOptions(res),
+      ),
+    );
     res.json(toProduct(reply.product));
   };
 
@@ -205,14 +237,18 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       });
     }
     const input = parseBody(createOrderInputSchema, req.body);
-    const reply = await client(res, 'orders').createOrder({
+    const request = {
       tenantId: tenant.id,
       customerId: input.customerId,
       items: input.items.map(({ sku, quantity }) => ({ sku, quantity, unitPriceCents: 0 })),
       paymentToken: input.paymentToken,
       idempotencyKey: key?.data ?? '',
       requestFingerprint: key ? requestFingerprint(input) : '',
-    });
+    };
+    // With an Idempotency-Key a repeat is answered from the first: safe to retry.
+    const reply = await admitted(res, 'write', () =>
+      client(res, 'orders').createOrder(request, callOptions(res, key !== undefined)),
+    );
     const order = toOrder(reply.order);
     res.status(202).location(`/v1/orders/${order.id}`);
     if (reply.replayed) res.set('Idempotent-Replayed', 'true');
@@ -223,7 +259,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const { tenant } = callerOf(res);
     const id = orderIdSchema.safeParse(req.params.id);
     if (!id.success) throw notFound('no such order');
-    const reply = await client(res, 'orders').getOrder({ tenantId: tenant.id, orderId: id.data });
+    const reply = await admitted(res, 'read', () =>
+      client(res, 'orders').getOrder({ tenantId: tenant.id, orderId: id.data }, callOptions(res)),
+    );
     res.json(toOrder(reply.order));
   };
 

@@ -34,7 +34,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
   >();
 
   const grpcServer = createGrpcServer();
-  grpcServer.server.addService(inventoryV1.InventoryServiceService, {
+  grpcServer.addService(inventoryV1.InventoryServiceService, {
     upsertProduct: unary(logger, z.custom<inventoryV1.UpsertProductRequest>(), async (req) => {
       calls.push({ method: 'UpsertProduct', tenantId: req.tenantId });
       if (req.sku === 'boom') throw new Error('secret database detail');
@@ -61,7 +61,7 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
       return { product };
     }),
   });
-  grpcServer.server.addService(ordersV1.OrdersServiceService, {
+  grpcServer.addService(ordersV1.OrdersServiceService, {
     createOrder: unary(logger, z.custom<ordersV1.CreateOrderRequest>(), async (req) => {
       calls.push({ method: 'CreateOrder', tenantId: req.tenantId });
       const scope = `${req.tenantId}/${req.idempotencyKey}`;

@@ -25,6 +25,8 @@ describe('loadGatewayConfig', () => {
       redisUrl: 'redis://127.0.0.1:16379',
       defaultRateLimitPerSecond: 1000,
       grpcDeadlineMs: 2000,
+      ops: { host: '127.0.0.1', port: 9080 },
+      admission: { algorithm: 'aimd', maxLimit: 200, slowMs: 500 },
       logLevel: 'info',
     });
     expect(() => loadGatewayConfig({})).toThrow(ConfigError);
@@ -32,6 +34,9 @@ describe('loadGatewayConfig', () => {
     expect(() =>
       loadGatewayConfig({ SNAPSHOT_PATH: 'x', GATEWAY_PORT: '70000', GRPC_DEADLINE_MS: '0' }),
     ).toThrow(/GATEWAY_PORT[\s\S]*GRPC_DEADLINE_MS/);
+    expect(() => loadGatewayConfig({ SNAPSHOT_PATH: 'x', ADMISSION_ALGORITHM: 'vegas' })).toThrow(
+      /ADMISSION_ALGORITHM/,
+    );
   });
 });
 

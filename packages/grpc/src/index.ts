@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { BulkheadRejectedError, bulkhead } from 'cockatiel';
+import { createCallPolicy, type CallPolicy, type CallPolicyState } from '@bulkhead/call-policy';
 import type { Logger } from '@bulkhead/logger';
 import type { z } from 'zod';
 
@@ -80,6 +82,16 @@ export function unary<S extends z.ZodType, Res>(
             callback(error.toServiceError());
             return;
           }
+          // PostgreSQL's query_canceled: the statement timeout of a deadlineGuard fired.
+          if ((error as { code?: unknown } | undefined)?.code === '57014') {
+            const late = new GrpcError(
+              Status.DEADLINE_EXCEEDED,
+              'the deadline passed while the work ran; nothing was written',
+              ADMISSION_REASONS.deadlinePassed,
+            );
+            callback(late.toServiceError());
+            return;
+          }
           logger.error({ err: error, path: call.getPath() }, 'unhandled error in gRPC handler');
           callback({ code: grpc.status.INTERNAL, details: 'internal error' });
         },
@@ -87,8 +99,77 @@ export function unary<S extends z.ZodType, Res>(
   };
 }
 
+/** Reasons a server gives next to RESOURCE_EXHAUSTED / DEADLINE_EXCEEDED when it refuses work. */
+export const ADMISSION_REASONS = {
+  /** The server already runs its bound of calls (GrpcServerOptions.maxInFlight). */
+  serverBusy: 'server_busy',
+  /** The caller's deadline had passed before the work started. */
+  deadlinePassed: 'deadline_passed',
+} as const;
+
+/** The caller's deadline of a server call (epoch ms), or undefined when it set none. */
+export function deadlineOf(call: { getDeadline(): grpc.Deadline }): number | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * Honours the caller's deadline inside a transaction (pass it to withTransaction): the work
+ * does not begin once the deadline has passed, its statements time out with it, and it does not
+ * commit unless `marginMs` is still left for the answer to travel back. So work the caller has
+ * given up on (it answered 504, or retried) is rolled back instead of committed.
+ */
+export function deadlineGuard(
+  call: { getDeadline(): grpc.Deadline; readonly cancelled: boolean },
+  marginMs = 20,
+): { guard: () => number | undefined } {
+  const deadline = deadlineOf(call);
+  return {
+    guard: () => {
+      const left = deadline === undefined ? Infinity : deadline - marginMs - Date.now();
+      if (call.cancelled || left <= 0) {
+        throw new GrpcError(
+          Status.DEADLINE_EXCEEDED,
+          'the deadline passed before the work could commit; nothing was written',
+          ADMISSION_REASONS.deadlinePassed,
+        );
+      }
+      return Number.isFinite(left) ? left : undefined;
+    },
+  };
+}
+
+export interface GrpcServerOptions {
+  /**
+   * Bound on the unary calls the server works on at once (default 64). A call beyond it is
+   * answered RESOURCE_EXHAUSTED at once, before any work: the backstop behind the callers' own
+   * admission control. Health checks are not counted.
+   */
+  maxInFlight?: number;
+  /** How long a connection lives before the server asks the client to open a new one. */
+  maxConnectionAgeMs?: number;
+}
+
+export interface GrpcServerState {
+  inFlight: number;
+  maxInFlight: number;
+  /** Calls refused because the bound was reached, and because their deadline had passed. */
+  refusedBusy: number;
+  refusedDeadline: number;
+}
+
 export interface GrpcServer {
   readonly server: grpc.Server;
+  /**
+   * Adds a service; each unary method is admitted first: a call whose deadline has passed is
+   * answered DEADLINE_EXCEEDED and one beyond maxInFlight RESOURCE_EXHAUSTED, without running it.
+   */
+  addService(
+    definition: grpc.ServiceDefinition,
+    implementation: grpc.UntypedServiceImplementation,
+  ): void;
+  readonly state: GrpcServerState;
   /** Binds to host:port (0 for a random port) and returns the bound port. */
   listen(host: string, port: number): Promise<number>;
   /** Marks the server serving in grpc.health.v1. */
@@ -98,15 +179,71 @@ export interface GrpcServer {
 }
 
 /** A grpc-js server that serves grpc.health.v1 (NOT_SERVING until setServing(true)). */
-export function createGrpcServer(): GrpcServer {
+export function createGrpcServer(options: GrpcServerOptions = {}): GrpcServer {
+  const maxInFlight = options.maxInFlight ?? 64;
   const server = new grpc.Server({
     'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_connection_age_ms': 5 * 60_000,
+    // Connections are recycled so that clients re-resolve and spread over new replicas; the
+    // client retries the streams this refuses transparently (createGrpcClient).
+    'grpc.max_connection_age_ms': options.maxConnectionAgeMs ?? 5 * 60_000,
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING' });
   health.addToServer(server);
+  const inFlight = bulkhead(maxInFlight, 0);
+  const counters = { refusedBusy: 0, refusedDeadline: 0 };
+
+  const admitted =
+    (handler: grpc.handleUnaryCall<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> =>
+    (call, callback) => {
+      const deadline = deadlineOf(call);
+      if (call.cancelled || (deadline !== undefined && deadline <= Date.now())) {
+        counters.refusedDeadline += 1;
+        const error = new GrpcError(
+          Status.DEADLINE_EXCEEDED,
+          'the deadline passed before the call started; nothing was done',
+          ADMISSION_REASONS.deadlinePassed,
+        );
+        callback(error.toServiceError());
+        return;
+      }
+      inFlight
+        .execute(
+          () =>
+            new Promise<void>((resolve) => {
+              handler(call, (error, value) => {
+                resolve();
+                callback(error, value);
+              });
+            }),
+        )
+        .catch((error: unknown) => {
+          if (!(error instanceof BulkheadRejectedError)) throw error;
+          counters.refusedBusy += 1;
+          const busy = new GrpcError(
+            Status.RESOURCE_EXHAUSTED,
+            `the server is at its bound of ${maxInFlight} calls in flight; retry later`,
+            ADMISSION_REASONS.serverBusy,
+          );
+          callback(busy.toServiceError());
+        });
+    };
+
   return {
     server,
+    addService(definition, implementation) {
+      const wrapped: grpc.UntypedServiceImplementation = {};
+      for (const [name, handler] of Object.entries(implementation)) {
+        const method = definition[name];
+        wrapped[name] =
+          method && !method.requestStream && !method.responseStream
+            ? admitted(handler as grpc.handleUnaryCall<unknown, unknown>)
+            : handler;
+      }
+      server.addService(definition, wrapped);
+    },
+    get state() {
+      return { inFlight: maxInFlight - inFlight.executionSlots, maxInFlight, ...counters };
+    },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -150,13 +287,41 @@ export interface GrpcClientOptions {
   connectTimeoutMs?: number;
   /** Extra grpc-js channel options (override the defaults below). */
   channelOptions?: Partial<grpc.ClientOptions>;
+  /**
+   * The call policy (@bulkhead/call-policy): a circuit breaker for the downstream, and retries
+   * with jitter within a retry budget for the methods listed as idempotent (or calls marked so).
+   * Without it, calls are made once (refused streams are still retried transparently).
+   */
+  policy?: {
+    /** What the client calls, for logs and state: e.g. `cell-1/orders`. */
+    downstream: string;
+    logger: Logger;
+    /** Methods (by their name in the definition) that are safe to repeat. */
+    idempotent?: readonly string[];
+  };
 }
 
 /** Per-call options. */
 export interface CallOptions {
-  /** This call's deadline instead of the client's default. */
+  /** This call's deadline, relative, instead of the client's default. */
   deadlineMs?: number;
+  /** This call's deadline, absolute (epoch ms): e.g. the incoming request's, propagated. */
+  deadline?: number;
+  /** Safe to repeat (overrides the method's default): e.g. a create with an idempotency key. */
+  idempotent?: boolean;
 }
+
+/** UNAVAILABLE: the call did not reach a server that could do it, so a retry may succeed. */
+const isTransient = (error: unknown): boolean =>
+  error instanceof GrpcError && error.code === Status.UNAVAILABLE;
+
+/** The failures that say the downstream is unhealthy (not the caller's own errors, not shedding). */
+const isDownstreamFailure = (error: unknown): boolean =>
+  error instanceof GrpcError &&
+  (error.code === Status.UNAVAILABLE ||
+    error.code === Status.DEADLINE_EXCEEDED ||
+    error.code === Status.INTERNAL ||
+    error.code === Status.UNKNOWN);
 
 type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Buffer } ? R : never;
 type ResponseOf<M> = M extends { responseDeserialize: (value: Buffer) => infer R } ? R : never;
@@ -177,6 +342,8 @@ export type GrpcClient<D> = {
 } & {
   /** Closes the channel; calls already started finish. */
   close(): void;
+  /** The call policy's state (breaker, retries), when the client has one. */
+  policyState(): CallPolicyState | undefined;
 };
 
 /**
@@ -193,11 +360,16 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   options: GrpcClientOptions = {},
 ): GrpcClient<D> {
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const defaultDeadlineMs = options.deadlineMs ?? 2_000;
   const open = () =>
     new grpc.Client(address, grpc.credentials.createInsecure(), {
-      interceptors: [defaultDeadline(options.deadlineMs ?? 2_000)],
+      interceptors: [defaultDeadline(defaultDeadlineMs)],
       'grpc.keepalive_time_ms': 30_000,
-      'grpc.enable_retries': 0,
+      // grpc-js's retry machinery, with no retry policy in a service config, retries only what
+      // no server application saw: a stream refused (REFUSED_STREAM, e.g. racing the GOAWAY of
+      // a recycled connection) once, transparently, and calls that never left the client. Safe
+      // for every call, idempotent or not. Retries after a failure are the call policy's.
+      'grpc.enable_retries': 1,
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 5_000,
       ...options.channelOptions,
@@ -231,8 +403,22 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   };
   guard(channel);
 
+  /** The call's absolute deadline: its own, else now + its relative one, else the default. */
+  const deadlineOfCall = (call?: CallOptions): number =>
+    call?.deadline ?? Date.now() + (call?.deadlineMs ?? defaultDeadlineMs);
   const callOptions = (call?: CallOptions): Partial<grpc.CallOptions> =>
-    call?.deadlineMs === undefined ? {} : { deadline: Date.now() + call.deadlineMs };
+    call?.deadline === undefined && call?.deadlineMs === undefined
+      ? {}
+      : { deadline: deadlineOfCall(call) };
+  const idempotentMethods = new Set(options.policy?.idempotent ?? []);
+  const policy: CallPolicy | undefined =
+    options.policy &&
+    createCallPolicy({
+      downstream: options.policy.downstream,
+      logger: options.policy.logger,
+      isTransient,
+      isFailure: isDownstreamFailure,
+    });
 
   /** What every call of a method sends: its path, codecs, the request, metadata and options. */
   const callArgs = <Req, Res>(method: grpc.MethodDefinition<Req, Res>, req: Req, c?: CallOptions) =>
@@ -246,14 +432,23 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
     ] as const;
 
   function unaryCall<Req, Res>(
+    name: string,
     method: grpc.MethodDefinition<Req, Res>,
     request: Req,
     call?: CallOptions,
   ): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      channel.makeUnaryRequest(...callArgs(method, request, call), (error, response) =>
-        error ? reject(GrpcError.fromServiceError(error)) : resolve(response as Res),
-      );
+    // Every attempt (a retry included) carries the same absolute deadline as the first.
+    const deadline = deadlineOfCall(call);
+    const attempt = () =>
+      new Promise<Res>((resolve, reject) => {
+        channel.makeUnaryRequest(...callArgs(method, request, { deadline }), (error, response) =>
+          error ? reject(GrpcError.fromServiceError(error)) : resolve(response as Res),
+        );
+      });
+    if (!policy) return attempt();
+    return policy.run(attempt, {
+      idempotent: call?.idempotent ?? idempotentMethods.has(name),
+      deadline,
     });
   }
 
@@ -262,13 +457,14 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
       closed = true;
       channel.close();
     },
+    policyState: () => policy?.state,
   };
   for (const [name, method] of Object.entries(definition)) {
     if (method.requestStream) continue; // client streams: not used by the platform
     client[name] = method.responseStream
       ? (request: unknown, call?: CallOptions) =>
           channel.makeServerStreamRequest(...callArgs(method, request, call))
-      : (request: unknown, call?: CallOptions) => unaryCall(method, request, call);
+      : (request: unknown, call?: CallOptions) => unaryCall(name, method, request, call);
   }
   return client as GrpcClient<D>;
 }

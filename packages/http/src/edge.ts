@@ -131,7 +131,7 @@ export function problemHandler(
   return (error: unknown, req, res, next) => {
     if (res.headersSent) return next(error);
     const problem = problemFor(error, toProblem);
-    if (problem.status >= 500) {
+    if (problem.status >= 500 && !problem.expected) {
       const request = { method: req.method, path: req.path, status: problem.status };
       // Failures with an underlying error are logged with it; an edge's own 503s are not bugs.
       if (problem.cause !== undefined) {

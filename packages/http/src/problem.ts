@@ -21,6 +21,11 @@ export interface ProblemOptions {
   headers?: Record<string, string>;
   /** What caused it: logged by the server, never shown to the client. */
   cause?: unknown;
+  /**
+   * A refusal that is the system working as designed (load shed, circuit open, backpressure):
+   * not logged per request, however many there are (the ops port counts them).
+   */
+  expected?: boolean;
 }
 
 /** An error answered as problem+json. `detail` is shown to the client: no internals in it. */
@@ -29,6 +34,7 @@ export class HttpProblem extends Error {
   readonly reason: string | undefined;
   readonly errors: readonly object[] | undefined;
   readonly headers: Record<string, string>;
+  readonly expected: boolean;
 
   constructor(
     readonly status: number,
@@ -39,6 +45,7 @@ export class HttpProblem extends Error {
     this.reason = options.reason;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.expected = options.expected ?? false;
   }
 
   toJSON(): ProblemDocument {

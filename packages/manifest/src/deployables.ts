@@ -90,6 +90,7 @@ export const deployables = {
       'The public REST API: auth by API key, rate limit, REST → gRPC to the tenant’s cell.',
     ports: {
       http: { port: 8080, env: 'GATEWAY_PORT', hostEnv: 'GATEWAY_HOST', protocol: 'http' },
+      ops: { port: 9080, env: 'OPS_PORT', hostEnv: 'OPS_HOST', protocol: 'http' },
     },
     probePort: 'http',
     // Cell services are found through the routing snapshot, not through configuration.

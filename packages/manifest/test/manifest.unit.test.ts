@@ -108,7 +108,7 @@ describe('the local launch plan', () => {
 
   it('takes port overrides, shifting cell ports per cell', () => {
     const env = { BULKHEAD_GATEWAY_HTTP_PORT: '18080', BULKHEAD_ORDERS_GRPC_PORT: '17111' };
-    expect(portsOf('gateway', env)).toEqual({ http: 18080 });
+    expect(portsOf('gateway', env)).toEqual({ http: 18080, ops: 9080 });
     expect(portsOf('orders', env, 3)).toEqual({ grpc: 17131, ops: 9131 });
     expect(renderPlan(['urls'], env)).toContain('BULKHEAD_GATEWAY_URL=http://127.0.0.1:18080');
   });

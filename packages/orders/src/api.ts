@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { ERROR_REASONS, LIMITS, ordersV1, SKU_PATTERN } from '@bulkhead/contracts';
 import { withTransaction, type Pool } from '@bulkhead/db';
-import { GrpcError, Status, unary } from '@bulkhead/grpc';
+import { deadlineGuard, GrpcError, Status, unary } from '@bulkhead/grpc';
 import {
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
   withIdempotencyKey,
 } from '@bulkhead/idempotency';
 import type { Logger } from '@bulkhead/logger';
+import type { SagaBacklog } from './backlog.js';
 import { findOrder, placeOrder, type CellContext } from './orders.js';
 
 const createOrderSchema = z
@@ -43,9 +44,17 @@ export function ordersService(
   pool: Pool,
   cell: CellContext,
   logger: Logger,
+  backlog: SagaBacklog,
 ): ordersV1.OrdersServiceServer {
   return {
-    createOrder: unary(logger, createOrderSchema, async (input) => {
+    createOrder: unary(logger, createOrderSchema, async (input, call) => {
+      if (!(await backlog.tryAdmit())) {
+        throw new GrpcError(
+          Status.RESOURCE_EXHAUSTED,
+          `the cell has ${String(backlog.state.max)} orders in progress; retry later`,
+          ERROR_REASONS.sagaBacklogFull,
+        );
+      }
       const newOrder = {
         tenantId: input.tenantId,
         customerId: input.customerId,
@@ -53,21 +62,25 @@ export function ordersService(
         paymentToken: input.paymentToken,
       };
       try {
-        return await withTransaction<ordersV1.CreateOrderResponse>(pool, async (tx) => {
-          if (!input.idempotencyKey) {
-            return { order: await placeOrder(tx, cell, newOrder), replayed: false };
-          }
-          const { response, replayed } = await withIdempotencyKey(
-            tx,
-            {
-              scope: input.tenantId,
-              key: input.idempotencyKey,
-              fingerprint: input.requestFingerprint,
-            },
-            async () => ordersV1.Order.toJSON(await placeOrder(tx, cell, newOrder)),
-          );
-          return { order: ordersV1.Order.fromJSON(response), replayed };
-        });
+        return await withTransaction<ordersV1.CreateOrderResponse>(
+          pool,
+          async (tx) => {
+            if (!input.idempotencyKey) {
+              return { order: await placeOrder(tx, cell, newOrder), replayed: false };
+            }
+            const { response, replayed } = await withIdempotencyKey(
+              tx,
+              {
+                scope: input.tenantId,
+                key: input.idempotencyKey,
+                fingerprint: input.requestFingerprint,
+              },
+              async () => ordersV1.Order.toJSON(await placeOrder(tx, cell, newOrder)),
+            );
+            return { order: ordersV1.Order.fromJSON(response), replayed };
+          },
+          deadlineGuard(call),
+        );
       } catch (error) {
         if (error instanceof IdempotencyKeyInFlightError) {
           throw new GrpcError(Status.ABORTED, error.message, ERROR_REASONS.idempotencyKeyInFlight);

@@ -142,3 +142,11 @@ export async function applyOrderPatch(
     [orderId, JSON.stringify(patch.items), patch.totalCents, patch.status, patch.reason],
   );
 }
+
+/** Sagas still running or compensating (the partial index order_sagas_open covers them). */
+export async function countOpenSagas(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ open: number }>(
+    `SELECT count(*)::int AS open FROM order_sagas WHERE status IN ('RUNNING', 'COMPENSATING')`,
+  );
+  return rows[0]?.open ?? 0;
+}

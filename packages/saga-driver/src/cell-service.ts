@@ -28,6 +28,8 @@ export interface ParticipantUnderTest extends CellServiceUnderTest {
 export async function startCellService(
   cellId: string,
   definition: CellServiceDefinition,
+  /** Extra environment variables, e.g. the service's own settings. */
+  env: Record<string, string> = {},
 ): Promise<CellServiceUnderTest> {
   const { service } = definition;
   const lifecycle = new Lifecycle(testLogger(`${service}-fixture`));
@@ -38,7 +40,7 @@ export async function startCellService(
       (d) => d.drop(),
     );
     lifecycle.defer('cell topics', () => deleteCellTopics(cellId)); // the app creates them on start
-    const config = definition.loadConfig(cellServiceEnv(cellId, db.name));
+    const config = definition.loadConfig({ ...cellServiceEnv(cellId, db.name), ...env });
     const app = definition.createApp(config, { logger: testLogger(service) });
     lifecycle.defer('app', () => app.stop());
     await app.start();

@@ -9,6 +9,11 @@ export interface App {
   stop(): Promise<void>;
   /** True once started and able to serve; false while starting or draining. */
   isReady(): boolean;
+  /**
+   * Read-only JSON views of the app's internals served on the ops port (never the public one),
+   * by path: e.g. `/resilience` → breakers and limits.
+   */
+  readonly opsViews?: Record<string, () => unknown>;
 }
 
 export interface OpsServer {
@@ -30,16 +35,24 @@ export function healthRoutes(isReady: () => boolean): HealthRoutes {
   };
 }
 
-/** A small HTTP server for probes (and later metrics) on its own port. */
+/** A small HTTP server for probes, the app's ops views (and later metrics) on its own port. */
 export async function startOpsServer(options: {
   host: string;
   port: number;
   isReady: () => boolean;
+  views?: Record<string, () => unknown>;
 }): Promise<OpsServer> {
   const routes = healthRoutes(options.isReady);
+  const views = new Map(Object.entries(options.views ?? {}));
   const server = await listenHttp(
     (req, res) => {
       if (routes(req, res)) return;
+      const view = views.get((req.url ?? '').split('?')[0] ?? '');
+      if (view && (req.method === 'GET' || req.method === 'HEAD')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(req.method === 'GET' ? JSON.stringify(view()) : undefined);
+        return;
+      }
       sendProblem(res, new HttpProblem(404, `no route for ${req.method} ${req.url}`));
     },
     options.host,
@@ -82,7 +95,13 @@ export async function runService(options: RunOptions): Promise<void> {
     });
   try {
     try {
-      if (options.ops) ops = await startOpsServer({ ...options.ops, isReady: () => app.isReady() });
+      if (options.ops) {
+        ops = await startOpsServer({
+          ...options.ops,
+          isReady: () => app.isReady(),
+          ...(app.opsViews ? { views: app.opsViews } : {}),
+        });
+      }
       await app.start();
     } catch (error) {
       logger.fatal({ err: error }, 'start failed');

@@ -1,0 +1,99 @@
+import {
+  AimdLimit,
+  ConcurrencyLimiter,
+  gradient2,
+  type LimitAlgorithm,
+  type LimiterState,
+  type Permit,
+} from '@bulkhead/concurrency-limit';
+import { CircuitOpenError } from '@bulkhead/call-policy';
+import { ADMISSION_REASONS, GrpcError, Status } from '@bulkhead/grpc';
+
+/** Reads (GET) and writes (PUT, POST) are limited apart: reads keep working while writes shed. */
+export type RequestClass = 'read' | 'write';
+
+export interface AdmissionOptions {
+  /** `aimd` (default) backs off on drops and on requests slower than slowMs; `gradient2` on RTT. */
+  algorithm: 'aimd' | 'gradient2';
+  maxLimit: number;
+  /** AIMD: a request slower than this counts as a drop. */
+  slowMs: number;
+}
+
+/**
+ * Admission control at the gateway: an adaptive concurrency limit per (cell, request class),
+ * learnt from each call's RTT and from the cell's overload signals, with fairness between the
+ * cell's tenants (ConcurrencyLimiter sheds the heaviest first). A refused request costs no
+ * call: the gateway answers 503 at once.
+ */
+export class CellAdmission {
+  private readonly limiters = new Map<string, ConcurrencyLimiter>();
+
+  constructor(private readonly options: AdmissionOptions) {}
+
+  /**
+   * Runs a call to the cell if admitted, and tells the limit how it went; undefined (the caller
+   * sheds) when the cell's limit for this class is reached.
+   */
+  async run<T>(
+    cellId: string,
+    kind: RequestClass,
+    tenantId: string,
+    call: () => Promise<T>,
+  ): Promise<{ admitted: true; value: T } | { admitted: false }> {
+    const admission = this.limiter(cellId, kind).tryAcquire(tenantId);
+    if (!admission.admitted) return { admitted: false };
+    let value: T;
+    try {
+      value = await call();
+    } catch (error) {
+      release(admission.permit, error);
+      throw error;
+    }
+    admission.permit.success();
+    return { admitted: true, value };
+  }
+
+  /** Every limiter's state, by `cell/class` (the ops port shows it). */
+  state(): Record<string, LimiterState> {
+    return Object.fromEntries([...this.limiters].map(([key, l]) => [key, l.state]));
+  }
+
+  private limiter(cellId: string, kind: RequestClass): ConcurrencyLimiter {
+    const key = `${cellId}/${kind}`;
+    let limiter = this.limiters.get(key);
+    if (!limiter) {
+      limiter = new ConcurrencyLimiter({ algorithm: this.algorithm() });
+      this.limiters.set(key, limiter);
+    }
+    return limiter;
+  }
+
+  private algorithm(): LimitAlgorithm {
+    const { maxLimit } = this.options;
+    const bounds = {
+      initialLimit: Math.min(20, maxLimit),
+      minLimit: Math.min(2, maxLimit),
+      maxLimit,
+    };
+    return this.options.algorithm === 'gradient2'
+      ? gradient2(bounds)
+      : new AimdLimit({ ...bounds, backoffRatio: 0.9, timeoutMs: this.options.slowMs });
+  }
+}
+
+/**
+ * What a failed call says about the cell's capacity: a server at its in-flight bound or a
+ * deadline passed is overload (dropped); an answer that is the caller's own error took a normal
+ * path (a valid RTT sample); an open breaker, an unreachable cell or a full saga backlog say
+ * nothing about the request path's concurrency (ignored).
+ */
+function release(permit: Permit, error: unknown): void {
+  if (error instanceof CircuitOpenError || !(error instanceof GrpcError)) return permit.ignore();
+  if (error.code === Status.DEADLINE_EXCEEDED) return permit.dropped();
+  if (error.code === Status.RESOURCE_EXHAUSTED) {
+    return error.reason === ADMISSION_REASONS.serverBusy ? permit.dropped() : permit.ignore();
+  }
+  if (error.code === Status.UNAVAILABLE || error.code === Status.INTERNAL) return permit.ignore();
+  permit.success();
+}

@@ -1,0 +1,87 @@
+import type { Queryable } from '@bulkhead/db';
+import { countOpenSagas } from './order-store.js';
+
+export interface SagaBacklogOptions {
+  /** Open sagas (RUNNING or COMPENSATING) above which new orders are refused. */
+  max: number;
+  /** How old the count may get while orders keep coming (default 100 ms). */
+  refreshMs?: number;
+  /** Older than this (e.g. after a quiet spell) and the count is re-read before deciding (1 s). */
+  staleMs?: number;
+  now?: () => number;
+}
+
+export interface SagaBacklogState {
+  max: number;
+  /** Open sagas at the last count, plus the orders this process admitted since it started. */
+  estimate: number;
+  countedAt: number;
+  refused: number;
+}
+
+/**
+ * Backpressure from the asynchronous leg: accepting an order commits the cell to run its saga,
+ * so an order is admitted only while the cell's open sagas are below a bound. By Little's law
+ * (open sagas = completion rate × time to complete), bounding the backlog bounds accepted →
+ * terminal latency at max ÷ the cell's completion rate, however hard clients push: the excess
+ * is refused at the door instead of queueing inside (docs/performance.md).
+ *
+ * The count is one query on the partial index of open sagas, re-read at most every refreshMs
+ * while orders come in (none while idle), and each order admitted since the read counts at
+ * once; so the decision itself is in memory, before any database work. Shared across replicas
+ * through the database: every replica counts every open saga of the cell.
+ */
+export class SagaBacklog {
+  private counted = 0;
+  private countedAt = -Infinity;
+  private admittedSinceCount = 0;
+  private refreshing: Promise<void> | undefined;
+  private refused = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly options: SagaBacklogOptions,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** True if a new order may be accepted now (and counts it); false when the backlog is full. */
+  async tryAdmit(): Promise<boolean> {
+    const age = this.now() - this.countedAt;
+    if (age > (this.options.staleMs ?? 1_000)) await this.refresh();
+    else if (age > (this.options.refreshMs ?? 100)) void this.refresh().catch(() => undefined);
+    if (this.counted + this.admittedSinceCount >= this.options.max) {
+      this.refused += 1;
+      return false;
+    }
+    this.admittedSinceCount += 1;
+    return true;
+  }
+
+  get state(): SagaBacklogState {
+    return {
+      max: this.options.max,
+      estimate: this.counted + this.admittedSinceCount,
+      countedAt: this.countedAt,
+      refused: this.refused,
+    };
+  }
+
+  /** One count at a time; orders admitted while it runs stay counted until the next one. */
+  private refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      const startedAt = this.now();
+      const admittedBefore = this.admittedSinceCount;
+      try {
+        this.counted = await countOpenSagas(this.db);
+        this.countedAt = startedAt;
+        // Admissions before the count started are in it (committed or not: conservative).
+        this.admittedSinceCount -= admittedBefore;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+}
