@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { inventoryV1, ordersV1 } from '@bulkhead/contracts';
-import { createGrpcServer, GrpcError, Status, unary } from '@bulkhead/grpc';
+import { ERROR_REASONS, inventoryV1, ordersV1 } from '@bulkhead/contracts';
+import { createGrpcServer, deadlineOf, GrpcError, Status, unary } from '@bulkhead/grpc';
 import type { CellEndpoints } from '@bulkhead/routing-snapshot';
 import { testLogger } from '@bulkhead/testkit';
 
@@ -11,13 +11,14 @@ import { testLogger } from '@bulkhead/testkit';
  * contract (requests are taken as they come: the fake checks nothing the gateway must): tenant-scoped NOT_FOUND, idempotency decisions with reasons. Records every call.
  *
  * Test hooks: sku "boom" fails with a non-GrpcError (INTERNAL), sku "slow" answers after
- * slowMs, customerId "sleep-<ms>" makes CreateOrder take that long.
+ * slowMs, customerId "sleep-<ms>" makes CreateOrder take that long, customerId "backlog-full"
+ * makes it answer RESOURCE_EXHAUSTED saga_backlog_full. Each call records the deadline it got.
  */
 export interface FakeCell {
   readonly id: string;
   readonly address: string;
   readonly endpoints: CellEndpoints;
-  readonly calls: { method: string; tenantId: string }[];
+  readonly calls: { method: string; tenantId: string; deadline: number | undefined }[];
   readonly orderCount: () => number;
   setOrderStatus(orderId: string, status: ordersV1.OrderStatus, reason?: string): void;
   stop(): Promise<void>;
@@ -35,26 +36,30 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
 
   const grpcServer = createGrpcServer();
   grpcServer.addService(inventoryV1.InventoryServiceService, {
-    upsertProduct: unary(logger, z.custom<inventoryV1.UpsertProductRequest>(), async (req) => {
-      calls.push({ method: 'UpsertProduct', tenantId: req.tenantId });
-      if (req.sku === 'boom') throw new Error('secret database detail');
-      const key = `${req.tenantId}/${req.sku}`;
-      const reserved = products.get(key)?.reserved ?? 0;
-      if (req.stock < reserved)
-        throw new GrpcError(Status.FAILED_PRECONDITION, 'stock below reserved units');
-      const product: inventoryV1.Product = {
-        tenantId: req.tenantId,
-        sku: req.sku,
-        name: req.name,
-        priceCents: req.priceCents,
-        available: req.stock - reserved,
-        reserved,
-      };
-      products.set(key, product);
-      return { product };
-    }),
-    getProduct: unary(logger, z.custom<inventoryV1.GetProductRequest>(), async (req) => {
-      calls.push({ method: 'GetProduct', tenantId: req.tenantId });
+    upsertProduct: unary(
+      logger,
+      z.custom<inventoryV1.UpsertProductRequest>(),
+      async (req, call) => {
+        calls.push({ method: 'UpsertProduct', tenantId: req.tenantId, deadline: deadlineOf(call) });
+        if (req.sku === 'boom') throw new Error('secret database detail');
+        const key = `${req.tenantId}/${req.sku}`;
+        const reserved = products.get(key)?.reserved ?? 0;
+        if (req.stock < reserved)
+          throw new GrpcError(Status.FAILED_PRECONDITION, 'stock below reserved units');
+        const product: inventoryV1.Product = {
+          tenantId: req.tenantId,
+          sku: req.sku,
+          name: req.name,
+          priceCents: req.priceCents,
+          available: req.stock - reserved,
+          reserved,
+        };
+        products.set(key, product);
+        return { product };
+      },
+    ),
+    getProduct: unary(logger, z.custom<inventoryV1.GetProductRequest>(), async (req, call) => {
+      calls.push({ method: 'GetProduct', tenantId: req.tenantId, deadline: deadlineOf(call) });
       if (req.sku === 'slow') await sleep(slowMs);
       const product = products.get(`${req.tenantId}/${req.sku}`);
       if (!product) throw new GrpcError(Status.NOT_FOUND, `product ${req.sku} not found`);
@@ -62,8 +67,8 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
     }),
   });
   grpcServer.addService(ordersV1.OrdersServiceService, {
-    createOrder: unary(logger, z.custom<ordersV1.CreateOrderRequest>(), async (req) => {
-      calls.push({ method: 'CreateOrder', tenantId: req.tenantId });
+    createOrder: unary(logger, z.custom<ordersV1.CreateOrderRequest>(), async (req, call) => {
+      calls.push({ method: 'CreateOrder', tenantId: req.tenantId, deadline: deadlineOf(call) });
       const scope = `${req.tenantId}/${req.idempotencyKey}`;
       if (req.idempotencyKey) {
         const seen = idempotency.get(scope);
@@ -83,6 +88,13 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
         }
         if (seen?.response) return { ...seen.response, replayed: true };
         idempotency.set(scope, { fingerprint: req.requestFingerprint });
+      }
+      if (req.customerId === 'backlog-full') {
+        throw new GrpcError(
+          Status.RESOURCE_EXHAUSTED,
+          'backlog full',
+          ERROR_REASONS.sagaBacklogFull,
+        );
       }
       const delay = /^sleep-(\d+)$/.exec(req.customerId)?.[1];
       if (delay) await sleep(Number(delay));
@@ -104,8 +116,8 @@ export async function startFakeCell(id: string, { slowMs = 1_500 } = {}): Promis
         idempotency.set(scope, { fingerprint: req.requestFingerprint, response });
       return response;
     }),
-    getOrder: unary(logger, z.custom<ordersV1.GetOrderRequest>(), async (req) => {
-      calls.push({ method: 'GetOrder', tenantId: req.tenantId });
+    getOrder: unary(logger, z.custom<ordersV1.GetOrderRequest>(), async (req, call) => {
+      calls.push({ method: 'GetOrder', tenantId: req.tenantId, deadline: deadlineOf(call) });
       const order = orders.get(req.orderId);
       if (!order || order.tenantId !== req.tenantId)
         throw new GrpcError(Status.NOT_FOUND, 'order not found');

@@ -237,8 +237,14 @@ describe('gateway', () => {
       body: { name: 'Mug B', priceCents: 900, stock: 3 },
     });
     expect([a.status, b.status]).toEqual([200, 200]);
-    expect(cellA.calls.at(-1)).toEqual({ method: 'UpsertProduct', tenantId: tenantA.route.id });
-    expect(cellB.calls.at(-1)).toEqual({ method: 'UpsertProduct', tenantId: tenantB.route.id });
+    expect(cellA.calls.at(-1)).toMatchObject({
+      method: 'UpsertProduct',
+      tenantId: tenantA.route.id,
+    });
+    expect(cellB.calls.at(-1)).toMatchObject({
+      method: 'UpsertProduct',
+      tenantId: tenantB.route.id,
+    });
     expect(cellA.calls.some((c) => c.tenantId === tenantB.route.id)).toBe(false);
     expect(cellB.calls.some((c) => c.tenantId === tenantA.route.id)).toBe(false);
     // Same sku, different tenants: separate products.
@@ -654,7 +660,7 @@ describe('gateway', () => {
       { timeoutMs: 1_000, intervalMs: 20 },
     );
     expect(Date.now() - published).toBeLessThan(1_000);
-    expect(cellB.calls.at(-1)).toEqual({ method: 'GetProduct', tenantId: tenant.route.id });
+    expect(cellB.calls.at(-1)).toMatchObject({ method: 'GetProduct', tenantId: tenant.route.id });
   });
 
   it('follows a cell moved to a new address', async () => {
@@ -839,5 +845,121 @@ describe('gateway', () => {
     expect((await inFlight).status).toBe(202);
     expect(Date.now() - stopping).toBeLessThan(1_000);
     await expect(send(isolated.port, 'GET', '/healthz')).rejects.toThrow();
+  });
+
+  describe('under overload', () => {
+    const slowOrder = (ms: number) => ({ ...validOrder, customerId: `sleep-${String(ms)}` });
+    const post = (port: number, tenant: Tenant, body: unknown) =>
+      send(port, 'POST', '/v1/orders', { apiKey: tenant.apiKey, body });
+
+    /** The gateway's admission state of a (cell, class), from its ops view. */
+    const admission = (app: GatewayApp, key: string) =>
+      (
+        app.opsViews?.['/resilience']?.() as {
+          admission: Record<string, { inflight: number } | undefined>;
+        }
+      ).admission[key];
+
+    /** 503 problem+json with Retry-After and this reason, answered within `withinMs`. */
+    async function expectShed(reply: Promise<Reply>, reason: string, withinMs = 50) {
+      const started = performance.now();
+      const answer = await reply;
+      const took = performance.now() - started;
+      const problem = expectProblem(answer, 503);
+      expect(problem.reason).toBe(reason);
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(took).toBeLessThan(withinMs);
+    }
+
+    it("gives each call to the cell the request's deadline (arrival + GRPC_DEADLINE_MS)", async () => {
+      const sent = Date.now();
+      expect(
+        (await send(gw.port, 'GET', '/v1/products/absent', { apiKey: tenantB.apiKey })).status,
+      ).toBe(404);
+      const deadline = cellB.calls.at(-1)?.deadline;
+      expect(deadline).toBeDefined();
+      expect(deadline! - sent).toBeGreaterThan(800);
+      expect(deadline! - sent).toBeLessThan(1_100); // GRPC_DEADLINE_MS=1000
+    });
+
+    it('sheds writes beyond the cell limit at once with 503 + Retry-After; reads keep working', async () => {
+      const tight = await startGateway({ ADMISSION_MAX_LIMIT: '2', ADMISSION_SLOW_MS: '5000' });
+      const held = [
+        post(tight.port, tenantA, slowOrder(600)),
+        post(tight.port, tenantA, slowOrder(600)),
+      ];
+      await eventually(async () =>
+        admission(tight, 'cell-a/write')?.inflight === 2 ? true : undefined,
+      );
+      const before = calls(cellA);
+      await expectShed(post(tight.port, tenantA, validOrder), 'cell_at_capacity');
+      expect(calls(cellA)).toBe(before); // nothing reached the cell
+      // Reads have their own limit: they are served while writes are shed.
+      expect(
+        (await send(tight.port, 'GET', '/v1/products/absent', { apiKey: tenantA.apiKey })).status,
+      ).toBe(404);
+      expect((await Promise.all(held)).map((r) => r.status)).toEqual([202, 202]);
+      expect((await post(tight.port, tenantA, validOrder)).status).toBe(202);
+      await tight.stop();
+    });
+
+    it("sheds the heaviest tenant first: a flood by one leaves room for the cell's others", async () => {
+      const tight = await startGateway({ ADMISSION_MAX_LIMIT: '4', ADMISSION_SLOW_MS: '5000' });
+      const light = [post(tight.port, tenantA2, slowOrder(800))];
+      await eventually(async () =>
+        admission(tight, 'cell-a/write')?.inflight === 1 ? true : undefined,
+      );
+      const flood = Array.from({ length: 6 }, () => post(tight.port, tenantA, slowOrder(800)));
+      const floodStatuses = (await Promise.all(flood)).map((r) => r.status).sort();
+      // Its fair share is 4 / 2 tenants = 2; beyond it, only while < 75% of the limit is used.
+      expect(floodStatuses).toEqual([202, 202, 503, 503, 503, 503]);
+      light.push(post(tight.port, tenantA2, slowOrder(10)));
+      expect((await Promise.all(light)).map((r) => r.status)).toEqual([202, 202]);
+      await tight.stop();
+    });
+
+    it('answers 503 saga_backlog_full with Retry-After when the cell refuses orders for backpressure', async () => {
+      await expectShed(
+        post(gw.port, tenantA, { ...validOrder, customerId: 'backlog-full' }),
+        'saga_backlog_full',
+      );
+    });
+
+    it("opens the breaker of a stopped cell's service: fast 503 circuit_open, other cells unaffected", async () => {
+      const cellD = await startFakeCell('cell-d');
+      extraCells.push(cellD);
+      const tenantD = newTenant('cell-d');
+      await publish((s) => {
+        s.cells.push(cellD.endpoints);
+        s.tenants.push(tenantD.route);
+      });
+      await eventually(async () =>
+        (await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenantD.apiKey })).status === 404
+          ? true
+          : undefined,
+      );
+      await cellD.stop();
+      const reasons: unknown[] = [];
+      for (let i = 0; i < 30; i++) {
+        const reply = await send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenantD.apiKey });
+        reasons.push((reply.body as { reason?: unknown }).reason);
+      }
+      expect(reasons).toContain('service_unavailable');
+      expect(reasons.at(-1)).toBe('circuit_open');
+      await expectShed(
+        send(gw.port, 'GET', '/v1/products/mug', { apiKey: tenantD.apiKey }),
+        'circuit_open',
+        20,
+      );
+      const state = gw.opsViews?.['/resilience']?.() as {
+        calls: Record<string, { breaker: string } | undefined>;
+      };
+      expect(state.calls['cell-d/inventory']?.breaker).toBe('open');
+      expect(state.calls['cell-b/inventory']?.breaker).toBe('closed');
+      // The other cells are not affected.
+      expect(
+        (await send(gw.port, 'GET', '/v1/products/absent', { apiKey: tenantB.apiKey })).status,
+      ).toBe(404);
+    });
   });
 });
