@@ -19,6 +19,8 @@ import {
   parseBody,
   problemHandler,
   resource as resourceOf,
+  SINGLETON_REQUEST_HEADERS,
+  singletonHeaders,
 } from '@bulkhead/http';
 import { toProblem } from './problem.js';
 import type { TenantRateLimiter } from './rate-limit.js';
@@ -129,7 +131,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         { tenantId: tenant.id, cellId: tenant.cellId },
         'routing snapshot has no endpoints for the cell',
       );
-      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
+      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
+        headers: { 'Retry-After': '1' },
+      });
     }
     const caller: Caller = { tenant, cell };
     res.locals.caller = caller;
@@ -145,7 +149,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         { tenantId: tenant.id, cellId: cell.id, service },
         'routing snapshot has no endpoint for the service',
       );
-      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
+      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
+        headers: { 'Retry-After': '1' },
+      });
     }
     return clients.client(cell.id, service, address);
   };
@@ -229,6 +235,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(singletonHeaders([...SINGLETON_REQUEST_HEADERS, 'idempotency-key']));
 
   const resource = (path: string, methods: Parameters<typeof resourceOf>[2]): void =>
     resourceOf(app, path, methods);
