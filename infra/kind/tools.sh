@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs pinned Kubernetes tools under .tools/ (gitignored), only those named:
-#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas
+# Installs pinned tools under .tools/ (gitignored), only those named:
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis
 # Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
 # linked as .tools/bin/<name>; Go's module and build caches stay in their default places
 # outside the clone, so a fresh clone on the same machine relinks in seconds instead of
-# compiling for minutes. kubernetes-validate (the Kubernetes OpenAPI schemas, strict) comes
-# from PyPI into a venv under .tools/. Idempotent; prints the path of nothing, logs to stderr.
+# compiling for minutes. Python tools come from PyPI, each into its own venv under .tools/:
+# kubernetes-validate (the Kubernetes OpenAPI schemas, strict) and schemathesis (the
+# property-based fuzzer make test runs over the OpenAPI documents, tests/fuzz). Idempotent;
+# prints the path of nothing, logs to stderr.
 set -euo pipefail
 REPO_ROOT="$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TOOLS_DIR="$REPO_ROOT/.tools"
@@ -15,6 +17,7 @@ HELM3_VERSION=v3.22.0
 HELM4_VERSION=v4.3.1
 KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
+SCHEMATHESIS_VERSION=4.32.5
 # The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
 KUBE_MINOR=34
 KUBE_SCHEMA_VERSION=1.34.0
@@ -47,6 +50,23 @@ go_tool() {
   ln -sfn "$dir/$name" "$TOOLS_DIR/bin/$name"
 }
 
+# pip_tool NAME VERSION [COMMAND]: NAME==VERSION from PyPI into .tools/NAME-VERSION (a venv),
+# its COMMAND (default NAME) linked as .tools/bin/COMMAND.
+pip_tool() {
+  local name=$1 version=$2 command=${3:-$1}
+  local venv="$TOOLS_DIR/$name-$version"
+  if [[ ! -f $venv/.complete ]]; then
+    log "pip install $name==$version"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$name==$version" >"$venv.log" 2>&1 ||
+      { tail -n 20 "$venv.log" >&2; die "pip install $name failed"; }
+    touch "$venv/.complete"
+  fi
+  mkdir -p "$TOOLS_DIR/bin"
+  ln -sfn "$venv/bin/$command" "$TOOLS_DIR/bin/$command"
+}
+
 install_one() {
   case "$1" in
   kind) go_tool kind "sigs.k8s.io/kind@$KIND_VERSION" ;;
@@ -59,19 +79,8 @@ install_one() {
       "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
     ;;
   kubeconform) go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" ;;
-  kubernetes-validate)
-    local venv="$TOOLS_DIR/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
-    if [[ ! -f $venv/.complete ]]; then
-      log "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-      rm -rf "$venv"
-      python3 -m venv "$venv"
-      "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >"$venv.log" 2>&1 ||
-        { tail -n 20 "$venv.log" >&2; die "pip install kubernetes-validate failed"; }
-      touch "$venv/.complete"
-    fi
-    mkdir -p "$TOOLS_DIR/bin"
-    ln -sfn "$venv/bin/kubernetes-validate" "$TOOLS_DIR/bin/kubernetes-validate"
-    ;;
+  kubernetes-validate) pip_tool kubernetes-validate "$KUBERNETES_VALIDATE_VERSION" ;;
+  schemathesis) pip_tool schemathesis "$SCHEMATHESIS_VERSION" st ;;
   kube-schemas)
     # kubeconform reads kubernetes-validate's strict schemas once their absolute
     # "/api/_definitions.json" references point at a file.
@@ -92,7 +101,7 @@ install_one() {
   esac
 }
 
-(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas ..."
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis ..."
 mkdir -p "$TOOLS_DIR/go"
 exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
 flock -w 1800 "$lock" || die "another tools.sh is still running"

@@ -24,3 +24,22 @@ vitest_suite() {
     count "$name (no report: vitest did not run)" 1
   fi
 }
+
+# script_suite NAME COMMAND...: runs a script that ends with its own "N passed, N failed" (the
+# image smoke checks, the fuzzer), shows its output indented — the only unindented such line is
+# the runner's own, at the end — and adds its totals.
+script_suite() {
+  local name=$1 output totals p f
+  shift
+  output=$("$@" 2>&1)
+  # shellcheck disable=SC2001 # every line of a multi-line output
+  sed 's/^/  /' <<<"$output"
+  if totals=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$output" | tail -n 1) && [[ -n $totals ]]; then
+    read -r p _ f _ <<<"${totals//,/}"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    log "$name: $p passed, $f failed"
+  else
+    count "$name (no summary line)" 1
+  fi
+}

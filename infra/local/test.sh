@@ -6,6 +6,7 @@
 #   2c. every container image built (infra/images) and started hardened, answering its probe
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   4. end-to-end tests of the public contract against the running stack (both cells)
+#   5. property-based fuzzing of both OpenAPI documents against the running stack (tests/fuzz)
 # Starts the infrastructure and the services if they are not running, and stops exactly what it
 # started. Ends with one line "N passed, N failed" totalled over every suite.
 set -uo pipefail
@@ -31,7 +32,7 @@ finish() {
 trap finish EXIT
 
 step() { log "== $*"; }
-# count, vitest_suite: the totals every suite adds to (shared with infra/kind/test.sh).
+# count, vitest_suite, script_suite: the totals every suite adds to (shared with infra/kind/test.sh).
 # shellcheck source-path=SCRIPTDIR source=suites.sh
 . "$BULKHEAD_LOCAL_DIR/suites.sh"
 
@@ -68,17 +69,7 @@ fi
 step "container images (infra/images: build, then each started hardened with --network host and probed)"
 if bash infra/images/build.sh; then
   count "every image builds" 0
-  smoke=$(bash infra/images/smoke.sh 2>&1)
-  # Indented: the only unindented "N passed, N failed" line is make test's own, at the end.
-  # shellcheck disable=SC2001 # every line of a multi-line output
-  sed 's/^/  /' <<<"$smoke"
-  if totals=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$smoke" | tail -n 1) && [[ -n $totals ]]; then
-    read -r p _ f _ <<<"${totals//,/}"
-    passed=$((passed + p))
-    failed=$((failed + f))
-  else
-    count "image smoke checks (no summary line)" 1
-  fi
+  script_suite "image smoke checks" bash infra/images/smoke.sh
 else
   count "every image builds" 1
 fi
@@ -92,6 +83,8 @@ if bash infra/local/services.sh start; then
   # The public URLs as the manifest renders them (ports may be overridden).
   urls=$(node packages/manifest/dist/local-plan.js urls) && while IFS= read -r line; do export "${line?}"; done <<<"$urls"
   vitest_suite e2e --project e2e
+  step "property-based fuzzing (schemathesis over the gateway's and the admin API's OpenAPI documents)"
+  script_suite "property-based fuzzing" bash tests/fuzz/run.sh
 else
   count "services start" 1
 fi

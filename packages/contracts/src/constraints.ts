@@ -20,7 +20,51 @@ export const LIMITS = {
   /** The Idempotency-Key header and its request fingerprint. */
   maxIdempotencyKeyLength: 255,
   maxFingerprintLength: 128,
+  /** Tenant names (admin API), in characters. */
+  maxTenantNameLength: 100,
 } as const;
+
+/**
+ * What no text field takes: C0 controls (NUL included, which PostgreSQL text cannot hold), DEL
+ * and C1 controls.
+ */
+const CONTROLS = '\\u0000-\\u001F\\u007F-\\u009F';
+/** Whitespace as String.prototype.trim sees it, less the controls already excluded. */
+const SPACE = '\\u0020\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
+
+/** The rule of a free-text field, checked by the gateway, the admin API and the cell services alike. */
+export interface TextRule {
+  /**
+   * The characters and the length (1-maxLength characters, i.e. code points, as JSON Schema's
+   * minLength/maxLength count them; `u` flag), in plain ECMA-262 that JSON Schema validators in
+   * other languages read alike — so it is published as the field's `pattern`.
+   */
+  readonly pattern: RegExp;
+  readonly maxLength: number;
+  readonly message: string;
+  /**
+   * The whole rule: the pattern, and well-formed UTF-16 — a lone surrogate is no character,
+   * UTF-8 (protobuf, PostgreSQL) cannot carry it and would silently replace it with U+FFFD. (A
+   * pattern cannot say this portably: regex engines over UTF-8 cannot name surrogates.)
+   */
+  readonly test: (value: string) => boolean;
+}
+
+/**
+ * 1-maxLength characters, without control characters or lone surrogates; with `blank: false`,
+ * not only whitespace either.
+ */
+export function textRule(maxLength: number, options: { blank?: boolean } = {}): TextRule {
+  const blank = options.blank ?? true;
+  const notBlank = blank ? '' : `(?=[^${CONTROLS}]*[^${CONTROLS}${SPACE}])`;
+  const pattern = new RegExp(`^${notBlank}[^${CONTROLS}]{1,${maxLength}}$`, 'u');
+  return {
+    pattern,
+    maxLength,
+    message: `must be 1-${maxLength} characters${blank ? '' : ', not all whitespace,'} without control characters or lone surrogates`,
+    test: (value) => pattern.test(value) && value.isWellFormed(),
+  };
+}
 
 /** Reasons a cell service attaches to a gRPC error (metadata bulkhead-error-reason). */
 export const ERROR_REASONS = {

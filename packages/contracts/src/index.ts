@@ -12,5 +12,7 @@ export {
   LIMITS,
   REJECTION_REASONS,
   SKU_PATTERN,
+  textRule,
   type RejectionReason,
+  type TextRule,
 } from './constraints.js';

@@ -7,12 +7,13 @@ import {
   parseBody,
   problemHandler,
   resource,
+  singletonHeaders,
 } from '@bulkhead/http';
 import express, { type RequestHandler } from 'express';
-import { z } from 'zod';
 import type { Pool } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
 import { healthRoutes } from '@bulkhead/service-runtime';
+import { buildAdminOpenApiDocument, createTenantInputSchema } from './openapi.js';
 import { createTenant, findTenant, listCells } from './registry.js';
 
 export interface AdminApiDeps {
@@ -23,10 +24,6 @@ export interface AdminApiDeps {
   logger: Logger;
   isReady: () => boolean;
 }
-
-const createTenantBody = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -48,16 +45,21 @@ function requireBearer(token: string): RequestHandler {
   };
 }
 
-/** The admin REST API (tenants, cells) plus /healthz and /readyz, as an express 5 app. */
+/** The admin REST API (tenants, cells) plus /healthz, /readyz and /openapi.json, as an express 5 app. */
 export function createAdminApi(deps: AdminApiDeps): express.Express {
   const { pool, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(singletonHeaders());
 
   const health = healthRoutes(deps.isReady);
-  app.get(['/healthz', '/readyz'], (req, res, next) => {
+  const probe: RequestHandler = (req, res, next) => {
     if (!health(req, res)) next();
-  });
+  };
+  resource(app, '/healthz', { get: [probe] });
+  resource(app, '/readyz', { get: [probe] });
+  const openApiDocument = buildAdminOpenApiDocument();
+  resource(app, '/openapi.json', { get: [(_req, res) => void res.json(openApiDocument)] });
 
   const v1 = express.Router();
   v1.use(requireBearer(deps.adminToken));
@@ -66,7 +68,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
     post: [
       ...jsonBody('16kb'),
       async (req, res) => {
-        const body = parseBody(createTenantBody, req.body);
+        const body = parseBody(createTenantInputSchema, req.body);
         const { tenant, apiKey, version } = await createTenant(pool, {
           name: body.name,
           rateLimitPerSecond: deps.defaultRateLimit,

@@ -6,3 +6,4 @@ export {
 } from './config.js';
 export { createControlPlaneApp, type ControlPlaneApp } from './app.js';
 export { SNAPSHOT_CHANNEL, generateApiKey } from './registry.js';
+export { buildAdminOpenApiDocument, createTenantInputSchema } from './openapi.js';

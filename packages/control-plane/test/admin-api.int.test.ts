@@ -100,11 +100,12 @@ describe('authentication', () => {
 
 describe('POST /v1/tenants', () => {
   it('creates a tenant, shows the API key once and stores only its hash', async () => {
+    // The name is kept exactly as sent (not trimmed: no value is silently altered).
     const response = await api(app.httpPort, 'POST', '/v1/tenants', { json: { name: '  acme  ' } });
     expect(response.status).toBe(201);
     const tenant = response.body as { id: string; name: string; cell: string; apiKey: string };
     expect(Object.keys(tenant).sort()).toEqual(['apiKey', 'cell', 'id', 'name']);
-    expect(tenant.name).toBe('acme');
+    expect(tenant.name).toBe('  acme  ');
     expect(tenant.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(TWO_CELLS.map((c) => c.id)).toContain(tenant.cell);
     expect(tenant.apiKey).toMatch(/^bk_[A-Za-z0-9_-]{43}$/);
@@ -168,6 +169,15 @@ describe('POST /v1/tenants', () => {
       ['an empty name', { json: { name: '' } }, 400],
       ['a blank name', { json: { name: '   ' } }, 400],
       ['a name over 100 characters', { json: { name: 'x'.repeat(101) } }, 400],
+      [
+        'a name over 100 characters, counted in characters',
+        { json: { name: '😀'.repeat(101) } },
+        400,
+      ],
+      ['a NUL in the name', { json: { name: 'ac\u0000me' } }, 400],
+      ['a control character in the name', { json: { name: 'acme\n' } }, 400],
+      ['a lone surrogate in the name', { json: { name: 'acme\ud800' } }, 400],
+      ['a name of only whitespace', { json: { name: '\u3000\u00a0' } }, 400],
       ['a non-string name', { json: { name: 42 } }, 400],
       ['an unknown field', { json: { name: 'acme', cell: 'cell-1' } }, 400],
       ['text/plain', { body: '{"name":"acme"}', contentType: 'text/plain' }, 415],
@@ -200,6 +210,8 @@ describe('POST /v1/tenants', () => {
     it('accepts a name of exactly 100 characters', async () => {
       const tenant = await createTenant(app.httpPort, 'y'.repeat(100));
       expect(tenant.name).toHaveLength(100);
+      const astral = await createTenant(app.httpPort, '😀'.repeat(100));
+      expect(astral.name).toBe('😀'.repeat(100));
     });
   });
 });
@@ -235,6 +247,11 @@ describe('routing errors', () => {
   it('answers 404 problem for an unknown route, with or without a token', async () => {
     expectProblem(await api(app.httpPort, 'GET', '/v1/nope'), 404);
     expectProblem(await api(app.httpPort, 'GET', '/nope', { token: null }), 404);
+  });
+
+  it('answers 400 problem for a path that is not percent-encoded UTF-8', async () => {
+    for (const path of ['/v1/tenants/%ZZ', '/v1/tenants/%E0%A4%A', '/v1/tenants/%C0%AF'])
+      expectProblem(await api(app.httpPort, 'GET', path), 400);
   });
 
   it('answers 405 with Allow for a wrong method', async () => {

@@ -20,6 +20,8 @@ import {
   parseBody,
   problemHandler,
   resource as resourceOf,
+  SINGLETON_REQUEST_HEADERS,
+  singletonHeaders,
 } from '@bulkhead/http';
 import { serviceUnavailable, SHED_REASONS, toProblem } from './problem.js';
 import type { TenantRateLimiter } from './rate-limit.js';
@@ -136,7 +138,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         { tenantId: tenant.id, cellId: tenant.cellId },
         'routing snapshot has no endpoints for the cell',
       );
-      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
+      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
+        headers: { 'Retry-After': '1' },
+      });
     }
     const caller: Caller = { tenant, cell, deadline };
     res.locals.caller = caller;
@@ -152,7 +156,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         { tenantId: tenant.id, cellId: cell.id, service },
         'routing snapshot has no endpoint for the service',
       );
-      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later');
+      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
+        headers: { 'Retry-After': '1' },
+      });
     }
     return clients.client(cell.id, service, address);
   };
@@ -267,6 +273,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(singletonHeaders([...SINGLETON_REQUEST_HEADERS, 'idempotency-key']));
 
   const resource = (path: string, methods: Parameters<typeof resourceOf>[2]): void =>
     resourceOf(app, path, methods);

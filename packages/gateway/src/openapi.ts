@@ -1,6 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { PROBLEM_CONTENT_TYPE } from '@bulkhead/http';
+import { ANY_REQUEST_STATUSES, problemResponses, responseHeader } from '@bulkhead/http';
 import {
   createOrderInputSchema,
   idempotencyKeySchema,
@@ -28,28 +27,12 @@ const ref = (name: SchemaName): JsonObject => ({ $ref: `#/components/schemas/${n
 
 const json = (name: SchemaName): JsonObject => ({ 'application/json': { schema: ref(name) } });
 
-const header = (description: string, schema: JsonObject = { type: 'string' }): JsonObject => ({
-  description,
-  schema,
-});
+const header = (description: string): JsonObject => responseHeader(description);
 
-/** Problem responses for the given statuses, with the headers that come with some of them. */
+/** Problem responses for the given statuses and those any request can get, sorted. */
 function problems(...statuses: number[]): JsonObject {
-  const headers: Record<number, JsonObject> = {
-    401: { 'WWW-Authenticate': header('Bearer') },
-    405: { Allow: header('The methods the resource supports.') },
-    429: { 'Retry-After': header('Seconds until a request may succeed.', { type: 'integer' }) },
-  };
-  return Object.fromEntries(
-    statuses.map((status) => [
-      String(status),
-      {
-        description: STATUS_CODES[status],
-        ...(headers[status] ? { headers: headers[status] } : {}),
-        content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } },
-      },
-    ]),
-  );
+  const all = [...new Set([...statuses, ...ANY_REQUEST_STATUSES])].sort((a, b) => a - b);
+  return problemResponses('#/components/schemas/Problem', ...all);
 }
 
 const pathParameter = (name: string, schema: z.ZodType): JsonObject => ({
@@ -60,8 +43,12 @@ const pathParameter = (name: string, schema: z.ZodType): JsonObject => ({
 });
 
 const unauthenticated: JsonObject[] = [];
-/** Errors every authenticated call can get besides its own. */
-const common = [401, 405, 429, 500, 503, 504];
+/**
+ * Errors every tenant call can get besides its own: 401 (no or an unknown key), 429 (over the
+ * tenant's rate limit) and 503 (no routing snapshot yet, the cell unavailable or shedding load),
+ * both with Retry-After, 504 (the cell did not answer in time).
+ */
+const tenantCall = [401, 429, 503, 504];
 
 /** Builds the OpenAPI 3.1 document of the public API from the zod schemas the gateway validates with. */
 export function buildOpenApiDocument(): JsonObject {
@@ -83,7 +70,7 @@ export function buildOpenApiDocument(): JsonObject {
           summary: 'Get a product',
           responses: {
             200: { description: 'The product', content: json('Product') },
-            ...problems(404, ...common),
+            ...problems(404, ...tenantCall),
           },
         },
         put: {
@@ -92,7 +79,7 @@ export function buildOpenApiDocument(): JsonObject {
           requestBody: { required: true, content: json('ProductInput') },
           responses: {
             200: { description: 'The product', content: json('Product') },
-            ...problems(400, 409, 413, 415, ...common),
+            ...problems(409, 413, 415, ...tenantCall),
           },
         },
       },
@@ -120,7 +107,7 @@ export function buildOpenApiDocument(): JsonObject {
               },
               content: json('Order'),
             },
-            ...problems(400, 409, 413, 415, 422, ...common),
+            ...problems(409, 413, 415, 422, ...tenantCall),
           },
         },
       },
@@ -131,7 +118,7 @@ export function buildOpenApiDocument(): JsonObject {
           summary: 'Get an order',
           responses: {
             200: { description: 'The order', content: json('Order') },
-            ...problems(404, ...common),
+            ...problems(404, ...tenantCall),
           },
         },
       },
@@ -142,6 +129,7 @@ export function buildOpenApiDocument(): JsonObject {
           security: unauthenticated,
           responses: {
             200: { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } },
+            ...problems(),
           },
         },
       },
@@ -150,7 +138,7 @@ export function buildOpenApiDocument(): JsonObject {
           operationId: 'liveness',
           summary: 'Liveness probe',
           security: unauthenticated,
-          responses: { 200: { description: 'Alive' } },
+          responses: { 200: { description: 'Alive' }, ...problems() },
         },
       },
       '/readyz': {
@@ -158,7 +146,11 @@ export function buildOpenApiDocument(): JsonObject {
           operationId: 'readiness',
           summary: 'Readiness probe: ready once a routing snapshot is loaded',
           security: unauthenticated,
-          responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } },
+          responses: {
+            200: { description: 'Ready' },
+            ...problems(),
+            503: { description: 'Not ready' },
+          },
         },
       },
     },

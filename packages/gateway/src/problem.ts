@@ -1,7 +1,7 @@
 import { CircuitOpenError } from '@bulkhead/call-policy';
 import { ERROR_REASONS } from '@bulkhead/contracts';
 import { HttpProblem } from '@bulkhead/http';
-import { GrpcError, Status } from '@bulkhead/grpc';
+import { GrpcError, Status, type grpc } from '@bulkhead/grpc';
 
 /** Reasons of the gateway's own 503s (problem `reason`). */
 export const SHED_REASONS = {
@@ -28,55 +28,87 @@ export function serviceUnavailable(
   });
 }
 
-/** Maps a gRPC status from a cell service to the HTTP answer. 5xx details stay generic. */
-export function problemFromGrpc(error: GrpcError): HttpProblem {
-  const options = { reason: error.reason, cause: error };
-  switch (error.code) {
-    case Status.INVALID_ARGUMENT:
-      return new HttpProblem(400, error.message, options);
-    case Status.NOT_FOUND:
-      return new HttpProblem(404, error.message, options);
-    case Status.ALREADY_EXISTS:
-      return new HttpProblem(409, error.message, options);
-    case Status.ABORTED:
-      return new HttpProblem(
-        409,
-        error.reason === ERROR_REASONS.idempotencyKeyInFlight
-          ? 'a request with this Idempotency-Key is still being processed; retry later'
-          : error.message,
-        options,
+/** The cell could not be reached, or its call was cancelled: a retry may succeed elsewhere. */
+const unavailable = (error: GrpcError): HttpProblem =>
+  new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
+    reason: SHED_REASONS.serviceUnavailable,
+    headers: { 'Retry-After': '1' },
+    cause: error,
+  });
+
+/**
+ * The cell refused the work to protect itself: its saga backlog is full (backpressure) or it
+ * is at its in-flight bound. Expected under overload: answered at once, not logged each time.
+ */
+const refused = (error: GrpcError): HttpProblem =>
+  error.reason === ERROR_REASONS.sagaBacklogFull
+    ? serviceUnavailable(
+        'the cell has as many orders in progress as it can finish in time; retry later',
+        SHED_REASONS.sagaBacklogFull,
+      )
+    : serviceUnavailable(
+        'the service is temporarily unavailable; retry later',
+        SHED_REASONS.serviceUnavailable,
       );
-    case Status.FAILED_PRECONDITION:
-      return error.reason === ERROR_REASONS.idempotencyKeyReused
-        ? new HttpProblem(
-            422,
-            'this Idempotency-Key was already used for a different request',
-            options,
-          )
-        : new HttpProblem(409, error.message, options);
-    // A service shedding load is not the tenant's rate limit: 429 is only the gateway's own
-    // per-tenant limit. Both come with Retry-After.
-    case Status.RESOURCE_EXHAUSTED:
-      return error.reason === ERROR_REASONS.sagaBacklogFull
-        ? serviceUnavailable(
-            'the cell has as many orders in progress as it can finish in time; retry later',
-            SHED_REASONS.sagaBacklogFull,
-          )
-        : serviceUnavailable(
-            'the service is temporarily unavailable; retry later',
-            SHED_REASONS.serviceUnavailable,
-          );
-    case Status.UNAVAILABLE:
-      return new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
-        reason: SHED_REASONS.serviceUnavailable,
-        headers: { 'Retry-After': '1' },
-        cause: error,
-      });
-    case Status.DEADLINE_EXCEEDED:
-      return new HttpProblem(504, 'the service did not answer in time', { cause: error });
-    default:
-      return new HttpProblem(500, 'internal error', { cause: error });
-  }
+
+/** A fault of the platform, not of the request: 500 without the cell's details. */
+const internal = (error: GrpcError): HttpProblem =>
+  new HttpProblem(500, 'internal error', { cause: error });
+
+/** The client's own mistake or conflict: the cell's message is meant for it. */
+const shown =
+  (status: number) =>
+  (error: GrpcError): HttpProblem =>
+    new HttpProblem(status, error.message, { reason: error.reason, cause: error });
+
+/**
+ * The HTTP answer for every gRPC status a cell service can return, each chosen on purpose (the
+ * Record makes a new status a type error until it is mapped). 5xx details stay generic.
+ */
+const BY_STATUS: Record<grpc.status, (error: GrpcError) => HttpProblem> = {
+  [Status.INVALID_ARGUMENT]: shown(400),
+  [Status.OUT_OF_RANGE]: shown(400),
+  [Status.NOT_FOUND]: shown(404),
+  [Status.ALREADY_EXISTS]: shown(409),
+  [Status.ABORTED]: (error) =>
+    error.reason === ERROR_REASONS.idempotencyKeyInFlight
+      ? new HttpProblem(
+          409,
+          'a request with this Idempotency-Key is still being processed; retry later',
+          { reason: error.reason, cause: error },
+        )
+      : shown(409)(error),
+  [Status.FAILED_PRECONDITION]: (error) =>
+    error.reason === ERROR_REASONS.idempotencyKeyReused
+      ? new HttpProblem(422, 'this Idempotency-Key was already used for a different request', {
+          reason: error.reason,
+          cause: error,
+        })
+      : shown(409)(error),
+  // A service shedding load is not the tenant's rate limit: 429 is only the gateway's own
+  // per-tenant limit. A call cancelled by the cell (it is shutting down) succeeds when retried,
+  // on another instance.
+  [Status.RESOURCE_EXHAUSTED]: refused,
+  [Status.UNAVAILABLE]: unavailable,
+  [Status.CANCELLED]: unavailable,
+  [Status.DEADLINE_EXCEEDED]: (error) =>
+    new HttpProblem(504, 'the service did not answer in time', { cause: error }),
+  // The gateway authenticates and authorises the tenant itself: a cell refusing the gateway is
+  // the platform's misconfiguration, not the client's credentials, so not 401/403.
+  [Status.UNAUTHENTICATED]: internal,
+  [Status.PERMISSION_DENIED]: internal,
+  // The gateway calls only the methods of the contract: a cell without one is a deployment fault.
+  [Status.UNIMPLEMENTED]: internal,
+  [Status.INTERNAL]: internal,
+  [Status.UNKNOWN]: internal,
+  [Status.DATA_LOSS]: internal,
+  // A failure that carries OK is a broken cell.
+  [Status.OK]: internal,
+};
+
+/** Maps a gRPC status from a cell service to the HTTP answer. */
+export function problemFromGrpc(error: GrpcError): HttpProblem {
+  return (BY_STATUS[error.code] ?? internal)(error);
 }
 
 /** The gateway's own mapping, for the edge's problem handler: a cell's gRPC status. */

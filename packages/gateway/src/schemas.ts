@@ -1,4 +1,5 @@
-import { LIMITS, SKU_PATTERN } from '@bulkhead/contracts';
+import { LIMITS, SKU_PATTERN, textRule } from '@bulkhead/contracts';
+import { problemSchema as sharedProblemSchema, textField } from '@bulkhead/http';
 import { z } from 'zod';
 
 // The public API's shapes. These schemas validate requests AND generate the OpenAPI document
@@ -31,7 +32,7 @@ export const idempotencyKeySchema = z
 
 export const productInputSchema = z
   .strictObject({
-    name: z.string().min(1).max(LIMITS.maxProductNameLength),
+    name: textField(textRule(LIMITS.maxProductNameLength, { blank: false })),
     priceCents: z.int().min(0).max(MAX_AMOUNT),
     stock: z
       .int()
@@ -53,7 +54,7 @@ export const productSchema = z
 
 export const createOrderInputSchema = z
   .strictObject({
-    customerId: z.string().min(1).max(LIMITS.maxIdLength),
+    customerId: textField(textRule(LIMITS.maxIdLength)),
     items: z
       .array(
         z.strictObject({
@@ -68,7 +69,7 @@ export const createOrderInputSchema = z
         'skus must be unique',
       )
       .meta({ description: `1-${LIMITS.maxOrderLines} lines with unique skus.` }),
-    paymentToken: z.string().min(1).max(LIMITS.maxIdLength),
+    paymentToken: textField(textRule(LIMITS.maxIdLength)),
   })
   .meta({ title: 'CreateOrderInput' });
 
@@ -96,28 +97,8 @@ export const orderSchema = z
   })
   .meta({ title: 'Order' });
 
-/** RFC 9457 problem details, the body of every error response. */
-export const problemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.int(),
-    detail: z.string(),
-    /** Machine-readable cause where one exists, e.g. idempotency_key_reused. */
-    reason: z.string().optional(),
-    /** Each invalid field of a 400: a JSON Pointer into the body, or the parameter/header name. */
-    errors: z
-      .array(
-        z.object({
-          detail: z.string(),
-          pointer: z.string().optional(),
-          parameter: z.string().optional(),
-          header: z.string().optional(),
-        }),
-      )
-      .optional(),
-  })
-  .meta({ title: 'Problem' });
+/** RFC 9457 problem details, the body of every error response (shared by every edge). */
+export const problemSchema = sharedProblemSchema;
 
 export type ProductInput = z.infer<typeof productInputSchema>;
 export type Product = z.infer<typeof productSchema>;

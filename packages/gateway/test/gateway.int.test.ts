@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -98,6 +98,31 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** Sends a request as raw bytes (repeated headers, malformed lines) and reads to the close. */
+async function sendRaw(port: number, request: string): Promise<Reply> {
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(request));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+  const [head = '', text = ''] = raw.split('\r\n\r\n', 2);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const type = headers.get('content-type') ?? '';
+  return {
+    status: Number(statusLine.split(' ')[1]),
+    headers,
+    text,
+    body: type.includes('json') && text ? JSON.parse(text) : text,
+  };
 }
 
 const validOrder = {
@@ -550,6 +575,84 @@ describe('gateway', () => {
       });
       expectProblem(reply, 415);
     }
+    expect(calls(cellA)).toBe(before);
+  });
+
+  it('answers hostile paths, headers and bodies with 4xx problem+json, never a cell call', async () => {
+    const before = calls(cellA);
+    const key = tenantA.apiKey;
+    const product = { name: 'Mug', priceCents: 1, stock: 1 };
+    // Invalid percent-encoding in a path parameter (URIError in the router).
+    for (const path of ['/v1/products/%E0%A4%A', '/v1/products/%ZZ', `/v1/orders/%C0%AF`]) {
+      expectProblem(await send(gw.port, 'GET', path, { apiKey: key }), 400);
+    }
+    // Control characters, NUL and lone surrogates in text fields; lengths in characters.
+    const bodies: [string, unknown][] = [
+      ['/v1/products/mug', { ...product, name: 'a\u0000b' }],
+      ['/v1/products/mug', { ...product, name: 'tab\tname' }],
+      ['/v1/products/mug', { ...product, name: 'c1\u0085' }],
+      ['/v1/products/mug', { ...product, name: 'a\ud800b' }],
+      ['/v1/products/mug', { ...product, name: '\udc00' }],
+      ['/v1/products/mug', { ...product, name: '\u3000 \u00a0' }],
+      ['/v1/products/mug', { ...product, name: '😀'.repeat(201) }],
+      ['/v1/products/mug', { ...product, priceCents: 1_000_000_001 }],
+      ['/v1/products/mug', { ...product, stock: 2 ** 53 }],
+      ['/v1/products/mug', { ...product, stock: -0.5 }],
+    ];
+    for (const [path, body] of bodies) {
+      const reply = await send(gw.port, 'PUT', path, { apiKey: key, body });
+      expect(expectProblem(reply, 400).errors, JSON.stringify(body)).toBeDefined();
+    }
+    for (const body of [
+      { ...validOrder, customerId: 'c\u0000' },
+      { ...validOrder, paymentToken: 'tok\ud83d' },
+      { ...validOrder, items: [{ sku: 'mug', quantity: Number.POSITIVE_INFINITY }] },
+    ]) {
+      expectProblem(await send(gw.port, 'POST', '/v1/orders', { apiKey: key, body }), 400);
+    }
+    // Numbers beyond every range, and deep nesting, as raw JSON.
+    for (const rawBody of [
+      '{"name":"Mug","priceCents":1e400,"stock":1}',
+      '{"name":"Mug","priceCents":123456789012345678901234567890,"stock":1}',
+      '['.repeat(20_000) + ']'.repeat(20_000),
+      '{"name":"Mug","priceCents":1,"stock":1,"__proto__":{"x":1}}',
+    ]) {
+      const reply = await send(gw.port, 'PUT', '/v1/products/mug', {
+        apiKey: key,
+        rawBody,
+        headers: { 'content-type': 'application/json' },
+      });
+      expectProblem(reply, 400);
+    }
+    // Repeated headers that may appear once: Node would keep the first and drop the rest.
+    const body = JSON.stringify(product);
+    const put = (headers: string) =>
+      sendRaw(
+        gw.port,
+        `PUT /v1/products/mug HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}` +
+          `Content-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    const auth = `Authorization: Bearer ${key}\r\n`;
+    for (const headers of [
+      `${auth}Content-Type: application/json\r\nContent-Type: text/plain\r\n`,
+      `${auth}${auth}Content-Type: application/json\r\n`,
+      `${auth}Content-Type: application/json\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\n`,
+    ]) {
+      const reply = await put(headers);
+      expect(expectProblem(reply, 400).errors, headers).toEqual([
+        { header: expect.any(String), detail: 'may appear only once' },
+      ]);
+    }
+    // What Node's parser refuses before any route: as problem+json too.
+    expectProblem(await put(`${auth}Bad Header\r\n`), 400);
+    expectProblem(
+      await sendRaw(
+        gw.port,
+        `GET /v1/products/${'a'.repeat(20_000)} HTTP/1.1\r\n` +
+          `Host: x\r\nX-Padding: ${'p'.repeat(20_000)}\r\n\r\n`,
+      ),
+      431,
+    );
     expect(calls(cellA)).toBe(before);
   });
 

@@ -1,7 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@bulkhead/config';
-import { GrpcError, Status } from '@bulkhead/grpc';
+import { GrpcError, Status, type grpc } from '@bulkhead/grpc';
 import {
   buildOpenApiDocument,
   canonicalJson,
@@ -101,6 +101,33 @@ describe('validation schemas', () => {
     }
   });
 
+  it('takes text without control characters or lone surrogates, counting characters', () => {
+    const product = (name: string) => ({ name, priceCents: 0, stock: 0 });
+    for (const name of ['Mug', ' padded ', 'é', '😀'.repeat(200), 'x'.repeat(200), 'a\u00a0b'])
+      expect(productInputSchema.safeParse(product(name)).success, name).toBe(true);
+    for (const name of [
+      '',
+      'a\u0000b',
+      'tab\t',
+      'line\n',
+      'del\u007f',
+      'c1\u0085',
+      'a\ud800',
+      '\udc00b',
+      '\udc00\ud800',
+      '   ',
+      '\u3000\ufeff\u2028',
+      '😀'.repeat(201),
+      'x'.repeat(201),
+    ]) {
+      expect(productInputSchema.safeParse(product(name)).success, JSON.stringify(name)).toBe(false);
+    }
+    const order = { customerId: ' ', items: [{ sku: 'a', quantity: 1 }], paymentToken: 't' };
+    expect(createOrderInputSchema.safeParse(order).success).toBe(true);
+    for (const bad of ['c\u0000', 'c\ud83d', 'x'.repeat(129), ''])
+      expect(createOrderInputSchema.safeParse({ ...order, customerId: bad }).success).toBe(false);
+  });
+
   it('requires 1-50 order lines with unique skus', () => {
     const order = (items: unknown) => ({ customerId: 'c', paymentToken: 't', items });
     const lines = (n: number) =>
@@ -137,21 +164,38 @@ describe('problems', () => {
     );
   });
 
-  it('maps gRPC status codes to HTTP statuses', () => {
+  it('maps every gRPC status code to a deliberate HTTP status', () => {
+    const expected: Record<number, number> = {
+      [Status.OK]: 500,
+      [Status.CANCELLED]: 503,
+      [Status.UNKNOWN]: 500,
+      [Status.INVALID_ARGUMENT]: 400,
+      [Status.DEADLINE_EXCEEDED]: 504,
+      [Status.NOT_FOUND]: 404,
+      [Status.ALREADY_EXISTS]: 409,
+      [Status.PERMISSION_DENIED]: 500,
+      [Status.RESOURCE_EXHAUSTED]: 503,
+      [Status.FAILED_PRECONDITION]: 409,
+      [Status.ABORTED]: 409,
+      [Status.OUT_OF_RANGE]: 400,
+      [Status.UNIMPLEMENTED]: 500,
+      [Status.INTERNAL]: 500,
+      [Status.UNAVAILABLE]: 503,
+      [Status.DATA_LOSS]: 500,
+      [Status.UNAUTHENTICATED]: 500,
+    };
+    const codes = Object.values(Status).filter(
+      (code): code is grpc.status => typeof code === 'number',
+    );
+    expect(codes).toHaveLength(17);
     const cases: [GrpcError, number][] = [
-      [new GrpcError(Status.INVALID_ARGUMENT, 'bad'), 400],
-      [new GrpcError(Status.NOT_FOUND, 'gone'), 404],
-      [new GrpcError(Status.ALREADY_EXISTS, 'dup'), 409],
+      ...codes.map((code): [GrpcError, number] => [
+        new GrpcError(code, `secret ${Status[code]}: pg relation orders at 10.0.0.7`),
+        expected[code]!,
+      ]),
       [new GrpcError(Status.ABORTED, 'busy', 'idempotency_key_in_flight'), 409],
-      [new GrpcError(Status.ABORTED, 'conflict'), 409],
       [new GrpcError(Status.FAILED_PRECONDITION, 'reused', 'idempotency_key_reused'), 422],
       [new GrpcError(Status.FAILED_PRECONDITION, 'stock below reserved'), 409],
-      [new GrpcError(Status.RESOURCE_EXHAUSTED, 'slow down'), 503],
-      [new GrpcError(Status.UNAVAILABLE, 'connect ECONNREFUSED 10.0.0.7:50051'), 503],
-      [new GrpcError(Status.DEADLINE_EXCEEDED, 'deadline'), 504],
-      [new GrpcError(Status.INTERNAL, 'pg: relation orders does not exist'), 500],
-      [new GrpcError(Status.UNKNOWN, 'x'), 500],
-      [new GrpcError(Status.PERMISSION_DENIED, 'x'), 500],
     ];
     for (const [error, status] of cases) {
       const problem = problemFromGrpc(error);
@@ -164,12 +208,23 @@ describe('problems', () => {
         detail: expect.any(String),
       });
       if (status >= 500) expect(body.detail).not.toContain(error.message);
+      if (status === 503) expect(problem.headers['Retry-After'], Status[error.code]).toBe('1');
     }
     expect(
       problemFromGrpc(
         new GrpcError(Status.FAILED_PRECONDITION, 'r', 'idempotency_key_reused'),
       ).toJSON().reason,
     ).toBe('idempotency_key_reused');
+  });
+
+  it('answers a path that is not percent-encoded UTF-8 with 400, not 500', () => {
+    let thrown: unknown;
+    try {
+      decodeURIComponent('%E0%A4%A');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(problemFor(thrown, toProblem).status).toBe(400);
   });
 
   it('never exposes unexpected errors', () => {
@@ -209,6 +264,12 @@ describe('OpenAPI document', () => {
       ['ProductInput', { ...product, stock: 1e10 }],
       ['ProductInput', { ...product, name: '' }],
       ['ProductInput', { name: 'Mug', priceCents: 1 }],
+      ['ProductInput', { ...product, name: 'a\u0000b' }],
+      ['ProductInput', { ...product, name: 'bell\u0007' }],
+      ['ProductInput', { ...product, name: '  \u3000' }],
+      ['ProductInput', { ...product, name: '😀'.repeat(201) }],
+      ['ProductInput', { ...product, name: '😀'.repeat(200) }],
+      ['CreateOrderInput', { ...order, paymentToken: 'x'.repeat(129) }],
     ];
     for (const [name, body] of cases) {
       const byDocument = ajv.validate(doc.components.schemas[name]!, body);
@@ -217,7 +278,40 @@ describe('OpenAPI document', () => {
     }
     expect(
       cases.filter(([name, body]) => openApiSchemas[name].safeParse(body).success),
-    ).toHaveLength(2);
+    ).toHaveLength(3);
+  });
+
+  it('lists 429 and 503 with Retry-After, and every status the edge answers, for each tenant operation', () => {
+    const doc = buildOpenApiDocument() as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            security?: unknown[];
+            responses: Record<string, { headers?: Record<string, { required?: boolean }> }>;
+          }
+        >
+      >;
+    };
+    const tenantOperations = Object.values(doc.paths).flatMap((item) =>
+      Object.entries(item)
+        .filter(([key, op]) => key !== 'parameters' && op.security === undefined)
+        .map(([, op]) => op),
+    );
+    expect(tenantOperations).toHaveLength(4);
+    for (const { responses } of tenantOperations) {
+      for (const status of ['400', '401', '408', '429', '431', '500', '503', '504'])
+        expect(responses).toHaveProperty(status);
+      expect(responses['429']?.headers?.['Retry-After']?.required).toBe(true);
+      expect(responses['503']?.headers?.['Retry-After']?.required).toBe(true);
+    }
+    const { put, get } = doc.paths['/v1/products/{sku}']!;
+    expect(Object.keys(put!.responses)).toEqual(expect.arrayContaining(['409', '413', '415']));
+    expect(Object.keys(get!.responses)).toContain('404');
+    expect(Object.keys(doc.paths['/v1/orders']!.post!.responses)).toEqual(
+      expect.arrayContaining(['409', '413', '415', '422']),
+    );
   });
 
   it('is OpenAPI 3.1 with every route and the validators as component schemas', () => {

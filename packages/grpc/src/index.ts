@@ -62,9 +62,47 @@ export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): 
 }
 
 /**
+ * The status of a PostgreSQL error the request caused, or undefined for any other error. SQLSTATE
+ * class 22 (data exception: a value the column cannot hold, e.g. 22021 NUL in text, 22003 out of
+ * range) is INVALID_ARGUMENT; class 23 (integrity constraint violation: 23505 unique, 23503
+ * foreign key, 23514 check) is FAILED_PRECONDITION — the request conflicts with the stored
+ * state; 57014 (query canceled: a deadlineGuard's statement timeout) is DEADLINE_EXCEEDED. The details name the SQLSTATE only: constraint and column names stay in the log.
+ * Recognises the errors of node-postgres (a five-character `code` and a `severity`) without
+ * depending on it.
+ */
+export function grpcErrorFromDatabaseError(error: unknown): GrpcError | undefined {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  if (typeof code !== 'string' || typeof severity !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) {
+    return undefined;
+  }
+  if (code.startsWith('22')) {
+    return new GrpcError(
+      Status.INVALID_ARGUMENT,
+      `a value of the request is invalid (SQLSTATE ${code})`,
+    );
+  }
+  if (code.startsWith('23')) {
+    return new GrpcError(
+      Status.FAILED_PRECONDITION,
+      `the request conflicts with the stored data (SQLSTATE ${code})`,
+    );
+  }
+  // query_canceled: the statement timeout a deadlineGuard set fired, the caller's deadline passed.
+  if (code === '57014') {
+    return new GrpcError(
+      Status.DEADLINE_EXCEEDED,
+      'the deadline passed while the work ran; nothing was written',
+      ADMISSION_REASONS.deadlinePassed,
+    );
+  }
+  return undefined;
+}
+
+/**
  * The one way to implement a unary method: the request is validated with its schema first
  * (INVALID_ARGUMENT naming every bad field), then the async handler runs with the parsed input.
- * GrpcErrors keep their status; anything else is logged and answered INTERNAL without internals
+ * GrpcErrors keep their status; a database error the request caused gets its status
+ * (grpcErrorFromDatabaseError); anything else is logged and answered INTERNAL without internals
  * leaking to the caller.
  */
 export function unary<S extends z.ZodType, Res>(
@@ -82,14 +120,10 @@ export function unary<S extends z.ZodType, Res>(
             callback(error.toServiceError());
             return;
           }
-          // PostgreSQL's query_canceled: the statement timeout of a deadlineGuard fired.
-          if ((error as { code?: unknown } | undefined)?.code === '57014') {
-            const late = new GrpcError(
-              Status.DEADLINE_EXCEEDED,
-              'the deadline passed while the work ran; nothing was written',
-              ADMISSION_REASONS.deadlinePassed,
-            );
-            callback(late.toServiceError());
+          const rejected = grpcErrorFromDatabaseError(error);
+          if (rejected) {
+            logger.warn({ err: error, path: call.getPath() }, 'request rejected by the database');
+            callback(rejected.toServiceError());
             return;
           }
           logger.error({ err: error, path: call.getPath() }, 'unhandled error in gRPC handler');

@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Logger } from '@bulkhead/logger';
 import { HttpProblem, problemFromRequestError, sendProblem } from './problem.js';
 
@@ -53,6 +53,28 @@ export function fieldProblems(issues: readonly z.core.$ZodIssue[]): FieldProblem
   );
 }
 
+/**
+ * A free-text field of a body from its rule (`textRule` in @bulkhead/contracts): validated by
+ * the whole rule, published in the JSON Schema as its pattern and bounds, so that a client
+ * reading the OpenAPI document knows what the server enforces.
+ */
+export function textField(rule: {
+  pattern: RegExp;
+  maxLength: number;
+  message: string;
+  test: (value: string) => boolean;
+}): z.ZodString {
+  return z
+    .string()
+    .refine(rule.test, rule.message)
+    .meta({
+      pattern: rule.pattern.source,
+      minLength: 1,
+      maxLength: rule.maxLength,
+      description: `${rule.message[0]?.toUpperCase() ?? ''}${rule.message.slice(1)} (well-formed Unicode: a lone surrogate is rejected).`,
+    }) as z.ZodString;
+}
+
 /** Validates a body with its schema; a failure is a 400 listing every invalid field. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const result = schema.safeParse(body);
@@ -74,6 +96,37 @@ export function jsonBody(limit: string): RequestHandler[] {
     },
     express.json({ limit, type: 'application/json' }),
   ];
+}
+
+/**
+ * Headers of a request that may appear only once. Node keeps the first of a repeated
+ * Authorization, Content-Type, Content-Length or Host and drops the rest, and joins others with
+ * ", ": either way the request would be read as something other than what was sent.
+ */
+export const SINGLETON_REQUEST_HEADERS = [
+  'authorization',
+  'content-length',
+  'content-type',
+  'host',
+] as const;
+
+/** 400 for a request that repeats a header that may appear only once (names in lower case). */
+export function singletonHeaders(
+  names: readonly string[] = SINGLETON_REQUEST_HEADERS,
+): RequestHandler {
+  return (req, _res, next) => {
+    const repeated = names.filter((name) => (req.headersDistinct[name]?.length ?? 0) > 1);
+    if (repeated.length > 0) {
+      throw new HttpProblem(
+        400,
+        `headers that may appear only once are repeated: ${repeated.join(', ')}`,
+        {
+          errors: repeated.map((header) => ({ header, detail: 'may appear only once' })),
+        },
+      );
+    }
+    next();
+  };
 }
 
 type Method = 'get' | 'put' | 'post' | 'delete' | 'patch';

@@ -16,6 +16,16 @@ export {
   problemFor,
   problemHandler,
   resource,
+  SINGLETON_REQUEST_HEADERS,
+  singletonHeaders,
+  textField,
   type BearerCredentials,
   type FieldProblem,
 } from './edge.js';
+export {
+  ANY_REQUEST_STATUSES,
+  problemResponses,
+  problemSchema,
+  responseHeader,
+  type Problem,
+} from './openapi.js';

@@ -89,6 +89,11 @@ function isRequestError(error: unknown): error is RequestError {
  * limit, …), or undefined when the error is not the client's.
  */
 export function problemFromRequestError(error: unknown): HttpProblem | undefined {
+  // The router decodes path parameters with decodeURIComponent, which throws URIError (and the
+  // router marks it 400 without exposing it) for %-sequences that are not valid UTF-8.
+  if (error instanceof URIError) {
+    return new HttpProblem(400, 'the path is not valid percent-encoded UTF-8');
+  }
   if (!isRequestError(error) || !error.expose || error.status < 400 || error.status >= 500) {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problem.js';
 
 export interface HttpServer {
   readonly port: number;
@@ -10,6 +11,37 @@ export interface HttpServer {
   close(graceMs: number): Promise<void>;
 }
 
+/** The status Node itself gives a request it could not parse (as its default clientError handler). */
+function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
+}
+
+/**
+ * Answers a request Node could not parse (a malformed request line or header, headers over the
+ * limit, an unknown method) with problem+json like every other error, then closes the connection.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = clientErrorStatus(error.code);
+  const body = JSON.stringify(
+    new HttpProblem(
+      status,
+      status === 431 ? 'the request headers are too large' : 'the request is malformed',
+    ),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\n` +
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Serves a request listener (e.g. an express app) on host:port (0 = a random port). */
 export async function listenHttp(
   listener: http.RequestListener,
@@ -18,6 +50,7 @@ export async function listenHttp(
 ): Promise<HttpServer> {
   const server = http.createServer(listener);
   server.keepAliveTimeout = 5_000;
+  server.on('clientError', answerClientError);
   let closing = false;
   const inFlight = new Set<http.ServerResponse>();
   // Runs before the app's listener, while headers can still be set.

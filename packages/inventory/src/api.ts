@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ERROR_REASONS, LIMITS, SKU_PATTERN, type inventoryV1 } from '@bulkhead/contracts';
+import {
+  ERROR_REASONS,
+  LIMITS,
+  SKU_PATTERN,
+  textRule,
+  type inventoryV1,
+} from '@bulkhead/contracts';
 import type { Pool } from '@bulkhead/db';
 import { GrpcError, Status, unary } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
@@ -14,16 +20,13 @@ const sku = z
   );
 const amount = z.number().int().min(0).max(LIMITS.maxAmount);
 
+const nameRule = textRule(LIMITS.maxProductNameLength, { blank: false });
+
 /** An UpsertProduct request; names are counted in characters (code points), not UTF-16 units. */
 export const upsertProductSchema = z.object({
   tenantId,
   sku,
-  name: z
-    .string()
-    .refine(
-      (name) => name.trim() !== '' && [...name].length <= LIMITS.maxProductNameLength,
-      `must be 1-${LIMITS.maxProductNameLength} characters`,
-    ),
+  name: z.string().refine(nameRule.test, nameRule.message),
   priceCents: amount,
   stock: amount,
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_REASONS, LIMITS, ordersV1, SKU_PATTERN } from '@bulkhead/contracts';
+import { ERROR_REASONS, LIMITS, ordersV1, SKU_PATTERN, textRule } from '@bulkhead/contracts';
 import { withTransaction, type Pool } from '@bulkhead/db';
 import { deadlineGuard, GrpcError, Status, unary } from '@bulkhead/grpc';
 import {
@@ -11,10 +11,13 @@ import type { Logger } from '@bulkhead/logger';
 import type { SagaBacklog } from './backlog.js';
 import { findOrder, placeOrder, type CellContext } from './orders.js';
 
+const idRule = textRule(LIMITS.maxIdLength);
+const id = z.string().refine(idRule.test, idRule.message);
+
 const createOrderSchema = z
   .object({
     tenantId: z.string().min(1).max(LIMITS.maxIdLength),
-    customerId: z.string().min(1).max(LIMITS.maxIdLength),
+    customerId: id,
     items: z
       .array(
         z.object({
@@ -28,7 +31,7 @@ const createOrderSchema = z
         (items) => new Set(items.map((i) => i.sku)).size === items.length,
         'skus must be unique',
       ),
-    paymentToken: z.string().min(1).max(LIMITS.maxIdLength),
+    paymentToken: id,
     idempotencyKey: z.string().max(LIMITS.maxIdempotencyKeyLength),
     requestFingerprint: z.string().max(LIMITS.maxFingerprintLength),
   })
