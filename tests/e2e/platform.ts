@@ -31,6 +31,9 @@ export interface Platform {
   /** Takes the control plane away entirely, and brings it back. */
   stopControlPlane(): Promise<void>;
   startControlPlane(): Promise<void>;
+  /** Takes one cell's service away entirely (every instance), and brings it back. */
+  stopCellService(service: 'orders' | 'inventory' | 'payments', cell: string): Promise<void>;
+  startCellService(service: 'orders' | 'inventory' | 'payments', cell: string): Promise<void>;
 }
 
 function local(): Platform {
@@ -57,6 +60,21 @@ function local(): Platform {
     recover: startAll,
     stopControlPlane: () => signal('control-plane', 'SIGTERM').run(),
     startControlPlane: startAll,
+    stopCellService: async (service, cell) => {
+      const pid = pidOf(`${service}-${cell}`);
+      process.kill(pid, 'SIGTERM');
+      // Gone once signal 0 fails: the process drained and exited.
+      for (const until = Date.now() + 30_000; Date.now() < until;) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`${service}-${cell} did not stop within 30 s`);
+    },
+    startCellService: startAll,
   };
 }
 
@@ -98,6 +116,22 @@ function kind(): Platform {
     },
   });
 
+  /** Scales a Deployment to 0 and waits for its pods to be gone; returns its replicas before. */
+  const scaleToZero = async (deployment: string, selector: string): Promise<string> => {
+    const replicas = (await kubectl('get', deployment, '-o', 'jsonpath={.spec.replicas}')).trim();
+    await kubectl('scale', deployment, '--replicas=0');
+    try {
+      await kubectl('wait', '--for=delete', 'pod', '-l', selector, '--timeout=120s');
+    } catch (error) {
+      // Already gone before the wait began.
+      if (!/no matching resources/.test(String((error as { stderr?: string }).stderr))) {
+        throw error;
+      }
+    }
+    return replicas;
+  };
+  const cellReplicas = new Map<string, string>();
+
   const controlPlane = 'deployment/bulkhead-control-plane';
   let controlPlaneReplicas = '1';
   return {
@@ -107,29 +141,24 @@ function kind(): Platform {
       for (const w of await workloads()) await waitReady(w);
     },
     stopControlPlane: async () => {
-      controlPlaneReplicas = (
-        await kubectl('get', controlPlane, '-o', 'jsonpath={.spec.replicas}')
-      ).trim();
-      await kubectl('scale', controlPlane, '--replicas=0');
-      try {
-        await kubectl(
-          'wait',
-          '--for=delete',
-          'pod',
-          '-l',
-          'app.kubernetes.io/component=control-plane',
-          '--timeout=120s',
-        );
-      } catch (error) {
-        // Already gone before the wait began.
-        if (!/no matching resources/.test(String((error as { stderr?: string }).stderr))) {
-          throw error;
-        }
-      }
+      controlPlaneReplicas = await scaleToZero(
+        controlPlane,
+        'app.kubernetes.io/component=control-plane',
+      );
     },
     startControlPlane: async () => {
       await kubectl('scale', controlPlane, `--replicas=${controlPlaneReplicas}`);
       await waitReady(controlPlane);
+    },
+    stopCellService: async (service, cell) => {
+      const deployment = `deployment/bulkhead-${cell}-${service}`;
+      const selector = `app.kubernetes.io/component=${service},bulkhead/cell=${cell}`;
+      cellReplicas.set(deployment, await scaleToZero(deployment, selector));
+    },
+    startCellService: async (service, cell) => {
+      const deployment = `deployment/bulkhead-${cell}-${service}`;
+      await kubectl('scale', deployment, `--replicas=${cellReplicas.get(deployment) ?? '1'}`);
+      await waitReady(deployment);
     },
   };
 }

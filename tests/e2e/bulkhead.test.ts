@@ -1,0 +1,121 @@
+/**
+ * Bulkheads between cells, against the running platform: with one cell's orders service gone
+ * entirely, the other cell's tenants see no errors and no added latency, the stopped cell's
+ * tenants get fast 503s with Retry-After (not timeouts) while the rest of their cell (products)
+ * keeps working, and the cell comes back by itself once the service does.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { platform, untilKeyWorksEverywhere } from './platform.js';
+
+const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
+const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
+const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
+
+interface Answer {
+  status: number;
+  ms: number;
+  retryAfter: string | null;
+  body: { reason?: string };
+}
+
+async function call(method: string, path: string, key: string, body?: unknown): Promise<Answer> {
+  const started = performance.now();
+  const response = await fetch(`${GATEWAY}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    ms: performance.now() - started,
+    retryAfter: response.headers.get('retry-after'),
+    body: text ? (JSON.parse(text) as Answer['body']) : {},
+  };
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+describe('bulkhead between cells', () => {
+  let stopped = false;
+  afterAll(async () => {
+    if (stopped) await platform.startCellService('orders', 'cell-1');
+  });
+
+  it("with cell-1's orders stopped, cell-2 is unaffected and cell-1 gets fast 503s", async () => {
+    const keys = new Map<string, string>();
+    while (keys.size < 2) {
+      const response = await fetch(`${CONTROL_PLANE}/v1/tenants`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'bulkhead' }),
+      });
+      const tenant = (await response.json()) as { cell: string; apiKey: string };
+      keys.set(tenant.cell, tenant.apiKey);
+    }
+    const one = keys.get('cell-1')!;
+    const two = keys.get('cell-2')!;
+    const sku = `BH-${randomUUID().slice(0, 8)}`;
+    for (const key of [one, two]) {
+      await untilKeyWorksEverywhere(GATEWAY, key, 15_000);
+      const put = await call('PUT', `/v1/products/${sku}`, key, {
+        name: 'Bulkhead',
+        priceCents: 100,
+        stock: 1_000,
+      });
+      expect(put.status).toBe(200);
+    }
+    const order = { customerId: 'c', items: [{ sku, quantity: 1 }], paymentToken: 'tok_visa' };
+
+    const before: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const answer = await call('POST', '/v1/orders', two, order);
+      expect(answer.status).toBe(202);
+      before.push(answer.ms);
+    }
+
+    await platform.stopCellService('orders', 'cell-1');
+    stopped = true;
+    const during: number[] = [];
+    const refused: Answer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const answer = await call('POST', '/v1/orders', two, order);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+      during.push(answer.ms);
+      refused.push(await call('POST', '/v1/orders', one, order));
+    }
+    // Until the breaker opens (≥ 50% failures over its 5 s window, which may still hold
+    // successes from before the stop), cell-1's answers are 503 service_unavailable; then
+    // circuit_open. Both fast, with Retry-After.
+    for (let i = 0; i < 200 && refused.at(-1)?.body.reason !== 'circuit_open'; i++) {
+      refused.push(await call('POST', '/v1/orders', one, order));
+    }
+    expect(refused.at(-1)?.body.reason).toBe('circuit_open');
+    for (const answer of refused) {
+      expect(answer.status).toBe(503);
+      expect(['service_unavailable', 'circuit_open']).toContain(answer.body.reason);
+      expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(answer.ms).toBeLessThan(500);
+    }
+    // The rest of cell-1 works: its products are another service behind another breaker.
+    expect((await call('GET', `/v1/products/${sku}`, one)).status).toBe(200);
+    // cell-2: no errors (above) and no added latency, within the noise of a shared box.
+    expect(median(during)).toBeLessThan(median(before) * 2 + 20);
+
+    await platform.startCellService('orders', 'cell-1');
+    stopped = false;
+    // The breaker lets a trial through after at most 2 s, and closes when it succeeds.
+    const deadline = Date.now() + 60_000;
+    let status = 0;
+    while (status !== 202 && Date.now() < deadline) {
+      status = (await call('POST', '/v1/orders', one, order)).status;
+      if (status !== 202) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(status).toBe(202);
+  }, 120_000);
+});
