@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs pinned Kubernetes tools under .tools/ (gitignored), only those named:
-#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas
+# Installs pinned tools under .tools/ (gitignored), only those named: the Kubernetes ones and k6
+# (the load tests, load-tests/):
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas k6
 # Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
 # linked as .tools/bin/<name>; Go's module and build caches stay in their default places
 # outside the clone, so a fresh clone on the same machine relinks in seconds instead of
@@ -15,6 +16,7 @@ HELM3_VERSION=v3.22.0
 HELM4_VERSION=v4.3.1
 KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
+K6_VERSION=v1.8.1
 # The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
 KUBE_MINOR=34
 KUBE_SCHEMA_VERSION=1.34.0
@@ -59,6 +61,7 @@ install_one() {
       "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
     ;;
   kubeconform) go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" ;;
+  k6) go_tool k6 "go.k6.io/k6@$K6_VERSION" ;;
   kubernetes-validate)
     local venv="$TOOLS_DIR/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
     if [[ ! -f $venv/.complete ]]; then
@@ -92,7 +95,7 @@ install_one() {
   esac
 }
 
-(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas ..."
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|k6 ..."
 mkdir -p "$TOOLS_DIR/go"
 exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
 flock -w 1800 "$lock" || die "another tools.sh is still running"
