@@ -3,16 +3,19 @@
 #   make down    stop everything (data kept under .data/)
 #   make test    run every test suite (starts what it needs, stops what it started)
 #   make kind-up / kind-test / kind-down   the platform on a real kind cluster (docs/deploy.md)
+#   make load SCENARIO=x [RATE=n DURATION=d]   one k6 scenario against the local stack (load-tests/)
+#   make bench-overload [CAPACITY=n LEVEL=60s RECOVERY=120s]   the overload benchmark (load-tests/)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 	@echo "make images | kind-up | kind-test | kind-down | kind-token"
+	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc [RATE=n DURATION=d] | bench-overload [CAPACITY=n]"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -76,6 +79,14 @@ kind-down:
 	@bash infra/kind/down.sh
 kind-token:
 	@bash -c '. infra/kind/lib.sh && admin_token && echo'
+
+# k6 against the running local stack (make up); outputs under .data/load/ (load-tests/README.md).
+# Every other knob (CAPACITY, LEVEL, RECOVERY, POLL_INTERVAL, ...) reaches k6 from the command line.
+SCENARIO ?= smoke
+load: build
+	@bash load-tests/run.sh load "$(SCENARIO)" "$(RATE)" "$(DURATION)"
+bench-overload: build
+	@bash load-tests/run.sh bench-overload
 
 format: deps
 	@pnpm exec prettier --write .

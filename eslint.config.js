@@ -40,7 +40,15 @@ export default tseslint.config(
     },
   },
   {
+    // k6 scripts: ES modules run by k6 (not Node); k6/* imports are its built-in modules.
+    files: ['load-tests/k6/**/*.js'],
+    languageOptions: {
+      globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', console: 'readonly' },
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
+    ignores: ['load-tests/k6/**'],
     languageOptions: {
       globals: {
         process: 'readonly',

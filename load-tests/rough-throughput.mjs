@@ -1,5 +1,5 @@
-// A rough end-to-end throughput figure for the walking skeleton (the real k6 benchmark comes in a
-// later issue). Creates one tenant per cell, places N orders with C in flight, and waits until
+// A rough end-to-end throughput figure, in Node: what `make kind-test` runs on kind for a minute
+// (the k6 suite next to it, load-tests/k6, is for the local stack). Creates one tenant per cell, places N orders with C in flight, and waits until
 // every saga has ended. Bounded in count and time; targets the local stack only.
 //   node load-tests/rough-throughput.mjs [orders=2000] [concurrency=32] [skus=1]
 // skus > 1 spreads the orders over that many products per tenant (1 = one hot row per cell).

@@ -6,7 +6,9 @@
 #   2c. every container image built (infra/images) and started hardened, answering its probe
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   4. end-to-end tests of the public contract against the running stack (both cells)
-#   5. property-based fuzzing of both OpenAPI documents against the running stack (tests/fuzz)
+#   5. the k6 smoke scenario against the same stack (make load SCENARIO=smoke, ~25 s), its
+#      thresholds judged: one check
+#   6. property-based fuzzing of both OpenAPI documents against the running stack (tests/fuzz)
 # Starts the infrastructure and the services if they are not running, and stops exactly what it
 # started. Ends with one line "N passed, N failed" totalled over every suite.
 set -uo pipefail
@@ -83,6 +85,10 @@ if bash infra/local/services.sh start; then
   # The public URLs as the manifest renders them (ports may be overridden).
   urls=$(node packages/manifest/dist/local-plan.js urls) && while IFS= read -r line; do export "${line?}"; done <<<"$urls"
   vitest_suite e2e --project e2e
+  step "k6 smoke scenario (load-tests/: every endpoint and the gRPC path, thresholds per endpoint)"
+  make --no-print-directory load SCENARIO=smoke
+  count "k6 smoke scenario within its thresholds" $?
+
   step "property-based fuzzing (schemathesis over the gateway's and the admin API's OpenAPI documents)"
   script_suite "property-based fuzzing" bash tests/fuzz/run.sh
 else
