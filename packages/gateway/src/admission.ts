@@ -7,7 +7,16 @@ import {
   type Permit,
 } from '@bulkhead/concurrency-limit';
 import { CircuitOpenError } from '@bulkhead/call-policy';
+import { ERROR_REASONS } from '@bulkhead/contracts';
 import { ADMISSION_REASONS, GrpcError, Status } from '@bulkhead/grpc';
+
+/**
+ * How long the gateway refuses a cell's new orders itself after the cell refused one for its
+ * saga backlog. Short against the time the backlog takes to drain (MAX_OPEN_SAGAS ÷ the cell's
+ * completion rate: 32 ÷ ~30/s ≈ 1 s), so the cell never runs dry while the gate is closed; long
+ * enough that few refusals cost a call to the cell.
+ */
+const BACKLOG_HOLD_MS = 250;
 
 /** Reads (GET) and writes (PUT, POST) are limited apart: reads keep working while writes shed. */
 export type RequestClass = 'read' | 'write';
@@ -28,8 +37,26 @@ export interface AdmissionOptions {
  */
 export class CellAdmission {
   private readonly limiters = new Map<string, ConcurrencyLimiter>();
+  /** Per cell: until when (performance.now()) new orders are refused here, without a call. */
+  private readonly backlogFullUntil = new Map<string, number>();
+  private readonly counters = { shed: 0, backlogShed: 0 };
 
-  constructor(private readonly options: AdmissionOptions) {}
+  constructor(
+    private readonly options: AdmissionOptions,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /**
+   * True while the cell recently refused an order for its saga backlog (BACKLOG_HOLD_MS): the
+   * gateway refuses new orders for it at once, before reading the body or asking Redis, instead
+   * of sending each to the cell to be refused there. Then calls go through again and the cell
+   * decides anew.
+   */
+  sagaBacklogFull(cellId: string): boolean {
+    const full = (this.backlogFullUntil.get(cellId) ?? 0) > this.now();
+    if (full) this.counters.backlogShed += 1;
+    return full;
+  }
 
   /**
    * Runs a call to the cell if admitted, and tells the limit how it went; undefined (the caller
@@ -42,21 +69,30 @@ export class CellAdmission {
     call: () => Promise<T>,
   ): Promise<{ admitted: true; value: T } | { admitted: false }> {
     const admission = this.limiter(cellId, kind).tryAcquire(tenantId);
-    if (!admission.admitted) return { admitted: false };
+    if (!admission.admitted) {
+      this.counters.shed += 1;
+      return { admitted: false };
+    }
     let value: T;
     try {
       value = await call();
     } catch (error) {
       release(admission.permit, error);
+      if (error instanceof GrpcError && error.reason === ERROR_REASONS.sagaBacklogFull) {
+        this.backlogFullUntil.set(cellId, this.now() + BACKLOG_HOLD_MS);
+      }
       throw error;
     }
     admission.permit.success();
     return { admitted: true, value };
   }
 
-  /** Every limiter's state, by `cell/class` (the ops port shows it). */
-  state(): Record<string, LimiterState> {
-    return Object.fromEntries([...this.limiters].map(([key, l]) => [key, l.state]));
+  /** Every limiter's state, by `cell/class`, and what was shed (the ops port shows it). */
+  state(): { limits: Record<string, LimiterState>; shed: number; backlogShed: number } {
+    return {
+      limits: Object.fromEntries([...this.limiters].map(([key, l]) => [key, l.state])),
+      ...this.counters,
+    };
   }
 
   private limiter(cellId: string, kind: RequestClass): ConcurrencyLimiter {

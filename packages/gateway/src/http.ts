@@ -23,7 +23,7 @@ import {
   SINGLETON_REQUEST_HEADERS,
   singletonHeaders,
 } from '@bulkhead/http';
-import { serviceUnavailable, SHED_REASONS, toProblem } from './problem.js';
+import { sagaBacklogFull, serviceUnavailable, SHED_REASONS, toProblem } from './problem.js';
 import type { TenantRateLimiter } from './rate-limit.js';
 import {
   createOrderInputSchema,
@@ -199,6 +199,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const jsonBody = jsonBodyOf(BODY_LIMIT);
 
+  /** New orders for a cell whose saga backlog is full: 503 at once (CellAdmission). */
+  const sagaBacklogGate: RequestHandler = (_req, res, next) => {
+    if (deps.admission.sagaBacklogFull(callerOf(res).cell.id)) throw sagaBacklogFull();
+    next();
+  };
+
   const tenantRoute = (...handlers: RequestHandler[]): RequestHandler[] => [
     authenticate,
     rateLimit,
@@ -288,7 +294,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     get: tenantRoute(getProduct),
     put: tenantRoute(...jsonBody, putProduct),
   });
-  resource('/v1/orders', { post: tenantRoute(...jsonBody, createOrder) });
+  // The saga-backlog gate comes before the rate limiter and the body: refusing is then cheap.
+  resource('/v1/orders', {
+    post: [authenticate, sagaBacklogGate, rateLimit, ...jsonBody, createOrder],
+  });
   resource('/v1/orders/:id', { get: tenantRoute(getOrder) });
 
   app.use(noRoute);

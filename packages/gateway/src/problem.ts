@@ -42,10 +42,7 @@ const unavailable = (error: GrpcError): HttpProblem =>
  */
 const refused = (error: GrpcError): HttpProblem =>
   error.reason === ERROR_REASONS.sagaBacklogFull
-    ? serviceUnavailable(
-        'the cell has as many orders in progress as it can finish in time; retry later',
-        SHED_REASONS.sagaBacklogFull,
-      )
+    ? sagaBacklogFull()
     : serviceUnavailable(
         'the service is temporarily unavailable; retry later',
         SHED_REASONS.serviceUnavailable,
@@ -105,6 +102,13 @@ const BY_STATUS: Record<grpc.status, (error: GrpcError) => HttpProblem> = {
   // A failure that carries OK is a broken cell.
   [Status.OK]: internal,
 };
+
+/** The cell's saga backlog is full (backpressure): 503 at once. */
+export const sagaBacklogFull = (): HttpProblem =>
+  serviceUnavailable(
+    'the cell has as many orders in progress as it can finish in time; retry later',
+    SHED_REASONS.sagaBacklogFull,
+  );
 
 /** Maps a gRPC status from a cell service to the HTTP answer. */
 export function problemFromGrpc(error: GrpcError): HttpProblem {

@@ -959,9 +959,9 @@ describe('gateway', () => {
     const admission = (app: GatewayApp, key: string) =>
       (
         app.opsViews?.['/resilience']?.() as {
-          admission: Record<string, { inflight: number } | undefined>;
+          admission: { limits: Record<string, { inflight: number } | undefined> };
         }
-      ).admission[key];
+      ).admission.limits[key];
 
     /** 503 problem+json with Retry-After and this reason, answered within `withinMs`. */
     async function expectShed(reply: Promise<Reply>, reason: string, withinMs = 50) {
@@ -1021,11 +1021,24 @@ describe('gateway', () => {
       await tight.stop();
     });
 
-    it('answers 503 saga_backlog_full with Retry-After when the cell refuses orders for backpressure', async () => {
+    it('answers 503 saga_backlog_full when the cell refuses orders for backpressure, then refuses them itself for 250 ms', async () => {
+      const own = await startGateway();
       await expectShed(
-        post(gw.port, tenantA, { ...validOrder, customerId: 'backlog-full' }),
+        post(own.port, tenantA, { ...validOrder, customerId: 'backlog-full' }),
         'saga_backlog_full',
       );
+      // For the next 250 ms the gateway refuses the cell's new orders without calling it.
+      const before = calls(cellA);
+      const refusedAt = performance.now();
+      await expectShed(post(own.port, tenantA, validOrder), 'saga_backlog_full');
+      expect(calls(cellA)).toBe(before);
+      // Other cells and reads are not held back.
+      expect((await post(own.port, tenantB, validOrder)).status).toBe(202);
+      // Once the hold has passed (the behaviour under test is time-based), the cell decides again.
+      await eventually(async () => (performance.now() - refusedAt > 250 ? true : undefined));
+      expect((await post(own.port, tenantA, validOrder)).status).toBe(202);
+      expect(calls(cellA)).toBe(before + 1);
+      await own.stop();
     });
 
     it("opens the breaker of a stopped cell's service: fast 503 circuit_open, other cells unaffected", async () => {

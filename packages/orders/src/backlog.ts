@@ -6,8 +6,6 @@ export interface SagaBacklogOptions {
   max: number;
   /** How old the count may get while orders keep coming (default 100 ms). */
   refreshMs?: number;
-  /** Older than this (e.g. after a quiet spell) and the count is re-read before deciding (1 s). */
-  staleMs?: number;
   now?: () => number;
 }
 
@@ -26,9 +24,9 @@ export interface SagaBacklogState {
  * terminal latency at max ÷ the cell's completion rate, however hard clients push: the excess
  * is refused at the door instead of queueing inside (docs/performance.md).
  *
- * The count is one query on the partial index of open sagas, re-read at most every refreshMs
- * while orders come in (none while idle), and each order admitted since the read counts at
- * once; so the decision itself is in memory, before any database work. Shared across replicas
+ * The count is one query on the partial index of open sagas, re-read in the background at most
+ * every refreshMs while orders come in (none while idle), and each order admitted since the read
+ * started counts at once; so the decision itself is in memory, before any database work. Shared across replicas
  * through the database: every replica counts every open saga of the cell.
  */
 export class SagaBacklog {
@@ -46,11 +44,18 @@ export class SagaBacklog {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** True if a new order may be accepted now (and counts it); false when the backlog is full. */
+  /**
+   * True if a new order may be accepted now (and counts it); false when the backlog is full.
+   * Decides on the last count plus what was admitted since, and waits for the database only for
+   * the very first count: a count that queues behind the cell's transactions under load must
+   * not hold up the answers (a refusal is meant to be immediate). An old count is re-read in the
+   * background; until it is back, the estimate errs on the side of refusing.
+   */
   async tryAdmit(): Promise<boolean> {
-    const age = this.now() - this.countedAt;
-    if (age > (this.options.staleMs ?? 1_000)) await this.refresh();
-    else if (age > (this.options.refreshMs ?? 100)) void this.refresh().catch(() => undefined);
+    if (this.countedAt === -Infinity) await this.refresh();
+    else if (this.now() - this.countedAt > (this.options.refreshMs ?? 100)) {
+      this.refresh().catch(() => undefined);
+    }
     if (this.counted + this.admittedSinceCount >= this.options.max) {
       this.refused += 1;
       return false;

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { HttpProblem, listenHttp, sendProblem } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
 
@@ -43,7 +44,7 @@ export async function startOpsServer(options: {
   views?: Record<string, () => unknown>;
 }): Promise<OpsServer> {
   const routes = healthRoutes(options.isReady);
-  const views = new Map(Object.entries(options.views ?? {}));
+  const views = new Map(Object.entries({ '/runtime': runtimeView(), ...options.views }));
   const server = await listenHttp(
     (req, res) => {
       if (routes(req, res)) return;
@@ -59,6 +60,43 @@ export async function startOpsServer(options: {
     options.port,
   );
   return { port: server.port, close: () => server.close(1_000) };
+}
+
+/**
+ * The process's own health as the ops port shows it at `/runtime`: event-loop delay (p50, p99,
+ * max in ms), event-loop utilisation and garbage collection (count, total and longest pause)
+ * since the previous read, and the heap. Read it twice around a run.
+ */
+function runtimeView(): () => unknown {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let since = performance.eventLoopUtilization();
+  const gc = { count: 0, totalMs: 0, maxMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gc.count += 1;
+      gc.totalMs += entry.duration;
+      gc.maxMs = Math.max(gc.maxMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return () => {
+    const utilisation = performance.eventLoopUtilization(since);
+    since = performance.eventLoopUtilization();
+    const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+    const view = {
+      eventLoopDelayMs: {
+        p50: ms(delay.percentile(50)),
+        p99: ms(delay.percentile(99)),
+        max: ms(delay.max),
+      },
+      eventLoopUtilization: Math.round(utilisation.utilization * 1000) / 1000,
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      gc: { count: gc.count, totalMs: Math.round(gc.totalMs), maxMs: Math.round(gc.maxMs) },
+    };
+    delay.reset();
+    Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
+    return view;
+  };
 }
 
 export interface RunOptions {

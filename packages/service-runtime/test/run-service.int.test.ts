@@ -81,6 +81,30 @@ describe('runService', () => {
       await ops.close();
     }
   });
+
+  it("serves the app's JSON views and the process's runtime view (read-only)", async () => {
+    let reads = 0;
+    const ops = await startOpsServer({
+      host: '127.0.0.1',
+      port: 0,
+      isReady: () => true,
+      views: { '/resilience': () => ({ reads: ++reads }) },
+    });
+    try {
+      const base = `http://127.0.0.1:${ops.port}`;
+      expect(await (await fetch(`${base}/resilience`)).json()).toEqual({ reads: 1 });
+      expect((await fetch(`${base}/resilience`, { method: 'POST' })).status).toBe(404);
+      const runtime = (await (await fetch(`${base}/runtime`)).json()) as Record<string, unknown>;
+      expect(runtime).toMatchObject({
+        eventLoopDelayMs: { p50: expect.any(Number), p99: expect.any(Number) },
+        eventLoopUtilization: expect.any(Number),
+        heapUsedBytes: expect.any(Number),
+        gc: { count: expect.any(Number), maxMs: expect.any(Number) },
+      });
+    } finally {
+      await ops.close();
+    }
+  });
 });
 
 describe('runMain', () => {
