@@ -284,6 +284,20 @@ function bench(points, params) {
               p.t >= Math.max(stop, lastTerminal) &&
               p.value <= normalMs,
           );
+    // Goodput: orders seen CONFIRMED while the level's load lasted (whichever level accepted
+    // them), per second. Counting the level's own orders instead would credit it with what it
+    // completes after the load stopped (a backlog drained during the recovery window).
+    const offeredAt = level.filter((p) => p.metric === 'orders_offered').map((p) => p.t);
+    const from = offeredAt.length ? Math.min(...offeredAt) : null;
+    const to = stop ?? (offeredAt.length ? Math.max(...offeredAt) : null);
+    const confirmedDuring =
+      from == null || to == null || to <= from
+        ? null
+        : sum(
+            points.filter((p) => p.t >= from && p.t <= to),
+            'orders_confirmed',
+          ) /
+          ((to - from) / 1000);
     const round = (v, digits = 1) => (v == null ? null : +v.toFixed(digits));
     return {
       level: `${factor}x`,
@@ -296,7 +310,8 @@ function bench(points, params) {
       confirmed,
       rejected: sum(level, 'orders_rejected'),
       unfinished,
-      goodputPerSecond: round(confirmed / params.levelSeconds, 2),
+      goodputPerSecond: round(confirmedDuring, 2),
+      levelOrdersConfirmedPerLevelSecond: round(confirmed / params.levelSeconds, 2),
       shareShed: sent ? round(shed / sent, 4) : null,
       p99ShedMs: round(
         percentile(
