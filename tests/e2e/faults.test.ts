@@ -6,11 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { platform, untilKeyWorksEverywhere } from './platform.js';
-
-const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
-const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
-const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
+import {
+  ADMIN_TOKEN,
+  CONTROL_PLANE,
+  GATEWAY,
+  platform,
+  untilKeyWorksEverywhere,
+} from './platform.js';
 
 async function json<T>(
   url: string,

@@ -11,6 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The platform's public URLs and the admin token (make kind-test sets them for kind). */
+export const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
+export const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
+export const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
 const exec = promisify(execFile);
 
 /** Something the suite does to the platform, with a name for the test's messages. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { LIMITS, textRule } from '@bulkhead/contracts';
 import {
-  ANY_REQUEST_STATUSES,
-  problemResponses,
+  edgeProblems,
+  operationalPaths,
   problemSchema,
   responseHeader,
   textField,
@@ -48,13 +48,7 @@ type SchemaName = keyof typeof schemas;
 const ref = (name: SchemaName): JsonObject => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: JsonObject): JsonObject => ({ 'application/json': { schema } });
 
-/** Problem responses for the given statuses and those any request can get, sorted. */
-function problems(...statuses: number[]): JsonObject {
-  const all = [...new Set([...statuses, ...ANY_REQUEST_STATUSES])].sort((a, b) => a - b);
-  return problemResponses('#/components/schemas/Problem', ...all);
-}
-
-const unauthenticated: JsonObject[] = [];
+const problems = edgeProblems;
 
 /** Builds the OpenAPI 3.1 document of the admin API from the zod schemas it validates with. */
 export function buildAdminOpenApiDocument(): JsonObject {
@@ -115,37 +109,7 @@ export function buildAdminOpenApiDocument(): JsonObject {
           },
         },
       },
-      '/openapi.json': {
-        get: {
-          operationId: 'getOpenApiDocument',
-          summary: 'This document',
-          security: unauthenticated,
-          responses: {
-            200: { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } },
-            ...problems(),
-          },
-        },
-      },
-      '/healthz': {
-        get: {
-          operationId: 'liveness',
-          summary: 'Liveness probe',
-          security: unauthenticated,
-          responses: { 200: { description: 'Alive' }, ...problems() },
-        },
-      },
-      '/readyz': {
-        get: {
-          operationId: 'readiness',
-          summary: 'Readiness probe',
-          security: unauthenticated,
-          responses: {
-            200: { description: 'Ready' },
-            ...problems(),
-            503: { description: 'Not ready' },
-          },
-        },
-      },
+      ...operationalPaths(),
     },
     components: {
       securitySchemes: {

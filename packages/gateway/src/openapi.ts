@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ANY_REQUEST_STATUSES, problemResponses, responseHeader } from '@bulkhead/http';
+import { edgeProblems, operationalPaths, responseHeader } from '@bulkhead/http';
 import {
   createOrderInputSchema,
   idempotencyKeySchema,
@@ -29,11 +29,7 @@ const json = (name: SchemaName): JsonObject => ({ 'application/json': { schema: 
 
 const header = (description: string): JsonObject => responseHeader(description);
 
-/** Problem responses for the given statuses and those any request can get, sorted. */
-function problems(...statuses: number[]): JsonObject {
-  const all = [...new Set([...statuses, ...ANY_REQUEST_STATUSES])].sort((a, b) => a - b);
-  return problemResponses('#/components/schemas/Problem', ...all);
-}
+const problems = edgeProblems;
 
 const pathParameter = (name: string, schema: z.ZodType): JsonObject => ({
   name,
@@ -42,7 +38,6 @@ const pathParameter = (name: string, schema: z.ZodType): JsonObject => ({
   schema: z.toJSONSchema(schema),
 });
 
-const unauthenticated: JsonObject[] = [];
 /**
  * Errors every tenant call can get besides its own: 401 (no or an unknown key), 429 (over the
  * tenant's rate limit) and 503 (no routing snapshot yet, the cell unavailable or shedding load),
@@ -122,37 +117,7 @@ export function buildOpenApiDocument(): JsonObject {
           },
         },
       },
-      '/openapi.json': {
-        get: {
-          operationId: 'getOpenApiDocument',
-          summary: 'This document',
-          security: unauthenticated,
-          responses: {
-            200: { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } },
-            ...problems(),
-          },
-        },
-      },
-      '/healthz': {
-        get: {
-          operationId: 'liveness',
-          summary: 'Liveness probe',
-          security: unauthenticated,
-          responses: { 200: { description: 'Alive' }, ...problems() },
-        },
-      },
-      '/readyz': {
-        get: {
-          operationId: 'readiness',
-          summary: 'Readiness probe: ready once a routing snapshot is loaded',
-          security: unauthenticated,
-          responses: {
-            200: { description: 'Ready' },
-            ...problems(),
-            503: { description: 'Not ready' },
-          },
-        },
-      },
+      ...operationalPaths('Readiness probe: ready once a routing snapshot is loaded'),
     },
     components: {
       securitySchemes: {

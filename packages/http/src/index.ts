@@ -24,6 +24,8 @@ export {
 } from './edge.js';
 export {
   ANY_REQUEST_STATUSES,
+  edgeProblems,
+  operationalPaths,
   problemResponses,
   problemSchema,
   responseHeader,

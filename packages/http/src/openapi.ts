@@ -84,3 +84,50 @@ export function problemResponses(problemRef: string, ...statuses: number[]): Jso
  * 408 (headers not received in time), 431 (headers over Node's limit) and 500.
  */
 export const ANY_REQUEST_STATUSES = [400, 408, 431, 500] as const;
+
+/**
+ * Problem responses (referring to `#/components/schemas/Problem`) for the given statuses and
+ * those any request can get, sorted: what each operation of an edge's document lists.
+ */
+export function edgeProblems(...statuses: number[]): JsonObject {
+  const all = [...new Set([...statuses, ...ANY_REQUEST_STATUSES])].sort((a, b) => a - b);
+  return problemResponses('#/components/schemas/Problem', ...all);
+}
+
+/** The paths every edge serves without credentials: its OpenAPI document and its probes. */
+export function operationalPaths(readinessSummary = 'Readiness probe'): JsonObject {
+  const unauthenticated: JsonObject[] = [];
+  return {
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument',
+        summary: 'This document',
+        security: unauthenticated,
+        responses: {
+          200: { description: 'OpenAPI 3.1 document', content: { 'application/json': {} } },
+          ...edgeProblems(),
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        operationId: 'liveness',
+        summary: 'Liveness probe',
+        security: unauthenticated,
+        responses: { 200: { description: 'Alive' }, ...edgeProblems() },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'readiness',
+        summary: readinessSummary,
+        security: unauthenticated,
+        responses: {
+          200: { description: 'Ready' },
+          ...edgeProblems(),
+          503: { description: 'Not ready' },
+        },
+      },
+    },
+  };
+}
