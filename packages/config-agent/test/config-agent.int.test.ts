@@ -243,7 +243,12 @@ describe('config agent', () => {
     );
     // Bounded by the agent's backoff cap (5 s), not by the gRPC channel's default (up to 120 s).
     expect(caughtUp).toBeLessThan(6_000);
-    expect(restarted.snapshotVersion()).toBe(agent.snapshotVersion());
+    // Both end on the same version (a newer one may still be on its way to one of them when the
+    // key arrives: compared once both have settled, not at one instant).
+    await eventually(
+      async () => (restarted.snapshotVersion() === agent.snapshotVersion() ? true : undefined),
+      { timeoutMs: 5_000 },
+    );
   });
 
   // The reproduction: the control plane's database is replaced (a fresh database, a lost volume)
