@@ -174,13 +174,18 @@ export function createCallPolicy(options: CallPolicyOptions): CallPolicy {
   const retryAfterMs = () => Math.max(0, openedAt + halfOpenAfterMs - Date.now());
   let trialInFlight = false;
 
-  /** One attempt through the breaker. Half-open lets one trial through and refuses the rest at
-   * once (cockatiel would hold them until the trial ends). */
+  /**
+   * One attempt through the breaker. Half-open lets one trial through and refuses the rest at
+   * once (cockatiel would hold them until the trial ends).
+   */
   async function throughBreaker<T>(attempt: () => Promise<T>): Promise<T> {
     const halfOpen =
       breaker.state === CircuitState.HalfOpen ||
       (breaker.state === CircuitState.Open && retryAfterMs() === 0);
-    if (halfOpen && trialInFlight) throw new CircuitOpenError(downstream, halfOpenAfterMs);
+    if (halfOpen && trialInFlight) {
+      counters.rejected += 1;
+      throw new CircuitOpenError(downstream, halfOpenAfterMs);
+    }
     if (halfOpen) trialInFlight = true;
     try {
       return await breaker.execute(attempt);

@@ -6,7 +6,6 @@ import {
   type LimiterState,
   type Permit,
 } from '@bulkhead/concurrency-limit';
-import { CircuitOpenError } from '@bulkhead/call-policy';
 import { ERROR_REASONS } from '@bulkhead/contracts';
 import { ADMISSION_REASONS, GrpcError, Status } from '@bulkhead/grpc';
 
@@ -59,8 +58,8 @@ export class CellAdmission {
   }
 
   /**
-   * Runs a call to the cell if admitted, and tells the limit how it went; undefined (the caller
-   * sheds) when the cell's limit for this class is reached.
+   * Runs a call to the cell if admitted, and tells the limit how it went; `admitted: false` (the
+   * caller sheds) when the cell's limit for this class is reached.
    */
   async run<T>(
     cellId: string,
@@ -125,7 +124,7 @@ export class CellAdmission {
  * nothing about the request path's concurrency (ignored).
  */
 function release(permit: Permit, error: unknown): void {
-  if (error instanceof CircuitOpenError || !(error instanceof GrpcError)) return permit.ignore();
+  if (!(error instanceof GrpcError)) return permit.ignore(); // an open breaker, among others
   if (error.code === Status.DEADLINE_EXCEEDED) return permit.dropped();
   if (error.code === Status.RESOURCE_EXHAUSTED) {
     return error.reason === ADMISSION_REASONS.serverBusy ? permit.dropped() : permit.ignore();

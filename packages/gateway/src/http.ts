@@ -65,6 +65,13 @@ function callerOf(res: Response): Caller {
   return caller;
 }
 
+/** The snapshot routes the tenant where no endpoint is known (logged where it is found). */
+const noEndpoint = (): HttpProblem =>
+  serviceUnavailable(
+    'the service is temporarily unavailable; retry later',
+    SHED_REASONS.serviceUnavailable,
+  );
+
 function notFound(detail: string): HttpProblem {
   return new HttpProblem(404, detail);
 }
@@ -138,9 +145,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         { tenantId: tenant.id, cellId: tenant.cellId },
         'routing snapshot has no endpoints for the cell',
       );
-      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
-        headers: { 'Retry-After': '1' },
-      });
+      throw noEndpoint();
     }
     const caller: Caller = { tenant, cell, deadline };
     res.locals.caller = caller;
@@ -156,9 +161,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         { tenantId: tenant.id, cellId: cell.id, service },
         'routing snapshot has no endpoint for the service',
       );
-      throw new HttpProblem(503, 'the service is temporarily unavailable; retry later', {
-        headers: { 'Retry-After': '1' },
-      });
+      throw noEndpoint();
     }
     return clients.client(cell.id, service, address);
   };

@@ -66,7 +66,8 @@ export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): 
  * class 22 (data exception: a value the column cannot hold, e.g. 22021 NUL in text, 22003 out of
  * range) is INVALID_ARGUMENT; class 23 (integrity constraint violation: 23505 unique, 23503
  * foreign key, 23514 check) is FAILED_PRECONDITION — the request conflicts with the stored
- * state; 57014 (query canceled: a deadlineGuard's statement timeout) is DEADLINE_EXCEEDED. The details name the SQLSTATE only: constraint and column names stay in the log.
+ * state; 57014 (query canceled: a deadlineGuard's statement timeout) is DEADLINE_EXCEEDED.
+ * The details name the SQLSTATE only: constraint and column names stay in the log.
  * Recognises the errors of node-postgres (a five-character `code` and a `severity`) without
  * depending on it.
  */
@@ -251,7 +252,11 @@ export function createGrpcServer(options: GrpcServerOptions = {}): GrpcServer {
             }),
         )
         .catch((error: unknown) => {
-          if (!(error instanceof BulkheadRejectedError)) throw error;
+          // Only a handler that throws instead of answering gets here: it has not called back.
+          if (!(error instanceof BulkheadRejectedError)) {
+            callback({ code: Status.INTERNAL, details: 'internal error' });
+            return;
+          }
           counters.refusedBusy += 1;
           const busy = new GrpcError(
             Status.RESOURCE_EXHAUSTED,
@@ -383,9 +388,9 @@ export type GrpcClient<D> = {
 /**
  * The one gRPC client factory, from a service definition (ts-proto's `XServiceService`):
  * insecure loopback/cluster channel, keepalive, a default deadline on every call, a connect
- * timeout (connectTimeoutMs), and a reconnect backoff of 100 ms growing to 5 s. (grpc-js defaults to 1 s growing to 120 s, and while it waits
- * every call fails at once with UNAVAILABLE: after an outage a client would come back minutes
- * late.) Every unary call of every method goes through one function, `unaryCall` below: the place
+ * timeout (connectTimeoutMs), and a reconnect backoff of 100 ms growing to 5 s. (grpc-js
+ * defaults to 1 s growing to 120 s, and while it waits every call fails at once with
+ * UNAVAILABLE: after an outage a client would come back minutes late.) Every unary call of every method goes through one function, `unaryCall` below: the place
  * where call policies (retries, breakers) apply.
  */
 export function createGrpcClient<D extends grpc.ServiceDefinition>(

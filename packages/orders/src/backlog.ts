@@ -11,7 +11,7 @@ export interface SagaBacklogOptions {
 
 export interface SagaBacklogState {
   max: number;
-  /** Open sagas at the last count, plus the orders this process admitted since it started. */
+  /** Open sagas at the last count, plus the orders this process admitted since that count started. */
   estimate: number;
   countedAt: number;
   refused: number;
@@ -26,8 +26,8 @@ export interface SagaBacklogState {
  *
  * The count is one query on the partial index of open sagas, re-read in the background at most
  * every refreshMs while orders come in (none while idle), and each order admitted since the read
- * started counts at once; so the decision itself is in memory, before any database work. Shared across replicas
- * through the database: every replica counts every open saga of the cell.
+ * started counts at once; so the decision itself is in memory, before any database work. Shared
+ * across replicas through the database: every replica counts every open saga of the cell.
  */
 export class SagaBacklog {
   private counted = 0;
@@ -81,7 +81,8 @@ export class SagaBacklog {
       try {
         this.counted = await countOpenSagas(this.db);
         this.countedAt = startedAt;
-        // Admissions before the count started are in it (committed or not: conservative).
+        // Admissions before the count started are in it once committed; the few whose
+        // transaction was still open are missed until the next count (an estimate, a few low).
         this.admittedSinceCount -= admittedBefore;
       } finally {
         this.refreshing = undefined;

@@ -44,7 +44,8 @@ export async function startOpsServer(options: {
   views?: Record<string, () => unknown>;
 }): Promise<OpsServer> {
   const routes = healthRoutes(options.isReady);
-  const views = new Map(Object.entries({ '/runtime': runtimeView(), ...options.views }));
+  const runtime = runtimeView();
+  const views = new Map(Object.entries({ '/runtime': runtime.read, ...options.views }));
   const server = await listenHttp(
     (req, res) => {
       if (routes(req, res)) return;
@@ -59,7 +60,13 @@ export async function startOpsServer(options: {
     options.host,
     options.port,
   );
-  return { port: server.port, close: () => server.close(1_000) };
+  return {
+    port: server.port,
+    close: async () => {
+      runtime.stop();
+      await server.close(1_000);
+    },
+  };
 }
 
 /**
@@ -67,19 +74,20 @@ export async function startOpsServer(options: {
  * max in ms), event-loop utilisation and garbage collection (count, total and longest pause)
  * since the previous read, and the heap. Read it twice around a run.
  */
-function runtimeView(): () => unknown {
+function runtimeView(): { read: () => unknown; stop: () => void } {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   let since = performance.eventLoopUtilization();
   const gc = { count: 0, totalMs: 0, maxMs: 0 };
-  new PerformanceObserver((list) => {
+  const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       gc.count += 1;
       gc.totalMs += entry.duration;
       gc.maxMs = Math.max(gc.maxMs, entry.duration);
     }
-  }).observe({ entryTypes: ['gc'] });
-  return () => {
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const read = () => {
     const utilisation = performance.eventLoopUtilization(since);
     since = performance.eventLoopUtilization();
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
@@ -96,6 +104,13 @@ function runtimeView(): () => unknown {
     delay.reset();
     Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
     return view;
+  };
+  return {
+    read,
+    stop: () => {
+      gcObserver.disconnect();
+      delay.disable();
+    },
   };
 }
 
