@@ -227,3 +227,4 @@ export async function prepareDatabase(options: DatabaseOptions): Promise<string>
 }
 
 export { listen, type Listener, type ListenHandlers } from './listen.js';
+export { databaseFailure, type DatabaseFailure } from './failures.js';

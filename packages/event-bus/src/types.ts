@@ -1,5 +1,6 @@
 /**
- * The project's own event-bus interface: types only, no broker client and no dependencies.
+ * The project's own event-bus interface: types (and two error classes), no broker client and no
+ * dependencies.
  * Services and the messaging patterns (outbox, inbox, saga participant) depend on this; the
  * broker lives behind it in its own package (@bulkhead/event-bus-kafka), so a second broker
  * client is one new package and no change anywhere else.
@@ -43,6 +44,39 @@ export interface IncomingMessage {
 
 export type MessageHandler = (message: IncomingMessage) => Promise<void>;
 
+/**
+ * How a handler's failure is treated (SubscribeOptions.classify):
+ * - `permanent`: retrying cannot help (undecodable, unknown type, a data or constraint error, a
+ *   request that contradicts the state): the message is dead-lettered at once;
+ * - `transient`: it may succeed later (a deadlock, a timeout, a bug that a redrive after the fix
+ *   gets past): retried with backoff, dead-lettered after `maxAttempts`;
+ * - `unavailable`: a dependency is down (the database cannot be reached): the message is not at
+ *   fault, so it is retried with backoff until the dependency is back, never dead-lettered.
+ */
+export type FailureKind = 'permanent' | 'transient' | 'unavailable';
+
+/** Thrown by a handler for a message that no retry can make work: dead-lettered at once. */
+export class PermanentMessageError extends Error {
+  override readonly name = 'PermanentMessageError';
+}
+
+/** The dead-letter topic of a consumed topic: `<topic>.dead-letters`. */
+export function deadLetterTopic(topic: string): string {
+  return `${topic}.dead-letters`;
+}
+
+/** A message given up on: published to deadLetterTopic(message.topic) with the error and origin. */
+export interface DeadLetter {
+  /** The message as consumed; `envelope` is undefined when the record carried none. */
+  message: Omit<IncomingMessage, 'envelope'> & { envelope: Envelope | undefined };
+  groupId: string;
+  kind: Exclude<FailureKind, 'unavailable'>;
+  /** The last error: its name and message (no stack). */
+  error: { name: string; message: string };
+  /** How often the handler ran (0: the record could not even be decoded). */
+  attempts: number;
+}
+
 export interface TopicSpec {
   name: string;
   partitions: number;
@@ -61,6 +95,15 @@ export interface SubscribeOptions {
   handler: MessageHandler;
   /** Partitions processed concurrently (default 1). */
   partitionsConcurrently?: number;
+  /** Classifies a handler failure (default: PermanentMessageError → permanent, else transient). */
+  classify?: (error: unknown) => FailureKind;
+  /** Runs of the handler for a transient failure before the message is dead-lettered (default 5). */
+  maxAttempts?: number;
+  /**
+   * Called after a message was dead-lettered, before its offset is committed (e.g. a saga
+   * participant answers the saga with a failure). Retried with backoff while it throws.
+   */
+  onDeadLetter?: (deadLetter: DeadLetter) => Promise<void>;
 }
 
 export interface Subscription {
@@ -70,8 +113,28 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+/**
+ * A publish that failed. `unavailable`: the broker could not be reached or did not answer in
+ * time (retry the same messages later); `rejected`: the broker refused them for a reason retrying
+ * will not fix (an unknown topic, a message too large) — the caller isolates and parks them.
+ */
+export class PublishError extends Error {
+  override readonly name = 'PublishError';
+  constructor(
+    message: string,
+    readonly kind: 'unavailable' | 'rejected',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export interface EventBus {
-  /** Publishes the messages (acks from all in-sync replicas); rejects on failure or timeout. */
+  /**
+   * Publishes the messages (acks from all in-sync replicas); rejects with a PublishError on
+   * failure or timeout. Never runs two publishes at once: a call made while an earlier one is
+   * still in flight (e.g. one that timed out) waits for it, or fails `unavailable` without sending.
+   */
   publish(messages: OutgoingMessage[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Creates missing topics with their partition counts; existing ones are left as they are. */

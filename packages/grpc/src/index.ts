@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { BulkheadRejectedError, bulkhead } from 'cockatiel';
 import { createCallPolicy, type CallPolicy, type CallPolicyState } from '@bulkhead/call-policy';
+import { databaseFailure } from '@bulkhead/db/failures';
 import type { Logger } from '@bulkhead/logger';
 import type { z } from 'zod';
 
@@ -72,31 +73,28 @@ export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): 
  * depending on it.
  */
 export function grpcErrorFromDatabaseError(error: unknown): GrpcError | undefined {
-  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
-  if (typeof code !== 'string' || typeof severity !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) {
-    return undefined;
+  const code = (error as { code?: string } | undefined)?.code;
+  switch (databaseFailure(error)) {
+    case 'data':
+      return new GrpcError(
+        Status.INVALID_ARGUMENT,
+        `a value of the request is invalid (SQLSTATE ${code})`,
+      );
+    case 'constraint':
+      return new GrpcError(
+        Status.FAILED_PRECONDITION,
+        `the request conflicts with the stored data (SQLSTATE ${code})`,
+      );
+    // query_canceled: the statement timeout a deadlineGuard set fired, the caller's deadline passed.
+    case 'timeout':
+      return new GrpcError(
+        Status.DEADLINE_EXCEEDED,
+        'the deadline passed while the work ran; nothing was written',
+        ADMISSION_REASONS.deadlinePassed,
+      );
+    default:
+      return undefined;
   }
-  if (code.startsWith('22')) {
-    return new GrpcError(
-      Status.INVALID_ARGUMENT,
-      `a value of the request is invalid (SQLSTATE ${code})`,
-    );
-  }
-  if (code.startsWith('23')) {
-    return new GrpcError(
-      Status.FAILED_PRECONDITION,
-      `the request conflicts with the stored data (SQLSTATE ${code})`,
-    );
-  }
-  // query_canceled: the statement timeout a deadlineGuard set fired, the caller's deadline passed.
-  if (code === '57014') {
-    return new GrpcError(
-      Status.DEADLINE_EXCEEDED,
-      'the deadline passed while the work ran; nothing was written',
-      ADMISSION_REASONS.deadlinePassed,
-    );
-  }
-  return undefined;
 }
 
 /**
