@@ -6,13 +6,14 @@ import {
   type CellService,
 } from '@bulkhead/cell';
 import { prepareDatabase, type MigrationSet } from '@bulkhead/db';
-import type { MessageHandler } from '@bulkhead/event-bus';
+import type { DeadLetter, MessageHandler } from '@bulkhead/event-bus';
 import { createGrpcServer, type grpc } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
 import { createOutboxRelay, outboxMigrations, purgeSent } from '@bulkhead/outbox';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import type { z } from '@bulkhead/config';
 import type { CellServiceConfig } from './config.js';
+import { classifyFailure } from './failures.js';
 import {
   createCellServiceContext,
   type CellServiceContext,
@@ -36,10 +37,28 @@ export interface CellServiceParts<Settings = unknown> {
   };
   /** The handler of the topic it consumes (the manifest's `consumes`, group <cell>.<service>). */
   handler(context: CellServiceContext<Settings>): MessageHandler;
+  /**
+   * Called for each consumed message that was dead-lettered, before its offset is committed
+   * (a saga participant answers the saga with a failure). Retried while it throws.
+   */
+  onDeadLetter?(context: CellServiceContext<Settings>): (deadLetter: DeadLetter) => Promise<void>;
+  /**
+   * Work of its own that runs beside the consumer (e.g. the saga sweeper): built with the app,
+   * started after the consumer, stopped before it; its ops views join the app's.
+   */
+  background?(context: CellServiceContext<Settings>): BackgroundWork;
   /** Partitions handled at once; each holds one pooled connection while it works. Default 3. */
   partitionsConcurrently?: number;
   /** Extra periodic clean-up of the service's own tables (e.g. expired idempotency keys). */
   housekeeping?(context: CellServiceContext<Settings>): Promise<void>;
+}
+
+/** A cell service's own background work. */
+export interface BackgroundWork {
+  start(): void | Promise<void>;
+  stop(): Promise<void>;
+  /** Read-only views served on the ops port (see App.opsViews). */
+  opsViews?: Record<string, () => unknown>;
 }
 
 /** How often housekeeping runs, and how long sent outbox rows and inbox ids are kept. */
@@ -67,6 +86,7 @@ export function createCellServiceApp<Settings>(
   const context = createCellServiceContext(parts.service, config, overrides);
   const { logger, pool, bus, cellId } = context;
   const relay = createOutboxRelay({ pool, bus, logger });
+  const background = parts.background?.(context);
   const lifecycle = new Lifecycle(logger);
   lifecycle.defer('context', () => context.close());
   let running: { grpcPort: number; consumerHealthy: () => boolean } | undefined;
@@ -85,6 +105,7 @@ export function createCellServiceApp<Settings>(
 
   return {
     context,
+    ...(background?.opsViews && { opsViews: background.opsViews }),
     get grpcPort() {
       return running?.grpcPort ?? 0;
     },
@@ -112,9 +133,18 @@ export function createCellServiceApp<Settings>(
             topics: [consumedTopic(cellId, parts.service)],
             partitionsConcurrently: parts.partitionsConcurrently ?? 3,
             handler: parts.handler(context),
+            classify: classifyFailure,
+            ...(parts.onDeadLetter && { onDeadLetter: parts.onDeadLetter(context) }),
           }),
         (s) => s.stop(),
       );
+      if (background) {
+        await lifecycle.open(
+          'background work',
+          () => background.start(),
+          () => background.stop(),
+        );
+      }
       const server = await lifecycle.open(
         'gRPC server',
         () => createGrpcServer({ maxInFlight: config.grpc.maxInFlight }),

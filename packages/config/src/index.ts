@@ -46,6 +46,7 @@ export const env = {
   url: () => z.url(),
   string: () => z.string().min(1),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  nonNegativeInt: (fallback: number) => z.coerce.number().int().min(0).default(fallback),
   logLevel: () =>
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A comma-separated list, e.g. "127.0.0.1:9092,127.0.0.1:9093". */

@@ -78,11 +78,17 @@ export const ERROR_REASONS = {
   sagaBacklogFull: 'saga_backlog_full',
 } as const;
 
-/** Why an order was REJECTED (Order.reason). `invalid_request` means a bug: orders validates first. */
+/**
+ * Why an order was REJECTED (Order.reason). `invalid_request` means a bug: orders validates first.
+ * `timeout`: a step before the pivot got no answer within its deadline, re-sends included;
+ * `processing_failed`: a participant could not carry out its command (it was dead-lettered).
+ */
 export const REJECTION_REASONS = [
   'out_of_stock',
   'unknown_sku',
   'payment_declined',
   'invalid_request',
+  'timeout',
+  'processing_failed',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

@@ -2,6 +2,7 @@ import type { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import * as orderEvents from './gen/bulkhead/orders/v1/events.js';
 import * as inventory from './gen/bulkhead/inventory/v1/messages.js';
 import * as payments from './gen/bulkhead/payments/v1/messages.js';
+import * as saga from './gen/bulkhead/saga/v1/messages.js';
 
 interface GeneratedMessage<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
@@ -51,6 +52,7 @@ export const sagaMessages = {
   PaymentCaptured: pay('PaymentCaptured') as MessageCodec<payments.PaymentCaptured>,
   VoidPayment: pay('VoidPayment') as MessageCodec<payments.VoidPayment>,
   PaymentVoided: pay('PaymentVoided') as MessageCodec<payments.PaymentVoided>,
+  CommandFailed: messageCodec(saga.protobufPackage, 'CommandFailed', saga.CommandFailed),
   OrderConfirmed: messageCodec(
     orderEvents.protobufPackage,
     'OrderConfirmed',

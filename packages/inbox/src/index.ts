@@ -6,7 +6,11 @@ import {
   type PoolClient,
   type Queryable,
 } from '@bulkhead/db';
-import type { IncomingMessage, MessageHandler } from '@bulkhead/event-bus';
+import {
+  PermanentMessageError,
+  type IncomingMessage,
+  type MessageHandler,
+} from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 
 /** The inbox table; apply with migrate() from @bulkhead/db next to the service's own sets. */
@@ -49,8 +53,9 @@ export interface InboxHandlerOptions<T> {
   logger: Logger;
   /**
    * Decodes a message before any transaction. undefined: not a message for this consumer;
-   * throws: malformed. Either way it can never be processed, so it is logged and skipped
-   * instead of being retried forever (which would block its partition).
+   * throws: malformed. Either way it can never be processed: the handler throws a
+   * PermanentMessageError and the event bus dead-letters the message at once (instead of
+   * retrying it forever, which would block its partition).
    */
   decode(message: IncomingMessage): T | undefined;
   /** The effect, in the inbox transaction: runs at most once per message id. */
@@ -59,34 +64,31 @@ export interface InboxHandlerOptions<T> {
 
 /**
  * The one message handler of every consumer (the saga orchestrator and the participants alike):
- * decode, then consumeOnce. Retriable failures (the effect throws) propagate to the event bus,
- * which retries the message.
+ * decode, then consumeOnce. A message that cannot be decoded throws PermanentMessageError; a
+ * failing effect propagates as it is, and the event bus classifies it (retry or dead-letter).
  */
 export function inboxHandler<T>(options: InboxHandlerOptions<T>): MessageHandler {
   const { pool, consumer, logger } = options;
   return async (message) => {
     const { envelope } = message;
-    const context = {
-      type: envelope.type,
-      messageId: envelope.messageId,
-      correlationId: envelope.correlationId,
-    };
     let decoded: T | undefined;
     try {
       decoded = options.decode(message);
     } catch (error) {
-      logger.error({ ...context, err: error }, 'skipping a malformed message');
-      return;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PermanentMessageError(`malformed ${envelope.type}: ${reason}`, { cause: error });
     }
     if (decoded === undefined) {
-      logger.warn(context, 'skipping a message of unknown type');
-      return;
+      throw new PermanentMessageError(`unknown message type ${JSON.stringify(envelope.type)}`);
     }
     const value = decoded;
     const result = await consumeOnce(pool, consumer, message, (tx) =>
       options.handle(tx, value, message),
     );
-    if (result === 'duplicate') logger.info(context, 'duplicate message skipped');
+    if (result === 'duplicate') {
+      const { type, messageId, correlationId } = envelope;
+      logger.info({ type, messageId, correlationId }, 'duplicate message skipped');
+    }
   };
 }
 

@@ -1,7 +1,7 @@
 import { defineCellService, type CellServiceApp } from '@bulkhead/cell-service';
 import { inventoryV1 } from '@bulkhead/contracts';
 import { migrationsDir, type MigrationSet } from '@bulkhead/db';
-import { commandHandler } from '@bulkhead/saga-participant';
+import { sagaParticipant } from '@bulkhead/saga-participant';
 import { inventoryService } from './api.js';
 import { inventoryRoutes } from './commands.js';
 
@@ -18,7 +18,7 @@ export const inventory = defineCellService({
     definition: inventoryV1.InventoryServiceService,
     implementation: inventoryService(pool, logger),
   }),
-  handler: (context) => commandHandler(context, inventoryRoutes(context.logger)),
+  ...sagaParticipant((context) => inventoryRoutes(context.logger)),
 });
 
 export type InventoryApp = CellServiceApp;

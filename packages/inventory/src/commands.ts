@@ -1,5 +1,6 @@
 import { inventoryMessagesV1, sagaMessages as M } from '@bulkhead/contracts';
 import type { Logger } from '@bulkhead/logger';
+import { PermanentMessageError } from '@bulkhead/event-bus';
 import { reply, type Route, route } from '@bulkhead/saga-participant';
 import type { ReservationFailure } from './reservation.js';
 import { reserveStock, settleReservation } from './stock.js';
@@ -10,6 +11,7 @@ const FAILURE_CODES: Record<ReservationFailure, inventoryMessagesV1.ReservationF
   OUT_OF_STOCK: Failure.RESERVATION_FAILURE_OUT_OF_STOCK,
   UNKNOWN_SKU: Failure.RESERVATION_FAILURE_UNKNOWN_SKU,
   INVALID_REQUEST: Failure.RESERVATION_FAILURE_INVALID_REQUEST,
+  CANCELLED: Failure.RESERVATION_FAILURE_CANCELLED,
 };
 
 /** The saga commands inventory carries out, by envelope type. */
@@ -29,14 +31,19 @@ export function inventoryRoutes(logger: Logger): Record<string, Route> {
       });
     }),
     [M.ReleaseStock.typeName]: route(M.ReleaseStock, async (tx, tenantId, { orderId }) => {
-      const units = await settleReservation(tx, tenantId, orderId, 'RELEASED');
-      logger.info({ orderId, units }, 'stock released');
+      const settled = await settleReservation(tx, tenantId, orderId, 'RELEASED');
+      if (settled.kind === 'contradicts') {
+        throw new PermanentMessageError(`cannot release order ${orderId}: ${settled.detail}`);
+      }
+      logger.info({ orderId, ...settled }, 'stock released');
       return reply(M.StockReleased, { orderId });
     }),
     [M.CommitStock.typeName]: route(M.CommitStock, async (tx, tenantId, { orderId }) => {
-      const units = await settleReservation(tx, tenantId, orderId, 'COMMITTED');
-      if (units === 0)
-        logger.warn({ orderId }, 'commit found no reserved stock (already committed?)');
+      const settled = await settleReservation(tx, tenantId, orderId, 'COMMITTED');
+      // A saga bug, not something a retry fixes: dead-lettered, and the saga is told.
+      if (settled.kind === 'contradicts') {
+        throw new PermanentMessageError(`cannot commit order ${orderId}: ${settled.detail}`);
+      }
       return reply(M.StockCommitted, { orderId });
     }),
   };

@@ -15,7 +15,8 @@ export interface StockLevel {
   priceCents: number;
 }
 
-export type ReservationFailure = 'OUT_OF_STOCK' | 'UNKNOWN_SKU' | 'INVALID_REQUEST';
+/** CANCELLED: the order's stock was released before it was reserved (see settleReservation). */
+export type ReservationFailure = 'OUT_OF_STOCK' | 'UNKNOWN_SKU' | 'INVALID_REQUEST' | 'CANCELLED';
 
 export type ReservationDecision =
   { ok: true; lines: PricedLine[] } | { ok: false; failure: ReservationFailure; detail: string };

@@ -168,17 +168,30 @@ export async function reserveStock(
   return decision;
 }
 
+/** What settling an order's reservation did. */
+export type Settlement =
+  /** RESERVED lines moved to the target; `units` of stock settled. */
+  | { kind: 'settled'; units: number }
+  /** Already at the target (a repeated command): nothing moved. */
+  | { kind: 'already' }
+  /**
+   * A release with nothing reserved: nothing moved, and the order is remembered as cancelled so
+   * that its ReserveStock, if it still comes (a redrive, a late delivery), reserves nothing.
+   */
+  | { kind: 'cancelled' }
+  /** The command contradicts the reservation (commit a released one, release a committed one). */
+  | { kind: 'contradicts'; detail: string };
+
 /**
  * Ends the order's RESERVED lines: RELEASED puts the units back on the shelf, COMMITTED lets them
- * leave the warehouse. Returns the number of units settled (0 when nothing was reserved, which
- * makes a repeated release or commit a no-op).
+ * leave the warehouse. Idempotent: a repeated release or commit finds nothing left to move.
  */
 export async function settleReservation(
   tx: Queryable,
   tenantId: string,
   orderId: string,
   to: 'RELEASED' | 'COMMITTED',
-): Promise<number> {
+): Promise<Settlement> {
   // Claiming the rows first makes a concurrent duplicate wait here and then find nothing left.
   const claimed = await tx.query<{ sku: string; quantity: number }>(
     `UPDATE reservations SET status = $3, updated_at = now()
@@ -186,7 +199,7 @@ export async function settleReservation(
      RETURNING sku, quantity`,
     [tenantId, orderId, to],
   );
-  if (claimed.rows.length === 0) return 0;
+  if (claimed.rows.length === 0) return settledBefore(tx, tenantId, orderId, to);
   const skus = claimed.rows.map((row) => row.sku);
   await lockProducts(tx, tenantId, skus);
   await tx.query(
@@ -198,5 +211,31 @@ export async function settleReservation(
      WHERE p.tenant_id = $1 AND p.sku = r.sku`,
     [tenantId, skus, claimed.rows.map((row) => row.quantity), to === 'RELEASED'],
   );
-  return claimed.rows.reduce((units, row) => units + row.quantity, 0);
+  return { kind: 'settled', units: claimed.rows.reduce((units, row) => units + row.quantity, 0) };
+}
+
+/** Nothing was RESERVED: what the order's reservation was before, and what that means. */
+async function settledBefore(
+  tx: Queryable,
+  tenantId: string,
+  orderId: string,
+  to: 'RELEASED' | 'COMMITTED',
+): Promise<Settlement> {
+  const { rows } = await tx.query<{ status: 'RELEASED' | 'COMMITTED' }>(
+    'SELECT DISTINCT status FROM reservations WHERE tenant_id = $1 AND order_id = $2',
+    [tenantId, orderId],
+  );
+  const previous = rows[0]?.status;
+  if (previous === to) return { kind: 'already' };
+  if (previous)
+    return { kind: 'contradicts', detail: `the reservation is ${previous.toLowerCase()}` };
+  if (to === 'COMMITTED') return { kind: 'contradicts', detail: 'nothing was reserved' };
+  // A release before any reservation: remember it (a failed reservation stays as it was).
+  await tx.query(
+    `INSERT INTO reservation_failures (tenant_id, order_id, failure, detail)
+     VALUES ($1, $2, 'CANCELLED', 'released before it was reserved')
+     ON CONFLICT (tenant_id, order_id) DO NOTHING`,
+    [tenantId, orderId],
+  );
+  return { kind: 'cancelled' };
 }

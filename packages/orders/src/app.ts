@@ -7,7 +7,19 @@ import { env, z } from '@bulkhead/config';
 import { ordersService } from './api.js';
 import { SagaBacklog } from './backlog.js';
 import { decodeReply } from './order-saga.js';
-import { handleSagaReply } from './orders.js';
+import { handleSagaReply, type CellContext } from './orders.js';
+import { createSagaSweeper } from './sweeper.js';
+
+/** The orders domain's view of its service's context: the cell, its outbox, the saga's timing. */
+const cellOf = (context: {
+  cellId: string;
+  outbox: CellContext['outbox'];
+  config: { settings: { saga: CellContext['saga'] } };
+}): CellContext => ({
+  cellId: context.cellId,
+  outbox: context.outbox,
+  saga: context.config.settings.saga,
+});
 
 /** The orders service of one cell: the saga orchestrator. */
 export const orders = defineCellService({
@@ -20,13 +32,29 @@ export const orders = defineCellService({
     .object({
       /** Open sagas in the cell above which new orders are refused (see SagaBacklog). */
       MAX_OPEN_SAGAS: env.positiveInt(32),
+      /** How long a saga step waits for its reply before its command is re-sent. */
+      SAGA_STEP_TIMEOUT_MS: env.positiveInt(10_000),
+      /** Re-sends of a step before the pivot before the saga times out (REJECTED `timeout`). */
+      SAGA_STEP_RESENDS: env.nonNegativeInt(3),
+      /** Longest wait between re-sends of a saga that cannot time out (after the pivot). */
+      SAGA_MAX_RESEND_DELAY_MS: env.positiveInt(300_000),
+      /** How often the sweeper looks for overdue sagas. */
+      SAGA_SWEEP_EVERY_MS: env.positiveInt(1_000),
     })
-    .transform((e) => ({ maxOpenSagas: e.MAX_OPEN_SAGAS })),
+    .transform((e) => ({
+      maxOpenSagas: e.MAX_OPEN_SAGAS,
+      saga: {
+        stepTimeoutMs: e.SAGA_STEP_TIMEOUT_MS,
+        maxResends: e.SAGA_STEP_RESENDS,
+        maxResendDelayMs: e.SAGA_MAX_RESEND_DELAY_MS,
+      },
+      sweepEveryMs: e.SAGA_SWEEP_EVERY_MS,
+    })),
   grpc: (context) => ({
     definition: ordersV1.OrdersServiceService,
     implementation: ordersService(
       context.pool,
-      context,
+      cellOf(context),
       context.logger,
       new SagaBacklog(context.pool, { max: context.config.settings.maxOpenSagas }),
     ),
@@ -40,8 +68,24 @@ export const orders = defineCellService({
       consumer: context.service,
       logger: context.logger,
       decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
-      handle: (tx, reply, message) => handleSagaReply(tx, context, message, reply, context.logger),
+      handle: (tx, reply, message) =>
+        handleSagaReply(tx, cellOf(context), message, reply, context.logger),
     }),
+  background: (context) => {
+    const sweeper = createSagaSweeper({
+      pool: context.pool,
+      cell: cellOf(context),
+      logger: context.logger,
+      clock: context.clock,
+      everyMs: context.config.settings.sweepEveryMs,
+    });
+    return {
+      start: () => sweeper.start(),
+      stop: () => sweeper.stop(),
+      // Sagas that keep needing re-sends and cannot time out: they must be made to progress.
+      opsViews: { '/sagas/stuck': () => sweeper.stuck() },
+    };
+  },
 });
 
 export type OrdersApp = CellServiceApp;

@@ -4,18 +4,22 @@ import { sagaMessages, inventoryMessagesV1 } from '@bulkhead/contracts';
 import {
   applyReply,
   defineSaga,
+  onDeadline,
   startSaga,
+  type DeadlineOutcome,
   type Instruction,
   type SagaState,
   type StepReply,
+  type Transition,
 } from '@bulkhead/saga';
 
 /**
  * The order saga, orchestrated by orders:
  *   reserveStock → authorizePayment → commitStock → capturePayment → CONFIRMED
- * A failed step compensates the earlier ones (release stock, void payment) → REJECTED.
- * commitStock and capturePayment come after the pivot (payment authorized): they cannot fail
- * for business reasons and are retried by the transport until they succeed.
+ * A failed step compensates the earlier ones (release stock, void payment) → REJECTED; an
+ * aborted or timed-out one is compensated too. commitStock and capturePayment come after the
+ * pivot (payment authorized): they cannot fail for business reasons and are re-sent until they
+ * succeed.
  */
 export const orderSaga = defineSaga('order', [
   { name: 'reserveStock', compensable: true },
@@ -52,6 +56,8 @@ export interface PricedLine {
 export interface DecodedReply {
   reply: StepReply<OrderSagaStep>;
   pricedLines?: PricedLine[];
+  /** Set for a CommandFailed: the command a participant could not carry out, and why. */
+  failure?: { commandType: string; error: string };
 }
 
 const M = sagaMessages;
@@ -87,10 +93,34 @@ export function decodeReply(type: string, payload: Uint8Array): DecodedReply | u
       return { reply: { step: 'commitStock', outcome: 'succeeded' } };
     case M.PaymentCaptured.typeName:
       return { reply: { step: 'capturePayment', outcome: 'succeeded' } };
+    case M.CommandFailed.typeName: {
+      const failed = M.CommandFailed.decode(payload);
+      // Not a command of this saga: undefined, like an unknown reply.
+      if (!Object.hasOwn(COMMANDS, failed.commandType)) return undefined;
+      const command = COMMANDS[failed.commandType]!;
+      const reply: StepReply<OrderSagaStep> =
+        command.kind === 'execute'
+          ? { step: command.step, outcome: 'aborted', reason: PROCESSING_FAILED }
+          : { step: command.step, outcome: 'compensation-failed' };
+      return { reply, failure: { commandType: failed.commandType, error: failed.error } };
+    }
     default:
       return undefined;
   }
 }
+
+/** The rejection reason of a step whose command a participant could not carry out. */
+const PROCESSING_FAILED: RejectionReason = 'processing_failed';
+
+/** Every command the saga sends, by envelope type: the instruction it carries out. */
+const COMMANDS: Readonly<Record<string, Instruction<OrderSagaStep>>> = {
+  [M.ReserveStock.typeName]: { kind: 'execute', step: 'reserveStock' },
+  [M.AuthorizePayment.typeName]: { kind: 'execute', step: 'authorizePayment' },
+  [M.CommitStock.typeName]: { kind: 'execute', step: 'commitStock' },
+  [M.CapturePayment.typeName]: { kind: 'execute', step: 'capturePayment' },
+  [M.ReleaseStock.typeName]: { kind: 'compensate', step: 'reserveStock' },
+  [M.VoidPayment.typeName]: { kind: 'compensate', step: 'authorizePayment' },
+};
 
 /** What an order's commands are built from. */
 export interface OrderFacts {
@@ -192,7 +222,7 @@ export interface OrderPatch {
   readonly reason: string | null;
 }
 
-/** The domain event of an ended saga (OrderConfirmed or OrderRejected), for the order events topic. */
+/** The domain event of a decided saga (OrderConfirmed or OrderRejected), for the order events topic. */
 export interface OrderEvent {
   readonly type: string;
   readonly payload: Uint8Array;
@@ -209,7 +239,7 @@ export interface Advanced {
   readonly saga: SagaState<OrderSagaStep>;
   readonly orderPatch: OrderPatch;
   readonly commands: readonly SagaCommand[];
-  /** Set when the saga ended. */
+  /** Set when the order's outcome was decided by this transition. */
   readonly event?: OrderEvent;
 }
 
@@ -217,8 +247,10 @@ export type Advance = Ignored | Advanced;
 
 /**
  * Applies a participant's reply to an order and its saga. Pure. Priced lines (from the stock
- * reservation) become the order's items and total; the order stays PENDING until the saga ends,
- * then becomes CONFIRMED (COMPLETED) or REJECTED with the saga's failure reason (FAILED).
+ * reservation) become the order's items and total. The order stays PENDING while the saga runs;
+ * it becomes CONFIRMED when the saga completes, and REJECTED — with the saga's failure reason —
+ * as soon as the saga fails, while its compensations are still in flight (the outcome is
+ * decided; the saga ends FAILED when the last compensation is acknowledged).
  */
 export function advance(
   order: StoredOrder,
@@ -227,38 +259,68 @@ export function advance(
 ): Advance {
   const transition = applyReply(orderSaga, saga, decoded.reply);
   if (transition.ignored) return { ignored: true };
+  return advanced(order, saga, transition, decoded.pricedLines);
+}
 
-  const items = decoded.pricedLines ?? order.items;
-  const totalCents = decoded.pricedLines
-    ? decoded.pricedLines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0)
+/** What the sweeper does to an order whose awaited step is overdue. */
+export type Expiry = (Advanced & { readonly outcome: Exclude<DeadlineOutcome, 'none'> }) | Ignored;
+
+/**
+ * The awaited step's deadline passed (`resends`: how often it was re-sent already): re-send its
+ * command(s), or — before the pivot, after `maxResends` — time the saga out (REJECTED `timeout`,
+ * the step and the earlier ones compensated). Pure.
+ */
+export function expire(
+  order: StoredOrder,
+  saga: SagaState<OrderSagaStep>,
+  limits: { resends: number; maxResends: number },
+): Expiry {
+  const transition = onDeadline(orderSaga, saga, limits);
+  if (transition.outcome === 'none') return { ignored: true };
+  return { ...advanced(order, saga, transition), outcome: transition.outcome };
+}
+
+function advanced(
+  order: StoredOrder,
+  from: SagaState<OrderSagaStep>,
+  transition: Transition<OrderSagaStep>,
+  pricedLines?: readonly PricedLine[],
+): Advanced {
+  const items = pricedLines ?? order.items;
+  const totalCents = pricedLines
+    ? pricedLines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0)
     : order.totalCents;
   const next = transition.state;
   const commands = transition.instructions.map((i) =>
     commandFor(i, { ...order, items, totalCents }),
   );
-  const advanced = { ignored: false, saga: next, commands } as const;
+  const result = { ignored: false, saga: next, commands } as const;
+  // The outcome is decided on leaving RUNNING: CONFIRMED, or REJECTED (compensating or failed).
+  const decidedNow = from.status === 'RUNNING' && next.status !== 'RUNNING';
   switch (next.status) {
+    case 'RUNNING':
+      return { ...result, orderPatch: { items, totalCents, status: 'PENDING', reason: null } };
     case 'COMPLETED':
       return {
-        ...advanced,
+        ...result,
         orderPatch: { items, totalCents, status: 'CONFIRMED', reason: null },
         event: {
           type: M.OrderConfirmed.typeName,
           payload: M.OrderConfirmed.encode({ orderId: order.id, totalCents }),
         },
       };
-    case 'FAILED': {
+    default: {
       const reason = next.failureReason;
       return {
-        ...advanced,
+        ...result,
         orderPatch: { items, totalCents, status: 'REJECTED', reason },
-        event: {
-          type: M.OrderRejected.typeName,
-          payload: M.OrderRejected.encode({ orderId: order.id, reason: reason ?? '' }),
-        },
+        ...(decidedNow && {
+          event: {
+            type: M.OrderRejected.typeName,
+            payload: M.OrderRejected.encode({ orderId: order.id, reason: reason ?? '' }),
+          },
+        }),
       };
     }
-    default:
-      return { ...advanced, orderPatch: { items, totalCents, status: 'PENDING', reason: null } };
   }
 }

@@ -27,8 +27,14 @@ interface OrderRow {
 interface OrderSagaColumns {
   saga_status: SagaStatus;
   step: OrderSagaStep | null;
+  compensating: OrderSagaStep[];
   failure_reason: string | null;
+  attempts: number;
+  overdue: boolean;
 }
+
+/** When the sweeper next looks at a saga: in `inMs`, with `attempts` re-sends so far; null once ended. */
+export type SagaDeadline = { inMs: number; attempts: number } | null;
 
 const STATUS: Record<OrderStatusName, ordersV1.OrderStatus> = {
   PENDING: ordersV1.OrderStatus.ORDER_STATUS_PENDING,
@@ -60,11 +66,12 @@ export type NewOrderRecord = Pick<
   'id' | 'tenantId' | 'customerId' | 'paymentToken' | 'items'
 >;
 
-/** Inserts a PENDING order and its saga's first state. */
+/** Inserts a PENDING order and its saga's first state, due for the sweeper in `deadlineMs`. */
 export async function insertOrder(
   tx: Queryable,
   order: NewOrderRecord,
   saga: SagaState<OrderSagaStep>,
+  deadlineMs: number,
 ): Promise<ordersV1.Order> {
   const inserted = await tx.query<OrderRow>(
     `INSERT INTO orders (id, tenant_id, customer_id, status, items, payment_token)
@@ -72,8 +79,9 @@ export async function insertOrder(
     [order.id, order.tenantId, order.customerId, JSON.stringify(order.items), order.paymentToken],
   );
   await tx.query(
-    'INSERT INTO order_sagas (order_id, status, step, failure_reason) VALUES ($1, $2, $3, $4)',
-    [order.id, saga.status, saga.step, saga.failureReason],
+    `INSERT INTO order_sagas (order_id, status, step, compensating, failure_reason, deadline_at)
+     VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond')`,
+    [order.id, saga.status, saga.step, saga.compensating, saga.failureReason, deadlineMs],
   );
   return toProto(inserted.rows[0]!);
 }
@@ -92,17 +100,32 @@ export async function findOrder(
   return row ? toProto(row) : undefined;
 }
 
-/** The tenant's order and its saga state, locked until the transaction ends. */
+/** An order and its saga as loaded for a change, locked until the transaction ends. */
+export interface LockedOrder {
+  order: StoredOrder;
+  saga: SagaState<OrderSagaStep>;
+  /** Re-sends of what the saga awaits now. */
+  attempts: number;
+  /** True when the saga's deadline has passed. */
+  overdue: boolean;
+}
+
+/**
+ * The tenant's order and its saga state, locked until the transaction ends. With `skipLocked`
+ * an order locked by another transaction (a reply being handled) is not waited for: undefined.
+ */
 export async function loadOrderForUpdate(
   tx: Queryable,
   tenantId: string,
   id: string,
-): Promise<{ order: StoredOrder; saga: SagaState<OrderSagaStep> } | undefined> {
+  { skipLocked = false } = {},
+): Promise<LockedOrder | undefined> {
   const found = await tx.query<OrderRow & OrderSagaColumns>(
-    `SELECT o.*, s.status AS saga_status, s.step, s.failure_reason
+    `SELECT o.*, s.status AS saga_status, s.step, s.compensating, s.failure_reason, s.attempts,
+            coalesce(s.deadline_at <= now(), false) AS overdue
        FROM orders o JOIN order_sagas s ON s.order_id = o.id
       WHERE o.id = $1 AND o.tenant_id = $2
-      FOR UPDATE`,
+      FOR UPDATE ${skipLocked ? 'SKIP LOCKED' : ''}`,
     [id, tenantId],
   );
   const row = found.rows[0];
@@ -117,19 +140,102 @@ export async function loadOrderForUpdate(
       totalCents: row.total_cents,
       status: row.status,
     },
-    saga: { status: row.saga_status, step: row.step, failureReason: row.failure_reason },
+    saga: {
+      status: row.saga_status,
+      step: row.step,
+      compensating: row.compensating,
+      failureReason: row.failure_reason,
+    },
+    attempts: row.attempts,
+    overdue: row.overdue,
   };
 }
 
+/** Stores the saga's new state and when the sweeper looks at it next (null: it ended). */
 export async function saveSaga(
   tx: Queryable,
   orderId: string,
   saga: SagaState<OrderSagaStep>,
+  deadline: SagaDeadline,
 ): Promise<void> {
   await tx.query(
-    'UPDATE order_sagas SET status = $2, step = $3, failure_reason = $4, updated_at = now() WHERE order_id = $1',
-    [orderId, saga.status, saga.step, saga.failureReason],
+    `UPDATE order_sagas
+        SET status = $2, step = $3, compensating = $4, failure_reason = $5, attempts = $6,
+            deadline_at = now() + $7 * interval '1 millisecond', updated_at = now()
+      WHERE order_id = $1`,
+    [
+      orderId,
+      saga.status,
+      saga.step,
+      saga.compensating,
+      saga.failureReason,
+      deadline?.attempts ?? 0,
+      deadline?.inMs ?? null,
+    ],
   );
+}
+
+/** Open sagas whose deadline has passed, most overdue first. */
+export async function overdueSagas(
+  db: Queryable,
+  limit: number,
+): Promise<{ orderId: string; tenantId: string }[]> {
+  const { rows } = await db.query<{ order_id: string; tenant_id: string }>(
+    `SELECT s.order_id, o.tenant_id FROM order_sagas s JOIN orders o ON o.id = s.order_id
+      WHERE s.deadline_at <= now() ORDER BY s.deadline_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => ({ orderId: row.order_id, tenantId: row.tenant_id }));
+}
+
+/** An open saga as the ops view shows it. */
+export interface OpenSaga {
+  orderId: string;
+  tenantId: string;
+  status: SagaStatus;
+  step: OrderSagaStep | null;
+  compensating: OrderSagaStep[];
+  failureReason: string | null;
+  attempts: number;
+  updatedAt: Date;
+  deadlineAt: Date;
+}
+
+/** Open sagas with at least `minAttempts` re-sends of what they await, longest waiting first. */
+export async function sagasResentAtLeast(
+  db: Queryable,
+  minAttempts: number,
+  limit: number,
+): Promise<OpenSaga[]> {
+  const { rows } = await db.query<{
+    order_id: string;
+    tenant_id: string;
+    status: SagaStatus;
+    step: OrderSagaStep | null;
+    compensating: OrderSagaStep[];
+    failure_reason: string | null;
+    attempts: number;
+    updated_at: Date;
+    deadline_at: Date;
+  }>(
+    `SELECT s.order_id, o.tenant_id, s.status, s.step, s.compensating, s.failure_reason,
+            s.attempts, s.updated_at, s.deadline_at
+       FROM order_sagas s JOIN orders o ON o.id = s.order_id
+      WHERE s.deadline_at IS NOT NULL AND s.attempts >= $1
+      ORDER BY s.updated_at LIMIT $2`,
+    [minAttempts, limit],
+  );
+  return rows.map((row) => ({
+    orderId: row.order_id,
+    tenantId: row.tenant_id,
+    status: row.status,
+    step: row.step,
+    compensating: row.compensating,
+    failureReason: row.failure_reason,
+    attempts: row.attempts,
+    updatedAt: row.updated_at,
+    deadlineAt: row.deadline_at,
+  }));
 }
 
 export async function applyOrderPatch(

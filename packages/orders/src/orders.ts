@@ -5,8 +5,23 @@ import type { PoolClient, Queryable } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import type { Outbox, OutboxMessage } from '@bulkhead/outbox';
-import { advance, start, type DecodedReply, type SagaCommand } from './order-saga.js';
-import { applyOrderPatch, insertOrder, loadOrderForUpdate, saveSaga } from './order-store.js';
+import { isEnded, type SagaState } from '@bulkhead/saga';
+import {
+  advance,
+  expire,
+  start,
+  type Advanced,
+  type DecodedReply,
+  type OrderSagaStep,
+  type SagaCommand,
+} from './order-saga.js';
+import {
+  applyOrderPatch,
+  insertOrder,
+  loadOrderForUpdate,
+  saveSaga,
+  type SagaDeadline,
+} from './order-store.js';
 
 /**
  * The orders domain, used by the gRPC API and the saga consumer: the order store
@@ -22,10 +37,40 @@ export interface NewOrder {
   paymentToken: string;
 }
 
+/** How long the saga waits for a reply, and how often it re-sends before giving up. */
+export interface SagaTiming {
+  /** The deadline of a step (and of each re-send of its command). */
+  stepTimeoutMs: number;
+  /** Re-sends of a step's command before a step before the pivot times out. */
+  maxResends: number;
+  /** Past maxResends (after the pivot, or compensating) re-sends back off up to this. */
+  maxResendDelayMs: number;
+}
+
 /** What the orders domain needs of its service's context. */
 export interface CellContext {
   cellId: string;
   outbox: Outbox;
+  saga: SagaTiming;
+}
+
+/**
+ * When the sweeper looks at a saga next: a step's deadline after each move and each of the first
+ * maxResends re-sends, then doubling up to maxResendDelayMs (a saga that cannot time out — after
+ * the pivot, or compensating — keeps being re-sent, ever less often).
+ */
+export function nextDeadline(
+  timing: SagaTiming,
+  saga: SagaState<OrderSagaStep>,
+  attempts: number,
+): SagaDeadline {
+  if (isEnded(saga)) return null;
+  const beyond = attempts - timing.maxResends;
+  const inMs =
+    beyond < 0
+      ? timing.stepTimeoutMs
+      : Math.min(timing.stepTimeoutMs * 2 ** (beyond + 1), timing.maxResendDelayMs);
+  return { inMs, attempts };
 }
 
 function outboxMessage(
@@ -74,7 +119,12 @@ export async function placeOrder(
   const id = uuidv7();
   const started = start({ ...order, id, totalCents: 0 });
   const items = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
-  const placed = await insertOrder(tx, { ...order, id, items }, started.saga);
+  const placed = await insertOrder(
+    tx,
+    { ...order, id, items },
+    started.saga,
+    cell.saga.stepTimeoutMs,
+  );
   await cell.outbox.enqueue(
     tx,
     commandMessages(cell, { id, tenantId: order.tenantId }, started.commands),
@@ -100,6 +150,12 @@ export async function handleSagaReply(
     return;
   }
   const { order, saga } = found;
+  if (decoded.failure) {
+    logger.warn(
+      { orderId, step: decoded.reply.step, ...decoded.failure },
+      'a participant could not carry out a saga command',
+    );
+  }
   const next = advance(order, saga, decoded);
   if (next.ignored) {
     logger.debug(
@@ -108,14 +164,58 @@ export async function handleSagaReply(
     );
     return;
   }
+  await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0), messageId);
+  logger.debug({ orderId, from: saga, to: next.saga }, 'saga advanced');
+}
 
-  await saveSaga(tx, orderId, next.saga);
-  await applyOrderPatch(tx, orderId, next.orderPatch);
-  const messages = commandMessages(cell, order, next.commands, messageId);
+/**
+ * The sweeper's work on one overdue saga, in tx: re-send what it awaits, or time it out. A saga
+ * locked by a reply being handled is skipped (that reply moves it; its deadline moves with it).
+ * Returns what happened, for the log and the tests.
+ */
+export async function sweepSaga(
+  tx: PoolClient,
+  cell: CellContext,
+  ref: { tenantId: string; orderId: string },
+  logger: Logger,
+): Promise<'skipped' | 'resent' | 'timed-out'> {
+  const found = await loadOrderForUpdate(tx, ref.tenantId, ref.orderId, { skipLocked: true });
+  if (!found?.overdue) return 'skipped';
+  const { order, saga, attempts } = found;
+  const next = expire(order, saga, { resends: attempts, maxResends: cell.saga.maxResends });
+  if (next.ignored) return 'skipped';
+  const log = { orderId: order.id, tenantId: order.tenantId, saga, attempts };
+  if (next.outcome === 'timed-out') {
+    await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0));
+    logger.warn({ ...log, to: next.saga }, 'saga step timed out; compensating');
+    return 'timed-out';
+  }
+  const resends = attempts + 1;
+  await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, resends));
+  if (resends > cell.saga.maxResends) {
+    // It cannot time out (after the pivot, or compensating): it must be made to progress.
+    logger.error({ ...log, resends }, 'saga stuck: re-sent its awaited command again');
+  } else {
+    logger.info({ ...log, resends }, 'saga step overdue; command re-sent');
+  }
+  return 'resent';
+}
+
+/** Stores a move of the saga: its state and deadline, the order, the commands and the event. */
+async function store(
+  tx: Queryable,
+  cell: CellContext,
+  order: { id: string; tenantId: string },
+  next: Advanced,
+  deadline: SagaDeadline,
+  causationId?: string,
+): Promise<void> {
+  await saveSaga(tx, order.id, next.saga, deadline);
+  await applyOrderPatch(tx, order.id, next.orderPatch);
+  const messages = commandMessages(cell, order, next.commands, causationId);
   if (next.event) {
     const topic = cellTopic(cell.cellId, 'orders', 'events');
-    messages.push(outboxMessage(cell, order, topic, next.event, messageId));
+    messages.push(outboxMessage(cell, order, topic, next.event, causationId));
   }
   if (messages.length > 0) await cell.outbox.enqueue(tx, messages);
-  logger.debug({ orderId, from: saga, to: next.saga }, 'saga advanced');
 }

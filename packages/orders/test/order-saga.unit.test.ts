@@ -10,6 +10,7 @@ import {
   advance,
   commandFor,
   decodeReply,
+  expire,
   orderSaga,
   start,
   type Advance,
@@ -90,8 +91,19 @@ function patched(order: StoredOrder, step: Advanced): StoredOrder {
 const running = (step: OrderSagaStep): SagaState<OrderSagaStep> => ({
   status: 'RUNNING',
   step,
+  compensating: [],
   failureReason: null,
 });
+
+const compensating = (steps: OrderSagaStep[], failureReason: string): SagaState<OrderSagaStep> => ({
+  status: 'COMPENSATING',
+  step: null,
+  compensating: steps,
+  failureReason,
+});
+
+const ended = (status: 'COMPLETED' | 'FAILED', failureReason: string | null = null) =>
+  ({ status, step: null, compensating: [], failureReason }) as const;
 
 /** The order and its saga after the reservation was priced: awaiting the payment authorization. */
 function afterReservation() {
@@ -102,7 +114,7 @@ function afterReservation() {
 describe('start', () => {
   it('starts the saga at reserveStock and sends ReserveStock with the ordered lines to inventory', () => {
     const started = start(placed);
-    expect(started.saga).toEqual({ status: 'RUNNING', step: 'reserveStock', failureReason: null });
+    expect(started.saga).toEqual(running('reserveStock'));
     expect(started.commands).toHaveLength(1);
     expect(decodeCommand(started.commands[0], M.ReserveStock)).toEqual({
       destination: 'inventory',
@@ -169,7 +181,7 @@ describe('advance: the happy path', () => {
     saga = committed.saga;
 
     const captured = advanced(advance(order, saga, replies.PaymentCaptured));
-    expect(captured.saga).toEqual({ status: 'COMPLETED', step: null, failureReason: null });
+    expect(captured.saga).toEqual(ended('COMPLETED'));
     expect(captured.orderPatch).toEqual({
       items: pricedLines,
       totalCents: TOTAL,
@@ -223,7 +235,7 @@ describe('advance: a failed reservation', () => {
   ])('failure %s rejects at once with %s, nothing to compensate', (failure, reason) => {
     const reply = replyOf(M.StockReservationFailed, { orderId, failure, detail: 'SKU-1' });
     const step = advanced(advance(placed, start(placed).saga, reply));
-    expect(step.saga).toEqual({ status: 'FAILED', step: null, failureReason: reason });
+    expect(step.saga).toEqual(ended('FAILED', reason));
     expect(step.orderPatch).toEqual({
       items: placed.items,
       totalCents: 0,
@@ -237,36 +249,33 @@ describe('advance: a failed reservation', () => {
 });
 
 describe('advance: compensation', () => {
-  it('a declined payment releases the stock (order still PENDING), then rejects with payment_declined', () => {
+  it('a declined payment rejects the order at once (payment_declined) and releases the stock', () => {
     const { order, saga } = afterReservation();
 
     const declined = advanced(advance(order, saga, replies.PaymentDeclined));
-    expect(declined.saga).toEqual({
-      status: 'COMPENSATING',
-      step: 'reserveStock',
-      failureReason: 'payment_declined',
-    });
+    expect(declined.saga).toEqual(compensating(['reserveStock'], 'payment_declined'));
     expect(declined.orderPatch).toEqual({
       items: pricedLines,
       totalCents: TOTAL,
-      status: 'PENDING',
-      reason: null,
+      status: 'REJECTED',
+      reason: 'payment_declined',
     });
     expect(declined.commands).toHaveLength(1);
     expect(decodeCommand(declined.commands[0], M.ReleaseStock)).toEqual({
       destination: 'inventory',
       body: { orderId },
     });
-    expect(declined.event).toBeUndefined();
+    // The outcome is decided now: the event goes out now, once.
+    expect(declined.event?.type).toBe(M.OrderRejected.typeName);
+    expect(M.OrderRejected.decode(declined.event!.payload)).toEqual({
+      orderId,
+      reason: 'payment_declined',
+    });
 
     const released = advanced(
       advance(patched(order, declined), declined.saga, replies.StockReleased),
     );
-    expect(released.saga).toEqual({
-      status: 'FAILED',
-      step: null,
-      failureReason: 'payment_declined',
-    });
+    expect(released.saga).toEqual(ended('FAILED', 'payment_declined'));
     expect(released.orderPatch).toEqual({
       items: pricedLines,
       totalCents: TOTAL,
@@ -274,17 +283,13 @@ describe('advance: compensation', () => {
       reason: 'payment_declined',
     });
     expect(released.commands).toEqual([]);
-    expect(released.event?.type).toBe(M.OrderRejected.typeName);
-    expect(M.OrderRejected.decode(released.event!.payload)).toEqual({
-      orderId,
-      reason: 'payment_declined',
-    });
+    expect(released.event).toBeUndefined();
   });
 
-  // No participant reports these steps as failed (they come after the pivot and are retried),
-  // but if one did, the saga would void the payment and then release the stock.
+  // No participant reports these steps as failed (they come after the pivot and are re-sent),
+  // but if one did, the saga would void the payment and release the stock, both at once.
   it.each(['commitStock', 'capturePayment'] as const)(
-    'a failed %s voids the payment, then releases the stock, then rejects',
+    'a failed %s voids the payment and releases the stock at once, then ends when both are done',
     (failedStep) => {
       const order: StoredOrder = { ...placed, items: pricedLines, totalCents: TOTAL };
 
@@ -293,45 +298,162 @@ describe('advance: compensation', () => {
           reply: { step: failedStep, outcome: 'failed', reason: 'boom' },
         }),
       );
-      expect(failed.saga).toEqual({
-        status: 'COMPENSATING',
-        step: 'authorizePayment',
-        failureReason: 'boom',
-      });
-      expect(failed.orderPatch.status).toBe('PENDING');
-      expect(failed.commands).toHaveLength(1);
+      expect(failed.saga).toEqual(compensating(['authorizePayment', 'reserveStock'], 'boom'));
+      expect(failed.orderPatch.status).toBe('REJECTED');
+      expect(failed.commands).toHaveLength(2);
       expect(decodeCommand(failed.commands[0], M.VoidPayment)).toEqual({
         destination: 'payments',
         body: { orderId },
       });
-      expect(failed.event).toBeUndefined();
-
-      const voided = advanced(advance(order, failed.saga, replies.PaymentVoided));
-      expect(voided.saga).toEqual({
-        status: 'COMPENSATING',
-        step: 'reserveStock',
-        failureReason: 'boom',
-      });
-      expect(voided.orderPatch.status).toBe('PENDING');
-      expect(voided.commands).toHaveLength(1);
-      expect(decodeCommand(voided.commands[0], M.ReleaseStock)).toEqual({
+      expect(decodeCommand(failed.commands[1], M.ReleaseStock)).toEqual({
         destination: 'inventory',
         body: { orderId },
       });
-      expect(voided.event).toBeUndefined();
+      expect(M.OrderRejected.decode(failed.event!.payload)).toEqual({ orderId, reason: 'boom' });
 
-      const released = advanced(advance(order, voided.saga, replies.StockReleased));
-      expect(released.saga).toEqual({ status: 'FAILED', step: null, failureReason: 'boom' });
-      expect(released.orderPatch).toEqual({
+      const released = advanced(advance(order, failed.saga, replies.StockReleased));
+      expect(released.saga).toEqual(compensating(['authorizePayment'], 'boom'));
+      expect(released.commands).toEqual([]);
+      expect(released.event).toBeUndefined();
+
+      const voided = advanced(advance(order, released.saga, replies.PaymentVoided));
+      expect(voided.saga).toEqual(ended('FAILED', 'boom'));
+      expect(voided.orderPatch).toEqual({
         items: pricedLines,
         totalCents: TOTAL,
         status: 'REJECTED',
         reason: 'boom',
       });
-      expect(released.commands).toEqual([]);
-      expect(M.OrderRejected.decode(released.event!.payload)).toEqual({ orderId, reason: 'boom' });
+      expect(voided.event).toBeUndefined();
     },
   );
+});
+
+describe('a participant could not carry out a command (CommandFailed)', () => {
+  const failedReply = (commandType: string) => {
+    const decoded = decodeReply(
+      M.CommandFailed.typeName,
+      M.CommandFailed.encode({ orderId, commandType, failure: 'permanent', error: 'boom' }),
+    );
+    if (!decoded) throw new Error('CommandFailed is a reply');
+    return decoded;
+  };
+
+  it('before the pivot: the step is aborted, compensated with the earlier ones, REJECTED processing_failed', () => {
+    const { order, saga } = afterReservation();
+    const aborted = advanced(advance(order, saga, failedReply(M.AuthorizePayment.typeName)));
+    expect(aborted.saga).toEqual(
+      compensating(['authorizePayment', 'reserveStock'], 'processing_failed'),
+    );
+    expect(aborted.orderPatch).toMatchObject({ status: 'REJECTED', reason: 'processing_failed' });
+    expect(aborted.commands.map((c) => c.type)).toEqual([
+      M.VoidPayment.typeName,
+      M.ReleaseStock.typeName,
+    ]);
+
+    const reserve = advanced(
+      advance(placed, start(placed).saga, failedReply(M.ReserveStock.typeName)),
+    );
+    // The reservation may still happen (a redrive): it is released, and inventory remembers it.
+    expect(reserve.saga).toEqual(compensating(['reserveStock'], 'processing_failed'));
+    expect(reserve.commands.map((c) => c.type)).toEqual([M.ReleaseStock.typeName]);
+  });
+
+  it('after the pivot, or for a compensation: nothing moves (the sweeper re-sends it)', () => {
+    const order: StoredOrder = { ...placed, items: pricedLines, totalCents: TOTAL };
+    expect(
+      advance(order, running('capturePayment'), failedReply(M.CapturePayment.typeName)),
+    ).toEqual({ ignored: true });
+    expect(
+      advance(
+        order,
+        compensating(['reserveStock'], 'payment_declined'),
+        failedReply(M.ReleaseStock.typeName),
+      ),
+    ).toEqual({ ignored: true });
+  });
+
+  it('names the failed command; a CommandFailed for a command the saga does not send is no reply', () => {
+    expect(failedReply(M.ReserveStock.typeName).failure).toEqual({
+      commandType: M.ReserveStock.typeName,
+      error: 'boom',
+    });
+    for (const type of ['bulkhead.nope.v1.Nothing', '__proto__', 'constructor']) {
+      expect(
+        decodeReply(
+          M.CommandFailed.typeName,
+          M.CommandFailed.encode({ orderId, commandType: type, failure: 'permanent', error: '' }),
+        ),
+      ).toBeUndefined();
+    }
+  });
+
+  it('every command the saga sends is recognised in a CommandFailed as the instruction it carries', () => {
+    const order: StoredOrder = { ...placed, items: pricedLines, totalCents: TOTAL };
+    const instructions = [
+      ...orderSaga.steps.map((s) => ({ kind: 'execute', step: s.name }) as const),
+      ...orderSaga.steps
+        .filter((s) => s.compensable)
+        .map((s) => ({ kind: 'compensate', step: s.name }) as const),
+    ];
+    for (const instruction of instructions) {
+      const { reply } = failedReply(commandFor(instruction, order).type);
+      expect(reply).toEqual(
+        instruction.kind === 'execute'
+          ? { step: instruction.step, outcome: 'aborted', reason: 'processing_failed' }
+          : { step: instruction.step, outcome: 'compensation-failed' },
+      );
+    }
+  });
+});
+
+describe('expire: a step past its deadline', () => {
+  const order: StoredOrder = { ...placed, items: pricedLines, totalCents: TOTAL };
+  const limits = { resends: 0, maxResends: 3 };
+
+  it('re-sends the awaited command, the same command as before', () => {
+    const resent = expire(order, running('authorizePayment'), limits);
+    if (resent.ignored) throw new Error('ignored');
+    expect(resent.outcome).toBe('resent');
+    expect(resent.saga).toEqual(running('authorizePayment'));
+    expect(resent.orderPatch.status).toBe('PENDING');
+    expect(resent.event).toBeUndefined();
+    expect(decodeCommand(resent.commands[0], M.AuthorizePayment).body).toEqual({
+      orderId,
+      customerId: 'c-1',
+      amountCents: TOTAL,
+      paymentToken: 'tok_visa',
+    });
+  });
+
+  it('after the bounded re-sends: REJECTED timeout, the step and the earlier ones compensated', () => {
+    const timedOut = expire(order, running('authorizePayment'), { resends: 3, maxResends: 3 });
+    if (timedOut.ignored) throw new Error('ignored');
+    expect(timedOut.outcome).toBe('timed-out');
+    expect(timedOut.saga).toEqual(compensating(['authorizePayment', 'reserveStock'], 'timeout'));
+    expect(timedOut.orderPatch).toMatchObject({ status: 'REJECTED', reason: 'timeout' });
+    expect(timedOut.commands.map((c) => c.type)).toEqual([
+      M.VoidPayment.typeName,
+      M.ReleaseStock.typeName,
+    ]);
+    expect(M.OrderRejected.decode(timedOut.event!.payload)).toEqual({ orderId, reason: 'timeout' });
+  });
+
+  it('after the pivot and while compensating it re-sends, however often', () => {
+    const capture = expire(order, running('capturePayment'), { resends: 99, maxResends: 3 });
+    expect(capture).toMatchObject({ outcome: 'resent' });
+    const releasing = expire(order, compensating(['reserveStock'], 'timeout'), {
+      resends: 99,
+      maxResends: 3,
+    });
+    if (releasing.ignored) throw new Error('ignored');
+    expect(releasing.commands.map((c) => c.type)).toEqual([M.ReleaseStock.typeName]);
+    expect(releasing.event).toBeUndefined();
+  });
+
+  it('an ended saga has no deadline: nothing happens', () => {
+    expect(expire(order, ended('COMPLETED'), limits)).toEqual({ ignored: true });
+  });
 });
 
 describe('advance: replies the saga does not wait for', () => {
@@ -340,18 +462,15 @@ describe('advance: replies the saga does not wait for', () => {
     ['authorizing payment', running('authorizePayment'), ['PaymentAuthorized', 'PaymentDeclined']],
     ['committing stock', running('commitStock'), ['StockCommitted']],
     ['capturing payment', running('capturePayment'), ['PaymentCaptured']],
+    ['voiding the payment', compensating(['authorizePayment'], 'boom'), ['PaymentVoided']],
+    ['releasing stock', compensating(['reserveStock'], 'payment_declined'), ['StockReleased']],
     [
-      'voiding the payment',
-      { status: 'COMPENSATING', step: 'authorizePayment', failureReason: 'boom' },
-      ['PaymentVoided'],
+      'voiding and releasing',
+      compensating(['authorizePayment', 'reserveStock'], 'timeout'),
+      ['StockReleased', 'PaymentVoided'],
     ],
-    [
-      'releasing stock',
-      { status: 'COMPENSATING', step: 'reserveStock', failureReason: 'payment_declined' },
-      ['StockReleased'],
-    ],
-    ['confirmed', { status: 'COMPLETED', step: null, failureReason: null }, []],
-    ['rejected', { status: 'FAILED', step: null, failureReason: 'out_of_stock' }, []],
+    ['confirmed', ended('COMPLETED'), []],
+    ['rejected', ended('FAILED', 'out_of_stock'), []],
   ];
 
   it.each(stages)('while %s only %j advance; every other reply is ignored', (_, saga, awaited) => {

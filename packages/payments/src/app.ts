@@ -1,7 +1,7 @@
 import { defineCellService, type CellServiceApp } from '@bulkhead/cell-service';
 import { paymentsV1 } from '@bulkhead/contracts';
 import { migrationsDir, type MigrationSet } from '@bulkhead/db';
-import { commandHandler } from '@bulkhead/saga-participant';
+import { sagaParticipant } from '@bulkhead/saga-participant';
 import { paymentsService } from './api.js';
 import { paymentRoutes } from './commands.js';
 
@@ -18,7 +18,7 @@ export const payments = defineCellService({
     definition: paymentsV1.PaymentsServiceService,
     implementation: paymentsService(pool, logger),
   }),
-  handler: (context) => commandHandler(context, paymentRoutes(context.logger)),
+  ...sagaParticipant((context) => paymentRoutes(context.logger)),
 });
 
 export type PaymentsApp = CellServiceApp;

@@ -71,7 +71,11 @@ export async function authorizePayment(
   return existing;
 }
 
-/** Locks the order's payment and applies a capture or void transition to it. */
+/**
+ * Locks the order's payment and applies a capture or void transition to it. A transition of an
+ * order without a payment (a void that came first) inserts one of amount 0 in the new state; a
+ * concurrent authorization then finds it (one payment per order), or is found by it.
+ */
 export async function transitionPayment(
   tx: Queryable,
   tenantId: string,
@@ -80,11 +84,20 @@ export async function transitionPayment(
 ): Promise<Transition> {
   const payment = await findPayment(tx, tenantId, orderId, { forUpdate: true });
   const transition = decide(payment?.status);
-  if (transition.kind === 'apply') {
+  if (transition.kind !== 'apply') return transition;
+  if (payment) {
     await tx.query(
       'UPDATE payments SET status = $3, updated_at = now() WHERE tenant_id = $1 AND order_id = $2',
       [tenantId, orderId, transition.to],
     );
+    return transition;
   }
+  const inserted = await tx.query(
+    `INSERT INTO payments (tenant_id, order_id, amount_cents, status) VALUES ($1, $2, 0, $3)
+     ON CONFLICT (tenant_id, order_id) DO NOTHING`,
+    [tenantId, orderId, transition.to],
+  );
+  // An authorization committed in between: decide again on the payment it made.
+  if (inserted.rowCount === 0) return transitionPayment(tx, tenantId, orderId, decide);
   return transition;
 }

@@ -47,10 +47,14 @@ export function voidTransition(current: PaymentStatus | undefined): Transition {
   switch (current) {
     case 'AUTHORIZED':
       return { kind: 'apply', to: 'VOIDED' };
+    // No payment yet: the void is remembered (a VOIDED payment of 0), so that an authorization
+    // arriving after it (a redrive, a late delivery) authorizes nothing.
+    case undefined:
+      return { kind: 'apply', to: 'VOIDED' };
     case 'CAPTURED':
       return { kind: 'refuse', reason: 'a captured payment is refunded, not voided' };
     default:
-      // Already voided, declined, or never authorized: nothing is held, so nothing to void.
+      // Already voided, or declined: nothing is held, so nothing to void.
       return { kind: 'noop' };
   }
 }

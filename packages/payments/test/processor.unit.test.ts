@@ -55,9 +55,10 @@ describe('captureTransition', () => {
 });
 
 describe('voidTransition', () => {
-  it('voids an authorized payment; nothing held is a no-op', () => {
+  it('voids an authorized payment, remembers a void before any payment; nothing held is a no-op', () => {
     expect(voidTransition('AUTHORIZED')).toEqual({ kind: 'apply', to: 'VOIDED' });
-    for (const status of [undefined, 'DECLINED', 'VOIDED'] as const) {
+    expect(voidTransition(undefined)).toEqual({ kind: 'apply', to: 'VOIDED' });
+    for (const status of ['DECLINED', 'VOIDED'] as const) {
       expect(voidTransition(status)).toEqual({ kind: 'noop' });
     }
   });

@@ -1,7 +1,12 @@
-import type { MessageCodec } from '@bulkhead/contracts';
-import type { Pool, PoolClient } from '@bulkhead/db';
+import { sagaMessages, type MessageCodec } from '@bulkhead/contracts';
+import { withTransaction, type Pool, type PoolClient } from '@bulkhead/db';
 import { cellTopic } from '@bulkhead/cell';
-import type { Envelope, MessageHandler } from '@bulkhead/event-bus';
+import {
+  PermanentMessageError,
+  type DeadLetter,
+  type Envelope,
+  type MessageHandler,
+} from '@bulkhead/event-bus';
 import { inboxHandler } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
 import type { Outbox } from '@bulkhead/outbox';
@@ -30,7 +35,9 @@ export function route<T extends { orderId: string }>(
     const command = codec.decode(payload);
     // The saga correlates by order id: the replies are keyed and correlated by it.
     if (command.orderId === '' || command.orderId !== correlationId) {
-      throw new Error(`order_id ${JSON.stringify(command.orderId)} is not the correlation id`);
+      throw new PermanentMessageError(
+        `order_id ${JSON.stringify(command.orderId)} is not the correlation id`,
+      );
     }
     return (tx) => run(tx, tenantId, command);
   };
@@ -50,14 +57,14 @@ export interface ParticipantContext {
  * The consumer of a saga participant's command topic. Each command runs exactly once per message
  * id: its state change, the inbox record and the outbox reply commit in one transaction. The
  * reply goes to the orchestrator's saga-replies topic of the cell, keyed by the order id (the
- * correlation id), with causationId = the command's message id. Unknown types and undecodable
- * payloads are logged and skipped: retrying cannot fix them.
+ * correlation id), with causationId = the command's message id. An unknown type or an
+ * undecodable payload throws PermanentMessageError (dead-lettered, then answered by
+ * commandFailedReply); so does a route that refuses a command contradicting its state.
  */
 export function commandHandler(
   context: ParticipantContext,
   routes: Readonly<Record<string, Route>>,
 ): MessageHandler {
-  const repliesTopic = cellTopic(context.cellId, 'orders', 'saga-replies');
   return inboxHandler<Work>({
     pool: context.pool,
     consumer: context.service,
@@ -67,18 +74,73 @@ export function commandHandler(
     async handle(tx, work, { envelope }) {
       const answer = await work(tx);
       if (!answer) return;
-      await context.outbox.enqueue(tx, [
-        {
-          topic: repliesTopic,
-          key: envelope.correlationId,
-          type: answer.type,
-          payload: answer.payload,
-          tenantId: envelope.tenantId,
-          cellId: envelope.cellId,
-          correlationId: envelope.correlationId,
-          causationId: envelope.messageId,
-        },
-      ]);
+      await enqueueReply(tx, context, envelope, answer);
     },
   });
+}
+
+/** Longest error message a CommandFailed carries (the full error is in the dead letter). */
+const MAX_ERROR_LENGTH = 500;
+
+/**
+ * Participants always answer: when a command was dead-lettered (it could not be carried out),
+ * the saga gets a CommandFailed for it, so the order compensates and ends instead of waiting.
+ * No inbox record is written: a redrive of the command after a fix runs it (its late outcome is
+ * harmless: the saga has compensated it, and a release before its reservation is remembered).
+ */
+export function commandFailedReply(
+  context: ParticipantContext,
+): (deadLetter: DeadLetter) => Promise<void> {
+  return async ({ message, kind, error }) => {
+    const { envelope } = message;
+    if (!envelope?.correlationId) {
+      context.logger.warn(
+        { topic: message.topic, partition: message.partition, offset: message.offset },
+        'dead-lettered a message that names no saga: nobody to answer',
+      );
+      return;
+    }
+    const failure = reply(sagaMessages.CommandFailed, {
+      orderId: envelope.correlationId,
+      commandType: envelope.type,
+      failure: kind,
+      error: error.message.slice(0, MAX_ERROR_LENGTH),
+    });
+    await withTransaction(context.pool, (tx) => enqueueReply(tx, context, envelope, failure));
+    context.logger.warn(
+      { orderId: envelope.correlationId, type: envelope.type, kind, error: error.message },
+      'command dead-lettered; the saga is told it failed',
+    );
+  };
+}
+
+/** A saga participant's two consumer parts of its cell service definition. */
+export function sagaParticipant(routes: (context: ParticipantContext) => Record<string, Route>): {
+  handler(context: ParticipantContext): MessageHandler;
+  onDeadLetter(context: ParticipantContext): (deadLetter: DeadLetter) => Promise<void>;
+} {
+  return {
+    handler: (context) => commandHandler(context, routes(context)),
+    onDeadLetter: (context) => commandFailedReply(context),
+  };
+}
+
+function enqueueReply(
+  tx: PoolClient,
+  context: ParticipantContext,
+  command: Envelope,
+  answer: Reply,
+): Promise<void> {
+  return context.outbox.enqueue(tx, [
+    {
+      topic: cellTopic(context.cellId, 'orders', 'saga-replies'),
+      key: command.correlationId,
+      type: answer.type,
+      payload: answer.payload,
+      tenantId: command.tenantId,
+      cellId: context.cellId,
+      correlationId: command.correlationId,
+      causationId: command.messageId,
+    },
+  ]);
 }

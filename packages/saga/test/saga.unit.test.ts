@@ -3,153 +3,191 @@ import {
   applyReply,
   defineSaga,
   isEnded,
+  onDeadline,
   startSaga,
-  type SagaDefinition,
+  TIMEOUT_REASON,
   type SagaState,
+  type StepReply,
 } from '../src/index.js';
 
-// A generic saga (the order saga is tested with the real definition in packages/orders).
-// `b` is a non-compensable step between compensable ones; `d` is a last, non-compensable step.
-const saga = defineSaga('generic', [
-  { name: 'a', compensable: true },
-  { name: 'b', compensable: false },
-  { name: 'c', compensable: true },
-  { name: 'd', compensable: false },
+/** reserve and authorize can be undone; authorize is the pivot; commit and capture must succeed. */
+const saga = defineSaga('order', [
+  { name: 'reserve', compensable: true },
+  { name: 'authorize', compensable: true },
+  { name: 'commit', compensable: false },
+  { name: 'capture', compensable: false },
 ]);
 type Step = (typeof saga.steps)[number]['name'];
 
-const running = (step: Step): SagaState<Step> => ({ status: 'RUNNING', step, failureReason: null });
+const running = (step: Step): SagaState<Step> => ({
+  status: 'RUNNING',
+  step,
+  compensating: [],
+  failureReason: null,
+});
+
+/** Feeds the replies one after the other from the start. */
+function run(...replies: StepReply<Step>[]): SagaState<Step> {
+  let state = startSaga(saga).state;
+  for (const reply of replies) state = applyReply(saga, state, reply).state;
+  return state;
+}
 
 describe('saga state machine', () => {
-  it('starts with the first step', () => {
-    const t = startSaga(saga);
-    expect(t.state).toEqual({ status: 'RUNNING', step: 'a', failureReason: null });
-    expect(t.instructions).toEqual([{ kind: 'execute', step: 'a' }]);
-  });
-
-  it('runs every step in order to COMPLETED on success', () => {
-    let state = startSaga(saga).state;
-    const sent: string[] = [];
-    for (const step of ['a', 'b', 'c', 'd'] as const) {
-      const t = applyReply(saga, state, { step, outcome: 'succeeded' });
-      expect(t.ignored).toBe(false);
-      sent.push(...t.instructions.map((i) => `${i.kind}:${i.step}`));
-      state = t.state;
-    }
-    expect(sent).toEqual(['execute:b', 'execute:c', 'execute:d']);
-    expect(state).toEqual({ status: 'COMPLETED', step: null, failureReason: null });
-    expect(isEnded(state)).toBe(true);
-  });
-
-  it('fails immediately when the first step fails (nothing to compensate)', () => {
-    const t = applyReply(saga, startSaga(saga).state, {
-      step: 'a',
-      outcome: 'failed',
-      reason: 'no',
+  it('runs every step in order and completes', () => {
+    const t = applyReply(saga, running('reserve'), { step: 'reserve', outcome: 'succeeded' });
+    expect(t.instructions).toEqual([{ kind: 'execute', step: 'authorize' }]);
+    const done = run(
+      ...(['reserve', 'authorize', 'commit', 'capture'] as const).map(
+        (step) => ({ step, outcome: 'succeeded' }) as const,
+      ),
+    );
+    expect(done).toEqual({
+      status: 'COMPLETED',
+      step: null,
+      compensating: [],
+      failureReason: null,
     });
-    expect(t.state).toEqual({ status: 'FAILED', step: null, failureReason: 'no' });
+    expect(isEnded(done)).toBe(true);
+  });
+
+  it('a business failure compensates only the earlier steps', () => {
+    const t = applyReply(saga, running('authorize'), {
+      step: 'authorize',
+      outcome: 'failed',
+      reason: 'payment_declined',
+    });
+    expect(t.state).toEqual({
+      status: 'COMPENSATING',
+      step: null,
+      compensating: ['reserve'],
+      failureReason: 'payment_declined',
+    });
+    expect(t.instructions).toEqual([{ kind: 'compensate', step: 'reserve' }]);
+  });
+
+  it('a failure of the first step ends the saga at once', () => {
+    const t = applyReply(saga, running('reserve'), {
+      step: 'reserve',
+      outcome: 'failed',
+      reason: 'out_of_stock',
+    });
+    expect(t.state.status).toBe('FAILED');
+    expect(t.state.failureReason).toBe('out_of_stock');
     expect(t.instructions).toEqual([]);
   });
 
-  it('compensates the earlier step when a later step fails, then ends FAILED with the reason', () => {
-    const failed = applyReply(saga, running('b'), { step: 'b', outcome: 'failed', reason: 'no' });
-    expect(failed.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'no' });
-    expect(failed.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
-    const compensated = applyReply(saga, failed.state, { step: 'a', outcome: 'compensated' });
-    expect(compensated.state).toEqual({ status: 'FAILED', step: null, failureReason: 'no' });
-    expect(compensated.instructions).toEqual([]);
-  });
-
-  it('compensates every earlier compensable step, latest first, skipping the others', () => {
-    const failed = applyReply(saga, running('d'), { step: 'd', outcome: 'failed', reason: 'boom' });
-    expect(failed.state).toEqual({ status: 'COMPENSATING', step: 'c', failureReason: 'boom' });
-    expect(failed.instructions).toEqual([{ kind: 'compensate', step: 'c' }]);
-    // b has no compensation: a is next
-    const c = applyReply(saga, failed.state, { step: 'c', outcome: 'compensated' });
-    expect(c.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
-    expect(c.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'boom' });
-    const a = applyReply(saga, c.state, { step: 'a', outcome: 'compensated' });
-    expect(a.state).toEqual({ status: 'FAILED', step: null, failureReason: 'boom' });
-    expect(a.instructions).toEqual([]);
-  });
-
-  it('does not compensate the failed step itself, and skips a non-compensable one before it', () => {
-    const t = applyReply(saga, running('c'), { step: 'c', outcome: 'failed', reason: 'no' });
-    expect(t.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'no' });
-    expect(t.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
-  });
-
-  it('keeps compensating with reason "unknown" when the stored state has no reason', () => {
-    const t = applyReply(
-      saga,
-      { status: 'COMPENSATING', step: 'c', failureReason: null },
-      { step: 'c', outcome: 'compensated' },
-    );
-    expect(t.state).toEqual({ status: 'COMPENSATING', step: 'a', failureReason: 'unknown' });
-    expect(t.instructions).toEqual([{ kind: 'compensate', step: 'a' }]);
-  });
-
-  it('ignores duplicate, stale and out-of-place replies without changing state', () => {
-    const start = startSaga(saga).state;
-    const afterA = applyReply(saga, start, { step: 'a', outcome: 'succeeded' }).state;
-    // duplicate of an already-applied reply
-    expect(applyReply(saga, afterA, { step: 'a', outcome: 'succeeded' })).toEqual({
-      state: afterA,
-      instructions: [],
-      ignored: true,
+  it('an aborted step is compensated together with the earlier ones, all at once', () => {
+    const t = applyReply(saga, running('authorize'), {
+      step: 'authorize',
+      outcome: 'aborted',
+      reason: 'processing_failed',
     });
-    // a reply for a later step than the one running
-    expect(applyReply(saga, afterA, { step: 'c', outcome: 'succeeded' }).ignored).toBe(true);
-    // a compensation reply while running, for another step and for the running one
-    expect(applyReply(saga, afterA, { step: 'a', outcome: 'compensated' }).ignored).toBe(true);
-    expect(applyReply(saga, running('c'), { step: 'c', outcome: 'compensated' }).ignored).toBe(
-      true,
-    );
-    // anything after the end
-    const failed: SagaState<Step> = { status: 'FAILED', step: null, failureReason: 'x' };
-    expect(applyReply(saga, failed, { step: 'a', outcome: 'compensated' }).ignored).toBe(true);
-    const completed: SagaState<Step> = { status: 'COMPLETED', step: null, failureReason: null };
-    expect(applyReply(saga, completed, { step: 'd', outcome: 'succeeded' }).ignored).toBe(true);
-    // a success or a failure reply while compensating
+    expect(t.state.compensating).toEqual(['authorize', 'reserve']);
+    expect(t.instructions).toEqual([
+      { kind: 'compensate', step: 'authorize' },
+      { kind: 'compensate', step: 'reserve' },
+    ]);
+  });
+
+  it('ends FAILED only when every compensation was acknowledged, in any order', () => {
+    let state = applyReply(saga, running('authorize'), {
+      step: 'authorize',
+      outcome: 'aborted',
+      reason: 'processing_failed',
+    }).state;
+    state = applyReply(saga, state, { step: 'reserve', outcome: 'compensated' }).state;
+    expect(state).toMatchObject({ status: 'COMPENSATING', compensating: ['authorize'] });
+    const duplicate = applyReply(saga, state, { step: 'reserve', outcome: 'compensated' });
+    expect(duplicate.ignored).toBe(true);
+    state = applyReply(saga, state, { step: 'authorize', outcome: 'compensated' }).state;
+    expect(state).toEqual({
+      status: 'FAILED',
+      step: null,
+      compensating: [],
+      failureReason: 'processing_failed',
+    });
+  });
+
+  it('an aborted step after the pivot is not compensated: it stays awaited', () => {
+    const t = applyReply(saga, running('capture'), {
+      step: 'capture',
+      outcome: 'aborted',
+      reason: 'processing_failed',
+    });
+    expect(t.ignored).toBe(true);
+    expect(t.state).toEqual(running('capture'));
+  });
+
+  it('ignores stale, duplicate and unknown replies', () => {
+    const state = running('authorize');
+    for (const reply of [
+      { step: 'reserve', outcome: 'succeeded' },
+      { step: 'reserve', outcome: 'compensated' },
+      { step: 'authorize', outcome: 'compensated' },
+      { step: 'authorize', outcome: 'compensation-failed' },
+      { step: 'nope' as Step, outcome: 'succeeded' },
+    ] as StepReply<Step>[]) {
+      expect(applyReply(saga, state, reply)).toEqual({ state, instructions: [], ignored: true });
+    }
+    const ended = run({ step: 'reserve', outcome: 'failed', reason: 'out_of_stock' });
+    expect(applyReply(saga, ended, { step: 'reserve', outcome: 'succeeded' }).ignored).toBe(true);
+  });
+});
+
+describe('saga deadlines', () => {
+  const limits = { resends: 0, maxResends: 2 };
+
+  it('re-sends the awaited command until the bound, then times the step out', () => {
+    const resent = onDeadline(saga, running('authorize'), limits);
+    expect(resent.outcome).toBe('resent');
+    expect(resent.state).toEqual(running('authorize'));
+    expect(resent.instructions).toEqual([{ kind: 'execute', step: 'authorize' }]);
+
+    const timedOut = onDeadline(saga, running('authorize'), { resends: 2, maxResends: 2 });
+    expect(timedOut.outcome).toBe('timed-out');
+    expect(timedOut.state).toEqual({
+      status: 'COMPENSATING',
+      step: null,
+      compensating: ['authorize', 'reserve'],
+      failureReason: TIMEOUT_REASON,
+    });
+    expect(timedOut.instructions).toEqual([
+      { kind: 'compensate', step: 'authorize' },
+      { kind: 'compensate', step: 'reserve' },
+    ]);
+  });
+
+  it('never times out a step after the pivot, nor a compensation: it re-sends them', () => {
+    const capture = onDeadline(saga, running('capture'), { resends: 100, maxResends: 2 });
+    expect(capture.outcome).toBe('resent');
+    expect(capture.instructions).toEqual([{ kind: 'execute', step: 'capture' }]);
+
     const compensating: SagaState<Step> = {
       status: 'COMPENSATING',
-      step: 'a',
-      failureReason: 'no',
+      step: null,
+      compensating: ['authorize', 'reserve'],
+      failureReason: TIMEOUT_REASON,
     };
-    expect(applyReply(saga, compensating, { step: 'a', outcome: 'succeeded' })).toEqual({
-      state: compensating,
-      instructions: [],
-      ignored: true,
-    });
-    expect(
-      applyReply(saga, compensating, { step: 'a', outcome: 'failed', reason: 'again' }).ignored,
-    ).toBe(true);
+    const again = onDeadline(saga, compensating, { resends: 100, maxResends: 2 });
+    expect(again.outcome).toBe('resent');
+    expect(again.state).toBe(compensating);
+    expect(again.instructions).toEqual([
+      { kind: 'compensate', step: 'authorize' },
+      { kind: 'compensate', step: 'reserve' },
+    ]);
   });
 
-  it('ignores a reply for a step the definition does not have', () => {
-    const loose: SagaDefinition = saga;
-    const state: SagaState = { status: 'RUNNING', step: 'z', failureReason: null };
-    expect(applyReply(loose, state, { step: 'z', outcome: 'succeeded' })).toEqual({
-      state,
-      instructions: [],
-      ignored: true,
-    });
+  it('does nothing for an ended saga', () => {
+    const ended = run({ step: 'reserve', outcome: 'failed', reason: 'out_of_stock' });
+    expect(onDeadline(saga, ended, limits)).toMatchObject({ outcome: 'none', instructions: [] });
   });
 
-  it('is ended only when COMPLETED or FAILED', () => {
-    expect(isEnded(running('a'))).toBe(false);
-    expect(isEnded({ status: 'COMPENSATING', step: 'a', failureReason: 'no' })).toBe(false);
-    expect(isEnded({ status: 'COMPLETED', step: null, failureReason: null })).toBe(true);
-    expect(isEnded({ status: 'FAILED', step: null, failureReason: 'no' })).toBe(true);
-  });
-
-  it('rejects definitions without steps or with duplicate names', () => {
-    expect(() => defineSaga('empty', [])).toThrow(/no steps/);
-    expect(() =>
-      defineSaga('dup', [
-        { name: 'a', compensable: false },
-        { name: 'a', compensable: true },
-      ]),
-    ).toThrow(/duplicate/);
+  it('a late success after a time-out changes nothing', () => {
+    const timedOut = onDeadline(saga, running('reserve'), { resends: 2, maxResends: 2 }).state;
+    expect(timedOut.compensating).toEqual(['reserve']);
+    expect(applyReply(saga, timedOut, { step: 'reserve', outcome: 'succeeded' }).ignored).toBe(
+      true,
+    );
   });
 });

@@ -12,7 +12,7 @@ export interface App {
   isReady(): boolean;
   /**
    * Read-only JSON views of the app's internals served on the ops port (never the public one),
-   * by path: e.g. `/resilience` → breakers and limits.
+   * by path: e.g. `/resilience` → breakers and limits. A view may return a promise.
    */
   readonly opsViews?: Record<string, () => unknown>;
 }
@@ -51,8 +51,20 @@ export async function startOpsServer(options: {
       if (routes(req, res)) return;
       const view = views.get((req.url ?? '').split('?')[0] ?? '');
       if (view && (req.method === 'GET' || req.method === 'HEAD')) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(req.method === 'GET' ? JSON.stringify(view()) : undefined);
+        // A view may be async (it reads the database): one that fails answers 503.
+        Promise.resolve()
+          .then(view)
+          .then(
+            (body) => {
+              res.writeHead(200, { 'content-type': 'application/json' });
+              res.end(req.method === 'GET' ? JSON.stringify(body) : undefined);
+            },
+            (error: unknown) =>
+              sendProblem(
+                res,
+                new HttpProblem(503, `the view could not be read: ${String(error)}`),
+              ),
+          );
         return;
       }
       sendProblem(res, new HttpProblem(404, `no route for ${req.method} ${req.url}`));
