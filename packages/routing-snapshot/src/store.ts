@@ -58,16 +58,21 @@ export async function openSnapshotStore(
   let closed = false;
   let reloading: Promise<void> | undefined;
   let again = false;
-  let seen: string | undefined; // identity of the file last read: inode, size, mtime
+  let seen: string | undefined; // identity of the file last parsed: inode, size, mtime
+  let failed: string | undefined; // identity of the file that last failed to parse (logged once)
 
   const load = async (): Promise<void> => {
+    let identity: string | undefined;
     try {
       // The file is only ever replaced by rename: an unchanged identity means nothing to read.
       const info = await stat(path).catch(() => undefined);
-      const identity = info && `${info.ino}:${info.size}:${info.mtimeMs}`;
+      identity = info && `${info.ino}:${info.size}:${info.mtimeMs}`;
       if (!identity || identity === seen) return;
-      seen = identity;
       const snapshot = await readSnapshotFile(path);
+      // Seen only once parsed: a file that failed (caught half-written, unreadable for a
+      // moment) is read again on the next event or poll, even if its identity did not change.
+      seen = identity;
+      failed = undefined;
       if (!snapshot) return;
       const relation = compareSnapshots(table?.snapshot, snapshot);
       if (relation === 'stale') {
@@ -86,7 +91,10 @@ export async function openSnapshotStore(
       );
       options.onChange?.(table);
     } catch (error) {
-      logger.warn({ err: error, path }, 'routing snapshot unreadable; keeping the last good one');
+      if (identity !== failed) {
+        logger.warn({ err: error, path }, 'routing snapshot unreadable; keeping the last good one');
+      }
+      failed = identity;
     }
   };
 
