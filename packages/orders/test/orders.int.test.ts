@@ -4,114 +4,37 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cellTopic } from '@bulkhead/cell';
 import {
   inventoryMessagesV1,
   ordersV1,
   sagaMessages,
   type MessageCodec,
 } from '@bulkhead/contracts';
-import type { IncomingMessage } from '@bulkhead/event-bus';
-import { createGrpcClient, Status, type GrpcClient } from '@bulkhead/grpc';
-import {
-  createTestBus,
-  startCellService,
-  testCellId,
-  type CellServiceUnderTest,
-  type Collector,
-  type TestBus,
-} from '@bulkhead/saga-driver';
+import { Status } from '@bulkhead/grpc';
 import { eventually } from '@bulkhead/testkit';
-import { orders as ordersService, type OrdersApp } from '../src/index.js';
+import { startOrdersHarness, tenantId, type OrdersHarness } from './harness.js';
 
-const cellId = testCellId();
-const topics = {
-  inventoryCommands: cellTopic(cellId, 'inventory', 'commands'),
-  paymentsCommands: cellTopic(cellId, 'payments', 'commands'),
-  sagaReplies: cellTopic(cellId, 'orders', 'saga-replies'),
-  orderEvents: cellTopic(cellId, 'orders', 'events'),
-};
-let orders: CellServiceUnderTest;
-let app: OrdersApp;
-let testBus: TestBus;
-let seen: Collector;
-let client: GrpcClient<typeof ordersV1.OrdersServiceService>;
+let h: OrdersHarness;
 
 beforeAll(async () => {
-  orders = await startCellService(cellId, ordersService);
-  app = orders.app;
-  testBus = createTestBus('orders-test');
-  seen = await testBus.collect([
-    topics.inventoryCommands,
-    topics.paymentsCommands,
-    topics.orderEvents,
-  ]);
-  client = createGrpcClient(ordersV1.OrdersServiceService, orders.grpcAddress);
+  h = await startOrdersHarness();
 }, 90_000);
 
 afterAll(async () => {
-  client?.close();
-  await testBus?.close();
-  await orders?.stop();
+  await h?.close();
 });
 
-const tenantId = 'tenant-a';
-
-async function createOrder(overrides: Partial<ordersV1.CreateOrderRequest> = {}) {
-  const response = await client.createOrder({
-    tenantId,
-    customerId: 'c-1',
-    items: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 0 }],
-    paymentToken: 'tok_visa',
-    idempotencyKey: '',
-    requestFingerprint: '',
-    ...overrides,
-  });
-  return response.order!;
-}
-
-/** Waits for the next message of this type about this order. */
-function next<T>(
-  orderId: string,
-  codec: MessageCodec<T>,
-): Promise<{ message: IncomingMessage; body: T }> {
-  return eventually(async () => {
-    const message = seen.received.find(
-      (m) => m.envelope.correlationId === orderId && m.envelope.type === codec.typeName,
-    );
-    return message ? { message, body: codec.decode(message.payload) } : undefined;
-  });
-}
-
-async function reply<T>(
-  command: IncomingMessage,
+const createOrder = (overrides: Partial<ordersV1.CreateOrderRequest> = {}) =>
+  h.createOrder(overrides);
+const next = <T>(orderId: string, codec: MessageCodec<T>) => h.next(orderId, codec);
+const reply = <T>(
+  command: Parameters<OrdersHarness['reply']>[0],
   codec: MessageCodec<T>,
   body: T,
-  messageId = randomUUID(),
-) {
-  await testBus.bus.publish([
-    {
-      topic: topics.sagaReplies,
-      key: command.key,
-      envelope: {
-        messageId,
-        type: codec.typeName,
-        tenantId: command.envelope.tenantId,
-        cellId,
-        correlationId: command.envelope.correlationId,
-        causationId: command.envelope.messageId,
-        occurredAt: new Date().toISOString(),
-      },
-      payload: codec.encode(body),
-    },
-  ]);
-  return messageId;
-}
-
-async function status(orderId: string) {
-  const response = await client.getOrder({ tenantId, orderId });
-  return response.order!;
-}
+  messageId?: string,
+) => h.reply(command, codec, body, messageId);
+const status = (orderId: string) => h.status(orderId);
+const sagaOf = (orderId: string) => h.sagaOf(orderId);
 
 const M = sagaMessages;
 
@@ -122,7 +45,11 @@ describe('orders saga orchestration', () => {
 
     const reserve = await next(order.id, M.ReserveStock);
     expect(reserve.body.lines).toEqual([{ sku: 'SKU-1', quantity: 2 }]);
-    expect(reserve.message.envelope).toMatchObject({ tenantId, cellId, correlationId: order.id });
+    expect(reserve.message.envelope).toMatchObject({
+      tenantId,
+      cellId: h.cellId,
+      correlationId: order.id,
+    });
     expect(reserve.message.key).toBe(order.id);
     await reply(reserve.message, M.StockReserved, {
       orderId: order.id,
@@ -155,7 +82,7 @@ describe('orders saga orchestration', () => {
     });
   });
 
-  it('a declined payment releases the stock and rejects with payment_declined', async () => {
+  it('a declined payment rejects with payment_declined at once, then releases the stock', async () => {
     const order = await createOrder({ paymentToken: 'tok_decline' });
     const reserve = await next(order.id, M.ReserveStock);
     await reply(reserve.message, M.StockReserved, {
@@ -168,17 +95,18 @@ describe('orders saga orchestration', () => {
       declineCode: 'card_declined',
     });
     const release = await next(order.id, M.ReleaseStock);
-    expect((await status(order.id)).status).toBe(ordersV1.OrderStatus.ORDER_STATUS_PENDING);
-    await reply(release.message, M.StockReleased, { orderId: order.id });
-    const rejected = await eventually(async () => {
-      const o = await status(order.id);
-      return o.status === ordersV1.OrderStatus.ORDER_STATUS_REJECTED ? o : undefined;
-    });
+    // The outcome is decided with the decline: the order reads REJECTED while the release runs.
+    const rejected = await status(order.id);
+    expect(rejected.status).toBe(ordersV1.OrderStatus.ORDER_STATUS_REJECTED);
     expect(rejected.reason).toBe('payment_declined');
     expect((await next(order.id, M.OrderRejected)).body.reason).toBe('payment_declined');
+    expect(await sagaOf(order.id)).toMatchObject({ status: 'COMPENSATING' });
+    await reply(release.message, M.StockReleased, { orderId: order.id });
+    await eventually(async () => ((await sagaOf(order.id)).status === 'FAILED' ? true : undefined));
+    expect(await sagaOf(order.id)).toMatchObject({ compensating: [], deadline_at: null });
   });
 
-  it('skips a reply that cannot be decoded instead of blocking the partition', async () => {
+  it('dead-letters a reply that cannot be decoded instead of blocking the partition', async () => {
     const order = await createOrder();
     const reserve = await next(order.id, M.ReserveStock);
     const garbage: MessageCodec<Uint8Array> = {
@@ -187,12 +115,15 @@ describe('orders saga orchestration', () => {
       decode: (bytes) => bytes,
     };
     // Field 1, length-delimited, claims 255 bytes that are not there: decoding throws.
-    await reply(reserve.message, garbage, new Uint8Array([0x0a, 0xff]));
+    const bad = await reply(reserve.message, garbage, new Uint8Array([0x0a, 0xff]));
     await reply(reserve.message, M.StockReserved, {
       orderId: order.id,
       lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 3 }],
     });
     expect((await next(order.id, M.AuthorizePayment)).body.amountCents).toBe(6);
+    await eventually(async () =>
+      h.deadLetters.received.find((m) => m.envelope.messageId === bad) ? true : undefined,
+    );
   });
 
   it('a failed reservation rejects at once with its reason', async () => {
@@ -220,12 +151,12 @@ describe('orders saga orchestration', () => {
     // A different message id with the same content is a stale reply for the saga: also no effect.
     await reply(reserve.message, M.StockReserved, body);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const authorizations = seen.received.filter(
+    const authorizations = h.seen.received.filter(
       (m) =>
         m.envelope.correlationId === order.id && m.envelope.type === M.AuthorizePayment.typeName,
     );
     expect(authorizations).toHaveLength(1);
-    const processed = await app.context.pool.query(
+    const processed = await h.app.context.pool.query(
       'SELECT count(*)::int AS n FROM inbox WHERE message_id = $1',
       [id],
     );
@@ -235,7 +166,7 @@ describe('orders saga orchestration', () => {
 
 describe('orders gRPC API', () => {
   it('validates input with INVALID_ARGUMENT and writes nothing', async () => {
-    const before = await app.context.pool.query('SELECT count(*)::int AS n FROM orders');
+    const before = await h.app.context.pool.query('SELECT count(*)::int AS n FROM orders');
     for (const bad of [
       { items: [] },
       { customerId: '' },
@@ -251,18 +182,18 @@ describe('orders gRPC API', () => {
     ]) {
       await expect(createOrder(bad)).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
     }
-    const after = await app.context.pool.query('SELECT count(*)::int AS n FROM orders');
+    const after = await h.app.context.pool.query('SELECT count(*)::int AS n FROM orders');
     expect(after.rows[0].n).toBe(before.rows[0].n);
   });
 
   it('scopes orders to their tenant (NOT_FOUND for another tenant and unknown ids)', async () => {
     const order = await createOrder();
     await expect(
-      client.getOrder({ tenantId: 'tenant-b', orderId: order.id }),
+      h.client.getOrder({ tenantId: 'tenant-b', orderId: order.id }),
     ).rejects.toMatchObject({
       code: Status.NOT_FOUND,
     });
-    await expect(client.getOrder({ tenantId, orderId: randomUUID() })).rejects.toMatchObject({
+    await expect(h.client.getOrder({ tenantId, orderId: randomUUID() })).rejects.toMatchObject({
       code: Status.NOT_FOUND,
     });
   });
@@ -270,9 +201,9 @@ describe('orders gRPC API', () => {
   it('idempotency keys: replay, reuse with another body, one order per key', async () => {
     const key = randomUUID();
     const countOrders = async () =>
-      (await app.context.pool.query('SELECT count(*)::int AS n FROM orders')).rows[0].n as number;
+      (await h.app.context.pool.query('SELECT count(*)::int AS n FROM orders')).rows[0].n as number;
     const before = await countOrders();
-    const first = await client.createOrder({
+    const first = await h.client.createOrder({
       tenantId,
       customerId: 'c-1',
       items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
@@ -280,7 +211,7 @@ describe('orders gRPC API', () => {
       idempotencyKey: key,
       requestFingerprint: 'fp-1',
     });
-    const again = await client.createOrder({
+    const again = await h.client.createOrder({
       tenantId,
       customerId: 'c-1',
       items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
@@ -291,7 +222,7 @@ describe('orders gRPC API', () => {
     expect(again.replayed).toBe(true);
     expect(again.order).toEqual(first.order);
     await expect(
-      client.createOrder({
+      h.client.createOrder({
         tenantId,
         customerId: 'c-2',
         items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 0 }],
