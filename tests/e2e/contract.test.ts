@@ -217,6 +217,11 @@ describe.each(['cell-1', 'cell-2'])('order saga in %s', (cellId) => {
     const accepted = await placeOrder(tenant(), [{ sku, quantity: 1 }], 'tok_decline');
     const order = await finalOrder(tenant(), accepted.json.id as string);
     expect(order).toMatchObject({ status: 'REJECTED', reason: 'payment_declined' });
+    // The outcome is decided with the decline; the release follows it.
+    await until('the reservation to be released', async () => {
+      const p = await product(tenant(), sku);
+      return p.reserved === 0 ? p : undefined;
+    });
     expect(await product(tenant(), sku)).toMatchObject({ available: 3, reserved: 0 });
   });
 
