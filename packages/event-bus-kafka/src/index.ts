@@ -7,6 +7,7 @@ import { createPublisher, publisherClient } from './producer.js';
 import { ensureTopics } from './topics.js';
 
 export {
+  DEAD_LETTER_HEADERS,
   ENVELOPE_HEADERS,
   envelopeFromHeaders,
   envelopeToHeaders,
@@ -27,6 +28,8 @@ export interface KafkaEventBusOptions {
 
 /** Seams for this package's own tests, not for services. */
 export interface KafkaEventBusInternals {
+  /** Consumer group session timeout (default 10 s; the broker's minimum is 6 s). */
+  sessionTimeoutMs?: number;
   /** kafkajs's socket factory for every client of the bus (a test routes them through a proxy). */
   socketFactory?: ISocketFactory;
 }
@@ -59,8 +62,11 @@ export function createKafkaEventBus(
   return {
     publish: (messages) => publisher.publish(messages),
     async subscribe(subscribeOptions) {
-      const subscription: Subscription = await subscribe(kafka, subscribeOptions, logger, () =>
-        subscriptions.delete(subscription),
+      const subscription: Subscription = await subscribe(
+        kafka,
+        subscribeOptions,
+        { logger, publisher, sessionTimeoutMs: internals.sessionTimeoutMs },
+        () => subscriptions.delete(subscription),
       );
       subscriptions.add(subscription);
       return subscription;

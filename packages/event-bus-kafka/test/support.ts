@@ -158,6 +158,26 @@ export class KafkaTestSpace {
   }
 }
 
+/**
+ * A key the producer's partitioner (murmur2, like the Java client) sends to this partition of a
+ * topic with `partitions` partitions: lets a test put messages on partitions of its choice.
+ */
+export function keyOnPartition(partition: number, partitions: number, prefix = 'key'): string {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+  }));
+  for (let i = 0; ; i++) {
+    const key = `${prefix}-${i}`;
+    const chosen = partitioner({ topic: 'any', partitionMetadata, message: { key, value: null } });
+    if (chosen === partition) return key;
+  }
+}
+
 /** A header's value as text (kafkajs gives Buffers on the consumer side). */
 export function header(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
