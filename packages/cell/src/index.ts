@@ -1,3 +1,4 @@
+import { deadLetterTopic, type TopicSpec } from '@bulkhead/event-bus';
 import {
   cellServices,
   deployables,
@@ -51,17 +52,35 @@ export function cellDatabaseName(cellId: string, service: CellService): string {
   return `bulkhead_${cellId.replaceAll('-', '_')}_${service}`;
 }
 
-/** Every topic of one cell with its partition count, for explicit creation (auto-create is off). */
-export function cellTopicSpecs(
-  cellId: string,
-): { name: string; partitions: number; retentionMs: number }[] {
-  return cellServices.flatMap((service) =>
+/**
+ * Retention of a dead-letter topic: 14 days. A dead letter waits for a person — to find the
+ * cause, ship the fix and redrive it (`make redrive`) — not for a consumer, so it must outlive a
+ * long weekend plus a release cycle; and it is small (one record per message given up on).
+ * Redrive re-publishes to the consumed topic, whose 3-day retention then applies again.
+ */
+export const DEAD_LETTER_TOPIC_RETENTION_MS = 14 * 24 * 3_600_000;
+
+/**
+ * Every topic of one cell with its partition count, for explicit creation (auto-create is off):
+ * the topics each cell service owns, and the dead-letter topic of each topic a cell service
+ * consumes (`<topic>.dead-letters`, where its consumer parks what it gives up on).
+ */
+export function cellTopicSpecs(cellId: string): Required<TopicSpec>[] {
+  const owned = cellServices.flatMap((service) =>
     ((deployables[service] as DeployableSpec).topics ?? []).map((topic) => ({
       name: cellTopic(cellId, service, topic as CellServiceTopic<typeof service>),
       partitions: CELL_TOPIC_PARTITIONS,
       retentionMs: CELL_TOPIC_RETENTION_MS,
     })),
   );
+  const deadLetters = cellServices
+    .filter((service) => (deployables[service] as DeployableSpec).consumes !== undefined)
+    .map((service) => ({
+      name: deadLetterTopic(consumedTopic(cellId, service)),
+      partitions: CELL_TOPIC_PARTITIONS,
+      retentionMs: DEAD_LETTER_TOPIC_RETENTION_MS,
+    }));
+  return [...owned, ...deadLetters];
 }
 
 /** Consumer group of one service in one cell, e.g. cell-1.inventory. */

@@ -1,42 +1,114 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { backoffDelay } from '@bulkhead/backoff';
-import type {
-  IncomingMessage,
-  MessageHandler,
-  SubscribeOptions,
-  Subscription,
+import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
+import {
+  deadLetterTopic,
+  PermanentMessageError,
+  type DeadLetter,
+  type Envelope,
+  type FailureKind,
+  type IncomingMessage,
+  type MessageHandler,
+  type PartitionLag,
+  type SubscribeOptions,
+  type Subscription,
 } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
-import { envelopeFromHeaders, MalformedMessageError } from './headers.js';
+import { deadLetterHeaders, envelopeFromHeaders, MalformedMessageError } from './headers.js';
+import type { KafkaPublisher } from './producer.js';
 
 const tracer = trace.getTracer('@bulkhead/event-bus-kafka');
 
-/** Handler retries: 100 ms, 200 ms, … capped at 30 s; never skipped. */
-const HANDLER_RETRY = { initialMs: 100, maxMs: 30_000 };
+/** A transient failure is tried again after 200 ms, 400 ms, … (capped at 30 s). */
+const TRANSIENT_RETRY: BackoffOptions = { initialMs: 200, maxMs: 30_000 };
+/**
+ * A dependency that is down: 0.5 s, 1 s, … capped at 15 s, jittered (every consumer of the
+ * cell sees the same outage; they should not all come back in lockstep).
+ */
+const UNAVAILABLE_RETRY: BackoffOptions = { initialMs: 500, maxMs: 15_000, jitter: true };
+/** Publishing a dead letter or running onDeadLetter failed: 0.5 s, 1 s, … capped at 30 s. */
+const DEAD_LETTER_RETRY: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: true };
+const DEFAULT_MAX_ATTEMPTS = 5;
 /** Consumer group session: a member that sends no heartbeat for this long is removed. */
 const SESSION_TIMEOUT_MS = 10_000;
-/** Heartbeat interval, also while a handler is being retried. */
-const HEARTBEAT_EVERY_MS = 1_000;
 /** Long-poll time of a fetch (kafkajs default 5 s, which is also how long stop() could take). */
 const FETCH_MAX_WAIT_MS = 500;
 /** Resolved offsets are committed at least this often while a batch is processed, and at its end. */
 const COMMIT_EVERY_MS = 1_000;
 
+export interface ConsumerSettings {
+  logger: Logger;
+  /** Publishes dead letters (the bus's publisher: one send at a time, PublishError). */
+  publisher: KafkaPublisher;
+  /** Consumer group session timeout (default 10 s; the broker's minimum is 6 s). */
+  sessionTimeoutMs?: number;
+}
+
+/**
+ * A record the consumer is not done with: the step it is at, its runs so far, and when the next
+ * try is due. Its partition is paused until then; the others keep flowing.
+ */
+interface Pending {
+  offset: string;
+  step: 'handle' | 'dead-letter' | 'notify';
+  /** Handler runs so far. */
+  runs: number;
+  transientFailures: number;
+  unavailableFailures: number;
+  /** Consecutive failures of the dead-letter or notify step. */
+  stepFailures: number;
+  dueAt: number;
+  timer?: NodeJS.Timeout;
+  deadLetter?: DeadLetter;
+}
+
+type Decoded =
+  | { message: IncomingMessage; error?: undefined }
+  | { message?: undefined; error: MalformedMessageError };
+
 /**
  * One consumer-group subscription: fetches, runs the handler once per message in order per
- * partition (retrying a failing handler with backoff while heartbeating), commits resolved
- * offsets, and reports a consumer that crashed for good through healthy().
+ * partition, commits resolved offsets, and reports a consumer that crashed for good through
+ * healthy().
+ *
+ * A failing handler never holds up the other partitions: its message's partition is paused
+ * (consumer.pause) until its next try is due and eachBatch returns at once, leaving the record
+ * and the rest of the batch unresolved. kafkajs fetches a paused partition no more, and after
+ * resume from its next offset, which is the first unresolved one (the offset manager's resolved
+ * offset, else the committed one): the same record comes back, nothing after it was skipped,
+ * and the partition's order holds (kafka-event-bus.int.test.ts and faults.int.test.ts check
+ * it). Sleeping inside eachBatch instead would stall every partition of the fetch: kafkajs
+ * processes all batches of one fetch before it fetches again.
+ *
+ * The failure's kind (SubscribeOptions.classify) decides: permanent → dead-lettered at once;
+ * transient → retried with backoff, dead-lettered after maxAttempts runs; unavailable → retried
+ * with capped backoff until it works, never dead-lettered. A record without a valid envelope is
+ * dead-lettered as permanent with 0 attempts. Dead-lettering publishes the original record
+ * (key, value, headers) to deadLetterTopic(topic) with the DEAD_LETTER_HEADERS, then runs
+ * onDeadLetter, then resolves the offset; a step that fails is tried again later the same way,
+ * so nothing is lost. The retry state is in memory: after a restart or a rebalance the message
+ * is handled afresh from its committed offset (handlers are idempotent).
  */
 export async function subscribe(
   kafka: Kafka,
   subscribeOptions: SubscribeOptions,
-  logger: Logger,
+  settings: ConsumerSettings,
   onStop: () => void,
 ): Promise<Subscription> {
-  const { groupId, topics, handler, partitionsConcurrently = 1 } = subscribeOptions;
-  const log = logger.child({ groupId });
+  validate(subscribeOptions);
+  const {
+    groupId,
+    topics,
+    handler,
+    partitionsConcurrently = 1,
+    classify = defaultClassify,
+    maxAttempts = DEFAULT_MAX_ATTEMPTS,
+    onDeadLetter,
+  } = subscribeOptions;
+  const { publisher, sessionTimeoutMs = SESSION_TIMEOUT_MS } = settings;
+  const log = settings.logger.child({ groupId });
+  // Kafka's rule of thumb: a third of the session timeout.
+  const heartbeatEveryMs = Math.min(1_000, Math.floor(sessionTimeoutMs / 3));
   // A fetch waits up to maxWaitTimeInMs for data and stop() waits for that fetch: keep it short
   // (an idle consumer then polls twice a second; data is returned as soon as it arrives).
   const consumer = kafka.consumer({
@@ -44,12 +116,14 @@ export async function subscribe(
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     allowAutoTopicCreation: false, // topics are created by ensureTopics()
     // A crashed member holds its partitions until its session times out (kafkajs default
-    // 30 s): a shorter session lets a restarted instance take over sooner.
-    sessionTimeout: SESSION_TIMEOUT_MS,
-    heartbeatInterval: HEARTBEAT_EVERY_MS,
+    // 30 s): a shorter session lets a restarted instance take over sooner. A handler may run
+    // longer than this: it heartbeats while it runs (withHeartbeats).
+    sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: heartbeatEveryMs,
   });
-  const stopping = new AbortController();
   let crashed = false;
+  const pending = new Map<string, Pending>();
+  const partitionKey = (topic: string, partition: number): string => `${partition}@${topic}`;
 
   consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
     if (restart) {
@@ -59,41 +133,200 @@ export async function subscribe(
       log.error({ err: error }, 'consumer crashed with a non-retriable error and stopped');
     }
   });
+  // A partition taken away by a rebalance: forget its pending record (its new owner starts
+  // afresh) and lift the pause, which kafkajs would otherwise keep should it come back.
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload: { memberAssignment } }) => {
+    for (const [key, entry] of pending) {
+      const [partition, topic] = splitKey(key);
+      if (memberAssignment[topic]?.includes(partition)) continue;
+      clearTimeout(entry.timer);
+      pending.delete(key);
+      consumer.resume([{ topic, partitions: [partition] }]);
+    }
+  });
 
-  // Runs the handler until it succeeds; false if the consumer is stopping or a seek is pending
-  // (isStale). A rebalance that takes the partition away makes heartbeat() throw. Either way
-  // the message stays uncommitted and is delivered again.
-  async function handleWithRetry(
-    message: IncomingMessage,
+  /** Runs work while heartbeating, so that a long handler does not cost the membership. */
+  async function withHeartbeats<T>(payload: EachBatchPayload, work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => {
+      // A rebalance makes it throw: the message is then uncommitted and delivered again.
+      payload.heartbeat().catch((error: unknown) => {
+        log.debug({ err: error }, 'heartbeat while handling failed');
+      });
+    }, heartbeatEveryMs);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Pauses the partition until the pending record's next try is due. */
+  function later(payload: EachBatchPayload, entry: Pending, delayMs: number): 'later' {
+    entry.dueAt = Date.now() + delayMs;
+    clearTimeout(entry.timer);
+    const resume = payload.pause();
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      resume();
+    }, delayMs);
+    return 'later';
+  }
+
+  function classifyFailure(error: unknown): FailureKind {
+    try {
+      const kind = classify(error);
+      if (kind === 'permanent' || kind === 'transient' || kind === 'unavailable') return kind;
+      log.error({ kind }, 'classify returned no failure kind; treating the failure as transient');
+    } catch (classifyError) {
+      log.error({ err: classifyError }, 'classify threw; treating the failure as transient');
+    }
+    return 'transient';
+  }
+
+  async function publishDeadLetter(record: KafkaMessage, deadLetter: DeadLetter): Promise<void> {
+    const { topic, partition, offset } = deadLetter.message;
+    await publisher.sendRecords(
+      [
+        {
+          topic: deadLetterTopic(topic),
+          messages: [
+            {
+              key: record.key,
+              value: record.value,
+              headers: deadLetterHeaders(record.headers, {
+                kind: deadLetter.kind,
+                error: deadLetter.error,
+                origin: { topic, partition, offset },
+                groupId,
+                attempts: deadLetter.attempts,
+                deadLetteredAt: new Date(),
+              }),
+            },
+          ],
+        },
+      ],
+      `dead-lettering ${topic}[${partition}]@${offset}`,
+    );
+  }
+
+  /** Takes the record as far as it can go now: 'done' (resolve it) or 'later' (paused). */
+  async function processRecord(
     payload: EachBatchPayload,
-  ): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await traced(message, handler);
-        return true;
-      } catch (error) {
-        const retryInMs = backoffDelay(attempt, HANDLER_RETRY);
-        log.warn(
-          {
-            err: error,
-            topic: message.topic,
-            partition: message.partition,
-            offset: message.offset,
-            messageId: message.envelope.messageId,
-            attempt,
-            retryInMs,
-          },
-          'message handler failed; retrying the same message',
+    record: KafkaMessage,
+  ): Promise<'done' | 'later'> {
+    const { topic, partition } = payload.batch;
+    const key = partitionKey(topic, partition);
+    let entry = pending.get(key);
+    if (entry && entry.offset !== record.offset) {
+      // Another record of the partition: after a rebalance, a later one (resolved elsewhere)
+      // or an earlier one (a replay from the committed offset). Its pending record, if still
+      // unresolved, comes again and starts afresh.
+      clearTimeout(entry.timer);
+      pending.delete(key);
+      entry = undefined;
+    }
+    // Back before its time (a restarted kafkajs consumer forgets its pauses): wait the rest.
+    if (entry && Date.now() < entry.dueAt) return later(payload, entry, entry.dueAt - Date.now());
+
+    const decoded = decode(topic, partition, record);
+    if (!entry) {
+      entry = {
+        offset: record.offset,
+        step: 'handle',
+        runs: 0,
+        transientFailures: 0,
+        unavailableFailures: 0,
+        stepFailures: 0,
+        dueAt: 0,
+      };
+      pending.set(key, entry);
+      if (decoded.error) {
+        entry.step = 'dead-letter';
+        entry.deadLetter = deadLetterOf(record, { topic, partition, groupId }, 'permanent', {
+          error: decoded.error,
+          attempts: 0,
+        });
+        log.error(
+          { err: decoded.error, topic, partition, offset: record.offset },
+          'a record without a valid envelope; dead-lettering it',
         );
-        for (let waited = 0; waited < retryInMs; waited += HEARTBEAT_EVERY_MS) {
-          await sleep(Math.min(HEARTBEAT_EVERY_MS, retryInMs - waited), undefined, {
-            signal: stopping.signal,
-          }).catch(() => undefined); // aborted by stop()
-          if (!payload.isRunning() || payload.isStale()) return false;
-          await payload.heartbeat(); // still alive: keep the partition
-        }
       }
     }
+
+    if (entry.step === 'handle' && decoded.message) {
+      const message = decoded.message;
+      entry.runs += 1;
+      let failure: unknown;
+      try {
+        await withHeartbeats(payload, () => traced(message, handler));
+        pending.delete(key);
+        return 'done';
+      } catch (error) {
+        failure = error;
+      }
+      const kind = classifyFailure(failure);
+      const context = {
+        err: failure,
+        topic,
+        partition,
+        offset: record.offset,
+        messageId: message.envelope.messageId,
+        kind,
+        attempt: entry.runs,
+      };
+      if (kind === 'unavailable') {
+        entry.unavailableFailures += 1;
+        const retryInMs = backoffDelay(entry.unavailableFailures, UNAVAILABLE_RETRY);
+        log.warn({ ...context, retryInMs }, 'message handler failed (unavailable); retrying later');
+        return later(payload, entry, retryInMs);
+      }
+      if (kind === 'transient') entry.transientFailures += 1;
+      if (kind === 'transient' && entry.transientFailures < maxAttempts) {
+        const retryInMs = backoffDelay(entry.transientFailures, TRANSIENT_RETRY);
+        log.warn({ ...context, retryInMs, maxAttempts }, 'message handler failed; retrying later');
+        return later(payload, entry, retryInMs);
+      }
+      log.error({ ...context, maxAttempts }, 'message handler failed; dead-lettering the message');
+      entry.step = 'dead-letter';
+      entry.deadLetter = deadLetterOf(record, { topic, partition, groupId }, kind, {
+        error: failure,
+        attempts: entry.runs,
+        envelope: message.envelope,
+      });
+    }
+
+    const deadLetter = entry.deadLetter;
+    if (!deadLetter) throw new Error('a pending record past its handler has no dead letter'); // a bug
+    if (entry.step === 'dead-letter') {
+      try {
+        await withHeartbeats(payload, () => publishDeadLetter(record, deadLetter));
+        entry.step = 'notify';
+        entry.stepFailures = 0;
+      } catch (error) {
+        entry.stepFailures += 1;
+        const retryInMs = backoffDelay(entry.stepFailures, DEAD_LETTER_RETRY);
+        log.error(
+          { err: error, topic, partition, offset: record.offset, retryInMs },
+          'publishing a dead letter failed; trying again later',
+        );
+        return later(payload, entry, retryInMs);
+      }
+    }
+    if (onDeadLetter) {
+      try {
+        await withHeartbeats(payload, () => onDeadLetter(deadLetter));
+      } catch (error) {
+        entry.stepFailures += 1;
+        const retryInMs = backoffDelay(entry.stepFailures, DEAD_LETTER_RETRY);
+        log.error(
+          { err: error, topic, partition, offset: record.offset, retryInMs },
+          'onDeadLetter failed; trying again later',
+        );
+        return later(payload, entry, retryInMs);
+      }
+    }
+    pending.delete(key);
+    return 'done';
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -117,8 +350,9 @@ export async function subscribe(
       for (const record of payload.batch.messages) {
         // Stopping, or a seek is pending: leave the rest unresolved (delivered again).
         if (!payload.isRunning() || payload.isStale()) return;
-        const message = decode(topic, partition, record, log);
-        if (message && !(await handleWithRetry(message, payload))) return;
+        // 'later': the partition is paused; the record and the rest of the batch stay
+        // unresolved and are fetched again from this record once it is resumed.
+        if ((await processRecord(payload, record)) === 'later') return;
         payload.resolveOffset(record.offset);
         uncommitted = record.offset;
         if (Date.now() - lastCommit >= COMMIT_EVERY_MS) {
@@ -151,41 +385,121 @@ export async function subscribe(
   let stopped: Promise<void> | undefined;
   return {
     healthy: () => !crashed,
+    lag: () => groupLag(kafka, groupId, topics),
     stop: () =>
       (stopped ??= (async () => {
-        stopping.abort(); // cut a handler retry's backoff short
+        for (const entry of pending.values()) clearTimeout(entry.timer); // paused stays paused
         await consumer.stop(); // stops fetching; waits for the batch in hand, which commits what it handled
         await consumer.disconnect(); // leaves the group: partitions move at once
+        for (const entry of pending.values()) clearTimeout(entry.timer); // set meanwhile
+        pending.clear();
         onStop();
         log.info('unsubscribed');
       })()),
   };
 }
 
-/** A Kafka record → IncomingMessage, or undefined (logged) if it carries no valid envelope. */
-function decode(
-  topic: string,
-  partition: number,
-  record: KafkaMessage,
-  log: Logger,
-): IncomingMessage | undefined {
+function splitKey(key: string): [number, string] {
+  const at = key.indexOf('@');
+  return [Number(key.slice(0, at)), key.slice(at + 1)];
+}
+
+function defaultClassify(error: unknown): FailureKind {
+  return error instanceof PermanentMessageError ? 'permanent' : 'transient';
+}
+
+function validate(options: SubscribeOptions): void {
+  const { groupId, topics, partitionsConcurrently, maxAttempts } = options;
+  if (typeof groupId !== 'string' || groupId === '') {
+    throw new TypeError('subscribe: groupId must be a non-empty string');
+  }
+  if (
+    !Array.isArray(topics) ||
+    topics.length === 0 ||
+    topics.some((t) => typeof t !== 'string' || t === '')
+  ) {
+    throw new TypeError('subscribe: topics must be a non-empty list of topic names');
+  }
+  const positive = (value: number | undefined): boolean =>
+    value === undefined || (Number.isSafeInteger(value) && value >= 1);
+  if (!positive(partitionsConcurrently)) {
+    throw new RangeError('subscribe: partitionsConcurrently must be an integer ≥ 1');
+  }
+  if (!positive(maxAttempts)) throw new RangeError('subscribe: maxAttempts must be an integer ≥ 1');
+}
+
+/** A Kafka record → IncomingMessage, or the reason it carries no valid envelope. */
+function decode(topic: string, partition: number, record: KafkaMessage): Decoded {
   try {
     return {
-      topic,
-      partition,
-      offset: record.offset,
-      key: record.key?.toString('utf8') ?? '',
-      envelope: envelopeFromHeaders(record.headers),
-      payload: record.value ?? Buffer.alloc(0),
+      message: {
+        topic,
+        partition,
+        offset: record.offset,
+        key: record.key?.toString('utf8') ?? '',
+        envelope: envelopeFromHeaders(record.headers),
+        payload: record.value ?? Buffer.alloc(0),
+      },
     };
   } catch (error) {
     if (!(error instanceof MalformedMessageError)) throw error;
-    // It can never be processed, so it is skipped (committed). A dead-letter topic goes here.
-    log.error(
-      { err: error, topic, partition, offset: record.offset },
-      'skipping a message without envelope',
-    );
-    return undefined;
+    return { error };
+  }
+}
+
+function deadLetterOf(
+  record: KafkaMessage,
+  origin: { topic: string; partition: number; groupId: string },
+  kind: DeadLetter['kind'],
+  last: { error: unknown; attempts: number; envelope?: Envelope },
+): DeadLetter {
+  const { error, attempts, envelope } = last;
+  return {
+    message: {
+      topic: origin.topic,
+      partition: origin.partition,
+      offset: record.offset,
+      key: record.key?.toString('utf8') ?? '',
+      envelope,
+      payload: record.value ?? Buffer.alloc(0),
+    },
+    groupId: origin.groupId,
+    kind,
+    error:
+      error instanceof Error
+        ? { name: error.name, message: error.message }
+        : { name: typeof error, message: String(error) },
+    attempts,
+  };
+}
+
+/** Per partition of the topics: the group's committed offset, the log end, and the lag. */
+async function groupLag(kafka: Kafka, groupId: string, topics: string[]): Promise<PartitionLag[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics });
+    const lags: PartitionLag[] = [];
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const ofTopic = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const { partition, high, low } of ends) {
+        const offset = ofTopic.find((p) => p.partition === partition)?.offset;
+        const next = offset === undefined || BigInt(offset) < 0n ? undefined : offset;
+        // Without a committed offset the group starts at the log's beginning (fromBeginning).
+        const lag = BigInt(high) - BigInt(next ?? low);
+        lags.push({
+          topic,
+          partition,
+          committed: next,
+          logEnd: high,
+          lag: Number(lag > 0n ? lag : 0n),
+        });
+      }
+    }
+    return lags.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  } finally {
+    await admin.disconnect();
   }
 }
 

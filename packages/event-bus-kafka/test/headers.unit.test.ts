@@ -6,6 +6,12 @@ import {
   envelopeFromHeaders,
   envelopeToHeaders,
 } from '../src/index.js';
+import {
+  DEAD_LETTER_HEADERS,
+  deadLetterHeaders,
+  headerText,
+  withoutDeadLetterHeaders,
+} from '../src/headers.js';
 
 const full: Envelope = {
   messageId: '0190a1b2-0000-7000-8000-000000000001',
@@ -66,5 +72,42 @@ describe('envelope headers', () => {
     expect(() => envelopeFromHeaders(headers)).toThrow(MalformedMessageError);
     expect(() => envelopeFromHeaders(headers)).toThrow('message-id, message-type');
     expect(() => envelopeFromHeaders(undefined)).toThrow(MalformedMessageError);
+  });
+});
+
+describe('dead-letter headers', () => {
+  const facts = {
+    kind: 'transient' as const,
+    error: { name: 'Error', message: 'x'.repeat(1_500) },
+    origin: { topic: 'cell-1.inventory.commands', partition: 3, offset: '42' },
+    groupId: 'cell-1.inventory',
+    attempts: 5,
+    deadLetteredAt: new Date('2026-01-02T03:04:05.000Z'),
+  };
+
+  it('keep the original headers, add the error and origin, and a redrive gets the original back', () => {
+    const original = { 'message-id': Buffer.from('m-1'), 'x-extra': ['a', 'b'] };
+    const headers = deadLetterHeaders(original, facts);
+    expect(headers).toMatchObject({
+      'message-id': Buffer.from('m-1'),
+      'x-extra': ['a', 'b'],
+      [DEAD_LETTER_HEADERS.kind]: 'transient',
+      [DEAD_LETTER_HEADERS.errorName]: 'Error',
+      [DEAD_LETTER_HEADERS.originTopic]: 'cell-1.inventory.commands',
+      [DEAD_LETTER_HEADERS.originPartition]: '3',
+      [DEAD_LETTER_HEADERS.originOffset]: '42',
+      [DEAD_LETTER_HEADERS.groupId]: 'cell-1.inventory',
+      [DEAD_LETTER_HEADERS.attempts]: '5',
+      [DEAD_LETTER_HEADERS.deadLetteredAt]: '2026-01-02T03:04:05.000Z',
+    });
+    expect(headerText(headers, DEAD_LETTER_HEADERS.errorMessage)).toHaveLength(1_001); // cut, with …
+    expect(withoutDeadLetterHeaders(headers)).toEqual(original);
+  });
+
+  it('replace the dead-letter headers of an earlier dead-lettering', () => {
+    const first = deadLetterHeaders({ 'message-id': 'm-1' }, facts);
+    const again = deadLetterHeaders(first, { ...facts, kind: 'permanent', attempts: 1 });
+    expect(headerText(again, DEAD_LETTER_HEADERS.kind)).toBe('permanent');
+    expect(headerText(again, DEAD_LETTER_HEADERS.attempts)).toBe('1');
   });
 });

@@ -90,7 +90,9 @@ export interface SubscribeOptions {
   topics: string[];
   /**
    * Called once per message, in order per partition. The offset is committed only after it
-   * resolves; if it throws, the same message is retried with backoff (handlers must be idempotent).
+   * resolves; if it throws, the failure's kind (`classify`) decides: the same message is retried
+   * with backoff (handlers must be idempotent) or dead-lettered. A partition whose message waits
+   * for its next try does not hold up the others.
    */
   handler: MessageHandler;
   /** Partitions processed concurrently (default 1). */
@@ -106,9 +108,23 @@ export interface SubscribeOptions {
   onDeadLetter?: (deadLetter: DeadLetter) => Promise<void>;
 }
 
+/** How far a consumer group is behind on one partition. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** The group's committed offset (the next one it reads); undefined if it has committed none. */
+  committed: string | undefined;
+  /** The partition's log end offset (the offset the next record appended gets). */
+  logEnd: string;
+  /** Records not yet consumed: logEnd − committed (from the log's start when none committed). */
+  lag: number;
+}
+
 export interface Subscription {
   /** False once the consumer has stopped on a non-retriable error (it will not resume by itself). */
   healthy(): boolean;
+  /** The group's lag on every partition of its topics, read from the broker. */
+  lag(): Promise<PartitionLag[]>;
   /** Stops fetching, waits for the message in hand, commits, and leaves the group. */
   stop(): Promise<void>;
 }

@@ -30,7 +30,10 @@ export interface DeployableSpec {
   readonly infra: readonly ('postgres' | 'kafka' | 'redis')[];
   /** A sidecar runs beside this deployable and shares a volume with it. */
   readonly sidecarOf?: string;
-  /** Cell services: the topics it owns (<cell>.<service>.<topic>) and the one it consumes. */
+  /**
+   * Cell services: the topics it owns (<cell>.<service>.<topic>) and the one it consumes (whose
+   * dead-letter topic, <topic>.dead-letters, @bulkhead/cell adds to the cell's topics).
+   */
   readonly topics?: readonly string[];
   readonly consumes?: string;
 }
