@@ -277,7 +277,7 @@ describe('inventory app', () => {
     expect(reserved.rows[0]?.units).toBe(5);
   });
 
-  it('skips messages of unknown type and malformed commands, and carries on', async () => {
+  it('answers unknown, undecodable and mismatched commands with CommandFailed, and carries on', async () => {
     const orderId = randomUUID();
     const unknownType = {
       ...command(M.ReleaseStock, { orderId }, { tenantId, messageId: randomUUID() }),
@@ -299,12 +299,47 @@ describe('inventory app', () => {
       wrongOrder,
       command(M.ReleaseStock, { orderId }, { tenantId, messageId: releaseId }),
     ]);
-    await saga.replyTo(releaseId);
-    for (const skipped of [unknownType, notDecodable, wrongOrder]) {
-      expect(saga.replies.some((reply) => reply.envelope.causationId === skipped.messageId)).toBe(
-        false,
-      );
+    expect((await saga.replyTo(releaseId)).envelope.type).toBe(M.StockReleased.typeName);
+    for (const failed of [unknownType, notDecodable, wrongOrder]) {
+      const answer = await saga.replyTo(failed.messageId!);
+      expect(answer.envelope).toMatchObject({
+        type: M.CommandFailed.typeName,
+        correlationId: orderId,
+      });
+      expect(M.CommandFailed.decode(answer.payload)).toMatchObject({
+        orderId,
+        commandType: failed.type,
+        failure: 'permanent',
+      });
     }
+  });
+
+  it('a release before its reservation is remembered: the late ReserveStock reserves nothing', async () => {
+    const sku = await stocked(5);
+    const orderId = randomUUID();
+    const release = await saga.replyTo(
+      await saga.send(command(M.ReleaseStock, { orderId }, { tenantId })),
+    );
+    expect(release.envelope.type).toBe(M.StockReleased.typeName);
+    const late = await saga.replyTo(await saga.send(reserve(orderId, [{ sku, quantity: 2 }])));
+    expect(late.envelope.type).toBe(M.StockReservationFailed.typeName);
+    expect(M.StockReservationFailed.decode(late.payload).failure).toBe(
+      ReservationFailure.RESERVATION_FAILURE_CANCELLED,
+    );
+    expect(await product(sku)).toMatchObject({ available: 5, reserved: 0 });
+  });
+
+  it('refuses to commit what was released: CommandFailed, stock unchanged', async () => {
+    const sku = await stocked(5);
+    const orderId = randomUUID();
+    await saga.replyTo(await saga.send(reserve(orderId, [{ sku, quantity: 2 }])));
+    await saga.replyTo(await saga.send(command(M.ReleaseStock, { orderId }, { tenantId })));
+    const commit = await saga.replyTo(
+      await saga.send(command(M.CommitStock, { orderId }, { tenantId })),
+    );
+    expect(commit.envelope.type).toBe(M.CommandFailed.typeName);
+    expect(M.CommandFailed.decode(commit.payload).error).toContain('released');
+    expect(await product(sku)).toMatchObject({ available: 5, reserved: 0 });
   });
 });
 

@@ -109,7 +109,7 @@ describe('payments app', () => {
     expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_CAPTURED);
   });
 
-  it('voids an authorized payment; voiding nothing still replies PaymentVoided', async () => {
+  it('voids an authorized payment; a void before any payment is remembered and refuses it later', async () => {
     const orderId = randomUUID();
     await authorized(orderId);
     const reply = await saga.replyTo(await saga.send(voidPayment(orderId)));
@@ -117,23 +117,45 @@ describe('payments app', () => {
     expect(M.PaymentVoided.decode(reply.payload)).toEqual({ orderId });
     expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_VOIDED);
 
-    const nothing = randomUUID();
-    const empty = await saga.replyTo(await saga.send(voidPayment(nothing)));
-    expect(empty.envelope.type).toBe(M.PaymentVoided.typeName);
-    expect((await grpcError(payment(nothing))).code).toBe(Status.NOT_FOUND);
+    // The void overtook the authorization (the saga gave up, then the command came after all).
+    const first = randomUUID();
+    const voided = await saga.replyTo(await saga.send(voidPayment(first)));
+    expect(voided.envelope.type).toBe(M.PaymentVoided.typeName);
+    expect(await payment(first)).toMatchObject({
+      status: PaymentStatus.PAYMENT_STATUS_VOIDED,
+      amountCents: 0,
+    });
+    const late = await saga.replyTo(await saga.send(authorize(first, 'tok_visa', 4200)));
+    expect(late.envelope.type).toBe(M.PaymentDeclined.typeName);
+    expect(M.PaymentDeclined.decode(late.payload).declineCode).toBe('voided');
+    expect(await payment(first)).toMatchObject({
+      status: PaymentStatus.PAYMENT_STATUS_VOIDED,
+      amountCents: 0,
+    });
   });
 
-  it('refuses to capture a voided payment: no reply, status unchanged', async () => {
+  it('refuses to capture a voided payment: CommandFailed, status unchanged', async () => {
     const orderId = randomUUID();
     await authorized(orderId);
     await saga.replyTo(await saga.send(voidPayment(orderId)));
-    const refused = randomUUID();
-    const marker = randomUUID();
-    // The capture, then a marker on the same key: once the marker is answered, so was the capture.
-    await saga.sendBatch([capture(orderId, refused), voidPayment(orderId, marker)]);
-    await saga.replyTo(marker);
-    expect(saga.replies.some((reply) => reply.envelope.causationId === refused)).toBe(false);
+    const answer = await saga.replyTo(await saga.send(capture(orderId)));
+    expect(answer.envelope.type).toBe(M.CommandFailed.typeName);
+    expect(M.CommandFailed.decode(answer.payload)).toMatchObject({
+      orderId,
+      commandType: M.CapturePayment.typeName,
+      failure: 'permanent',
+    });
     expect((await payment(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_VOIDED);
+  });
+
+  it('authorizes a zero amount (a free order) like any other', async () => {
+    const orderId = randomUUID();
+    const answer = await saga.replyTo(await saga.send(authorize(orderId, 'tok_visa', 0)));
+    expect(answer.envelope.type).toBe(M.PaymentAuthorized.typeName);
+    expect(await payment(orderId)).toMatchObject({
+      status: PaymentStatus.PAYMENT_STATUS_AUTHORIZED,
+      amountCents: 0,
+    });
   });
 
   it('handles the same message delivered twice once: one effect, one reply', async () => {
