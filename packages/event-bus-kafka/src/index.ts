@@ -1,9 +1,9 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory, type KafkaConfig } from 'kafkajs';
 import type { EventBus, Subscription } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { subscribe } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
-import { createPublisher } from './producer.js';
+import { createPublisher, publisherClient } from './producer.js';
 import { ensureTopics } from './topics.js';
 
 export {
@@ -18,11 +18,17 @@ export interface KafkaEventBusOptions {
   brokers: string[];
   logger: Logger;
   /**
-   * Upper bound for one publish(), connecting included (default 10 s). The idempotent producer
-   * retries for as long as the broker is down; past this bound publish() rejects so that the
-   * caller (the outbox relay) can retry later.
+   * Upper bound for one publish(), waiting for an earlier send and connecting included (default
+   * 10 s). Past it publish() rejects with PublishError('unavailable') so that the caller (the
+   * outbox relay) can retry later; the send itself may still land (producer.ts).
    */
   publishTimeoutMs?: number;
+}
+
+/** Seams for this package's own tests, not for services. */
+export interface KafkaEventBusInternals {
+  /** kafkajs's socket factory for every client of the bus (a test routes them through a proxy). */
+  socketFactory?: ISocketFactory;
 }
 
 /**
@@ -30,15 +36,24 @@ export interface KafkaEventBusOptions {
  * with retries and offset commits (consumer.ts), topic creation (topics.ts) and the envelope in
  * headers (headers.ts). Nothing outside this package imports kafkajs.
  */
-export function createKafkaEventBus(options: KafkaEventBusOptions): EventBus {
+export function createKafkaEventBus(
+  options: KafkaEventBusOptions,
+  internals: KafkaEventBusInternals = {},
+): EventBus {
   const { logger, publishTimeoutMs = 10_000 } = options;
-  const kafka = new Kafka({
+  const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
-  });
-  const publisher = createPublisher(kafka, publishTimeoutMs);
+    ...(internals.socketFactory ? { socketFactory: internals.socketFactory } : {}),
+  };
+  const kafka = new Kafka(config);
+  const publisher = createPublisher(
+    publisherClient(config, publishTimeoutMs),
+    publishTimeoutMs,
+    logger,
+  );
   const subscriptions = new Set<Subscription>();
 
   return {

@@ -4,7 +4,8 @@ import type { Logger } from '@bulkhead/logger';
 /**
  * Errors kafkajs logs at ERROR although it retries them itself and they are part of normal life
  * (a fresh broker loading its internal topics, a coordinator moving, a group rebalancing,
- * back-to-back transactions). Logged at debug so that real errors stand out.
+ * back-to-back transactions), and one warning that is expected. Logged at debug so that real
+ * errors stand out.
  */
 const NOISY_RETRIABLE = [
   "The coordinator is loading and hence can't process requests", // GROUP_LOAD_IN_PROGRESS
@@ -14,6 +15,9 @@ const NOISY_RETRIABLE = [
   'There is no leader for this topic-partition', // LEADER_NOT_AVAILABLE (just after creation)
   'This server does not host this topic-partition', // UNKNOWN_TOPIC_OR_PARTITION (just created)
   'Topic creation errors', // TOPIC_ALREADY_EXISTS when services of a cell create its topics at once
+  // Warned once per producer: its retries are bounded on purpose and a producer that failed a
+  // send is never reused, which is what keeps the guarantee (producer.ts).
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
 ];
 
 export function isNoisyRetriable(entry: LogEntry): boolean {
