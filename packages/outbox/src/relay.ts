@@ -66,9 +66,8 @@ export interface OutboxRow {
   attempts: number;
 }
 
-/** What a round did: rows published, whether more may be waiting, the failure that ended it. */
+/** What a round left: whether more rows may be waiting, and the failure that ended it. */
 interface RoundOutcome {
-  published: number;
   more: boolean;
   /** The broker became unavailable during the round: what was done so far is committed. */
   failure?: unknown;
@@ -89,6 +88,17 @@ const SELECT_ROUND = `
    ORDER BY o.seq
    LIMIT $1
      FOR UPDATE OF o`;
+
+/**
+ * The rows a round publishes in one call: a row rejected before on its own (so that a batch is
+ * never rejected twice for it), else the rows up to the first such row. The rest of the rows
+ * are the next round's, at once.
+ */
+function nextBatch(rows: OutboxRow[]): OutboxRow[] {
+  if ((rows[0]?.attempts ?? 0) > 0) return rows.slice(0, 1);
+  const suspect = rows.findIndex((row) => row.attempts > 0);
+  return suspect === -1 ? rows : rows.slice(0, suspect);
+}
 
 const isRejected = (error: unknown): error is PublishError =>
   error instanceof PublishError && error.kind === 'rejected';
@@ -208,14 +218,14 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         if (!isRejected(error)) {
           // Unavailable now: keep what is known (sent rows, counted attempts) and back off.
           await markSent(tx, sent);
-          return { published: sent.length, more: true, failure: error };
+          return { more: true, failure: error };
         }
         blocked.add(orderKey(row));
         await recordRejection(tx, row, error);
       }
     }
     await markSent(tx, sent);
-    return { published: sent.length, more: true };
+    return { more: true };
   }
 
   /** One round in one transaction. */
@@ -226,18 +236,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         [RELAY_LOCK_KEY],
       );
       // Another relay is publishing; it keeps going until no rows are left.
-      if (!lock.rows[0]?.locked) return { published: 0, more: false };
+      if (!lock.rows[0]?.locked) return { more: false };
       // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
       // publish them a second time.
       const { rows } = await tx.query<OutboxRow>(SELECT_ROUND, [batchSize]);
-      if (rows.length === 0) return { published: 0, more: false };
-      // A row rejected before is published on its own, so that a batch is never rejected twice
-      // for it; the rows before it go as one batch. The rest is the next round's, at once.
-      const firstSuspect = rows.findIndex((row) => row.attempts > 0);
-      const batch = rows.slice(
-        0,
-        firstSuspect === 0 ? 1 : firstSuspect === -1 ? undefined : firstSuspect,
-      );
+      if (rows.length === 0) return { more: false };
+      const batch = nextBatch(rows);
       const more = batch.length < rows.length || rows.length === batchSize;
       try {
         // Each message carries the trace context of the transaction that enqueued it in its
@@ -248,7 +252,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         if (!isRejected(error)) throw error;
         if (batch.length === 1 && batch[0]) {
           await recordRejection(tx, batch[0], error);
-          return { published: 0, more: true };
+          return { more: true };
         }
         logger.warn(
           { err: error, rows: batch.length },
@@ -257,7 +261,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         return publishOneByOne(tx, batch);
       }
       await markSent(tx, batch);
-      return { published: batch.length, more };
+      return { more };
     });
   }
 
@@ -269,7 +273,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         outcome = await publishRound();
       } catch (error) {
         // Rolled back: the rows stay unsent and are published by a later round.
-        outcome = { published: 0, more: true, failure: error };
+        outcome = { more: true, failure: error };
       }
       if (outcome.failure === undefined) {
         failures = 0;
