@@ -5,17 +5,19 @@
 #   make kind-up / kind-test / kind-down   the platform on a real kind cluster (docs/deploy.md)
 #   make load SCENARIO=x [RATE=n DURATION=d]   one k6 scenario against the local stack (load-tests/)
 #   make bench-overload [CAPACITY=n LEVEL=60s RECOVERY=120s]   the overload benchmark (load-tests/)
+#   make relay-outage [MINUTES=n]   the outbox relay through a Kafka outage of n minutes (default 10)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 	@echo "make images | kind-up | kind-test | kind-down | kind-token"
 	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc [RATE=n DURATION=d] | bench-overload [CAPACITY=n]"
+	@echo "make relay-outage [MINUTES=n]"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -64,6 +66,18 @@ chart-render: build
 	@node packages/manifest/dist/chart-facts.js write
 	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas
 	@BULKHEAD_UPDATE_RENDERED=1 pnpm exec vitest run --project chart
+
+# The outbox relay through a Kafka outage of MINUTES (default 10) on a broker of the test's own
+# (packages/outbox/test/relay-outage.int.test.ts; `make test` runs it with 2 minutes). Needs the
+# infra (PostgreSQL); prints the heap samples and the drain time, the whole log in .data/.
+MINUTES ?= 10
+relay-outage: build
+	@log="$${BULKHEAD_DATA_DIR:-.data}/logs/relay-outage.log"; mkdir -p "$${log%/*}"; \
+	echo "[bulkhead] outbox relay through a $(MINUTES)-minute Kafka outage (log: $$log)"; \
+	BULKHEAD_RELAY_OUTAGE_SECONDS=$$(( $(MINUTES) * 60 )) BULKHEAD_TEST_LOG_LEVEL=info \
+	  pnpm exec vitest run --project integration packages/outbox/test/relay-outage.int.test.ts \
+	  >"$$log" 2>&1; rc=$$?; \
+	grep -E '"msg":"(outage over|consumed)"|Tests ' "$$log"; exit $$rc
 
 # Container images of every deployable (online, or offline from Debian + npm + Maven): infra/images/.
 images:

@@ -21,8 +21,9 @@ fi
 REDIS_DIR="$DATA_DIR/redis"
 KAFKA_DIR="$DATA_DIR/kafka"
 KAFKA_LOG="$LOG_DIR/kafka.log"
-# Lean JVM flags from shared/notes/kafka.md (3.5 s start, ~300 MB RSS).
-read -r -a KAFKA_JVM_OPTS <<<"${BULKHEAD_KAFKA_JVM_OPTS:--Xms64m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=48m -XX:MaxMetaspaceSize=128m -XX:MaxDirectMemorySize=128m}"
+# Lean JVM flags from shared/notes/kafka.md (3.5 s start, ~300 MB RSS), one line in
+# infra/local/kafka/jvm.options (the private brokers of @bulkhead/testkit use it too).
+read -r -a KAFKA_JVM_OPTS <<<"${BULKHEAD_KAFKA_JVM_OPTS:-$(<"$BULKHEAD_LOCAL_DIR/kafka/jvm.options")}"
 
 # postgres refuses to run as root: as root, run its commands as user postgres
 # (from /, since our cwd may not be readable by it).
@@ -169,56 +170,16 @@ redis_ready() { [[ $(redis-cli -h 127.0.0.1 -p "$BULKHEAD_REDIS_PORT" ping 2>/de
 
 # --- Kafka ------------------------------------------------------------------
 
+# server.properties from its template (infra/local/kafka/server.properties, shared with the
+# private brokers of @bulkhead/testkit); logging from infra/local/kafka/log4j2.properties.
+KAFKA_LOG4J="$BULKHEAD_LOCAL_DIR/kafka/log4j2.properties"
 kafka_write_config() {
-  local p=$BULKHEAD_KAFKA_PORT cp=$BULKHEAD_KAFKA_CONTROLLER_PORT
-  cat >"$KAFKA_DIR/server.properties" <<EOF
-# Written by infra/local/infra.sh on every start: edit it there.
-# Single-node KRaft (broker + controller) on loopback.
-process.roles=broker,controller
-node.id=1
-listeners=PLAINTEXT://127.0.0.1:$p,CONTROLLER://127.0.0.1:$cp
-advertised.listeners=PLAINTEXT://127.0.0.1:$p
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-controller.quorum.bootstrap.servers=127.0.0.1:$cp
-log.dirs=$KAFKA_DIR/data
-
-# Topics are created explicitly by the services.
-auto.create.topics.enable=false
-num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-
-# Replication factor 1 everywhere, or groups/transactions never get a coordinator.
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-# No 3 s wait on the first consumer-group join.
-group.initial.rebalance.delay.ms=0
-
-# Small dev box: short retention, 64 MB segments, and a 32 MB (not 128 MB)
-# log-cleaner map, allocated on the heap at start (the heap is 256 MB).
-log.retention.hours=24
-log.segment.bytes=67108864
-log.cleaner.dedupe.buffer.size=33554432
-EOF
-  cat >"$KAFKA_DIR/log4j2.properties" <<'EOF'
-# Written by infra/local/infra.sh. Root at WARN; KafkaRaftServer at INFO for
-# the "Kafka Server started" readiness line.
-status = warn
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRefs = stdout
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.raftserver.name = kafka.server.KafkaRaftServer
-logger.raftserver.level = INFO
-EOF
+  local t
+  t=$(<"$BULKHEAD_LOCAL_DIR/kafka/server.properties")
+  t=${t//@BROKER_PORT@/$BULKHEAD_KAFKA_PORT}
+  t=${t//@CONTROLLER_PORT@/$BULKHEAD_KAFKA_CONTROLLER_PORT}
+  t=${t//@LOG_DIRS@/$KAFKA_DIR/data}
+  printf '%s\n' "$t" >"$KAFKA_DIR/server.properties"
 }
 
 # Format the storage once (single-node quorum, --standalone).
@@ -233,7 +194,7 @@ kafka_format_once() {
   log "formatting Kafka storage (cluster id $id)"
   rm -rf "$KAFKA_DIR/data"
   java -Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-    -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -cp "$KAFKA_HOME/libs/*" \
+    -Dlog4j2.configurationFile="$KAFKA_LOG4J" -cp "$KAFKA_HOME/libs/*" \
     kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" --standalone \
     >"$LOG_DIR/kafka-format.log" 2>&1 || die "kafka storage format failed (see $LOG_DIR/kafka-format.log)"
   printf '%s\n' "$BULKHEAD_KAFKA_CONTROLLER_PORT" >"$KAFKA_DIR/formatted-controller-port"
@@ -257,7 +218,7 @@ start_kafka() {
   log "starting kafka on 127.0.0.1:$BULKHEAD_KAFKA_PORT (controller $BULKHEAD_KAFKA_CONTROLLER_PORT)"
   start_bg kafka "broker:$BULKHEAD_KAFKA_PORT controller:$BULKHEAD_KAFKA_CONTROLLER_PORT" \
     java "${KAFKA_JVM_OPTS[@]}" -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
+    -Dlog4j2.configurationFile="$KAFKA_LOG4J" \
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_DIR/server.properties"
   KAFKA_STARTED=1
 }

@@ -7,12 +7,14 @@ export {
   type OutboxMessage,
   type TraceContextSource,
 } from './enqueue.js';
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './relay.js';
 export {
-  createOutboxRelay,
+  outboxState,
   purgeSent,
-  type OutboxRelay,
-  type OutboxRelayOptions,
-} from './relay.js';
+  requeueParked,
+  type OutboxState,
+  type RequeueFilter,
+} from './maintenance.js';
 
 /** The outbox table; apply with migrate() from @bulkhead/db next to the service's own sets. */
 export const outboxMigrations: MigrationSet = {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listen, withTransaction, type Listener, type Pool, type Queryable } from '@bulkhead/db';
-import { backoffDelay } from '@bulkhead/backoff';
-import type { EventBus, OutgoingMessage } from '@bulkhead/event-bus';
+import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
+import { PublishError, type EventBus, type OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { OUTBOX_CHANNEL } from './enqueue.js';
 
@@ -11,8 +11,18 @@ import { OUTBOX_CHANNEL } from './enqueue.js';
  */
 const RELAY_LOCK_KEY = 0x6f7574626f78; // "outbox" in ASCII
 
-/** Publish failures are retried after 100 ms, 200 ms, … capped at 5 s. */
-const RETRY = { initialMs: 100, maxMs: 5_000 };
+/**
+ * A round that could not publish (the broker unavailable, the database down) is retried after
+ * 100 ms, 200 ms, … capped at 5 s. Nothing is counted against the rows.
+ */
+const RETRY: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+
+/** Rejected rows: 5 attempts, 2 s, 4 s, 8 s, 16 s apart (parked about 30 s after the first). */
+const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_ATTEMPT_RETRY: BackoffOptions = { initialMs: 2_000, maxMs: 60_000 };
+
+/** The stored last error of a row is cut to this many characters. */
+const MAX_ERROR_LENGTH = 2_000;
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -22,6 +32,13 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (e.g. the LISTEN connection is down). Default 1 s. */
   pollIntervalMs?: number;
+  /**
+   * Publishes of a row the broker rejects (PublishError kind 'rejected') before the row is
+   * parked. Default 5.
+   */
+  maxAttempts?: number;
+  /** The wait before attempt n + 1 of a rejected row: backoffDelay(n). Default 2 s … 60 s. */
+  attemptRetry?: BackoffOptions;
 }
 
 export interface OutboxRelay {
@@ -45,14 +62,82 @@ export interface OutboxRow {
   traceparent: string | null;
   tracestate: string | null;
   created_at: Date;
+  /** Failed publishes the broker rejected (0 for a row never tried, or requeued). */
+  attempts: number;
+}
+
+/** What a round left: whether more rows may be waiting, and the failure that ended it. */
+interface RoundOutcome {
+  more: boolean;
+  /** The broker became unavailable during the round: what was done so far is committed. */
+  failure?: unknown;
+}
+
+/** The rows a round may take: neither sent nor parked, nor behind a row of their key in backoff. */
+const SELECT_ROUND = `
+  SELECT o.seq, o.message_id, o.topic, o.message_key, o.message_type, o.payload, o.tenant_id,
+         o.cell_id, o.correlation_id, o.causation_id, o.traceparent, o.tracestate, o.created_at,
+         o.attempts
+    FROM outbox o
+   WHERE o.sent_at IS NULL AND o.parked_at IS NULL
+     AND NOT EXISTS (
+           SELECT 1 FROM outbox r
+            WHERE r.next_attempt_at IS NOT NULL AND r.sent_at IS NULL AND r.parked_at IS NULL
+              AND r.topic = o.topic AND r.message_key = o.message_key AND r.seq <= o.seq
+              AND r.next_attempt_at > now())
+   ORDER BY o.seq
+   LIMIT $1
+     FOR UPDATE OF o`;
+
+/**
+ * The rows a round publishes in one call: a row rejected before on its own (so that a batch is
+ * never rejected twice for it), else the rows up to the first such row. The rest of the rows
+ * are the next round's, at once.
+ */
+function nextBatch(rows: OutboxRow[]): OutboxRow[] {
+  if ((rows[0]?.attempts ?? 0) > 0) return rows.slice(0, 1);
+  const suspect = rows.findIndex((row) => row.attempts > 0);
+  return suspect === -1 ? rows : rows.slice(0, suspect);
+}
+
+const isRejected = (error: unknown): error is PublishError =>
+  error instanceof PublishError && error.kind === 'rejected';
+
+/** Topic and key: the unit of order on the broker. */
+const orderKey = (row: OutboxRow): string => `${row.topic}\u0000${row.message_key}`;
+
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, MAX_ERROR_LENGTH);
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
 }
 
 /**
  * The relay: publishes committed outbox rows in seq order and marks them sent (at-least-once:
  * a crash between publish and commit publishes the rows again; consumers deduplicate).
+ *
+ * Failures, by PublishError kind:
+ * - `unavailable` (or any error that is not a PublishError, e.g. the database down): the round
+ *   rolls back and is retried with backoff, counting nothing against the rows: after an outage
+ *   the same rows are published, in order.
+ * - `rejected`: the round's rows are published one at a time to find the guilty ones; the others
+ *   are published and marked sent. A rejected row counts an attempt (and its error) and is
+ *   retried after `attemptRetry`; after `maxAttempts` it is parked: logged at error, skipped by
+ *   every later round and by purgeSent, until requeueParked(). While a row waits for its next
+ *   attempt the later rows of its topic and key wait too (per-key order holds); once it is
+ *   parked they go ahead of it.
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
-  const { pool, bus, batchSize = 100, pollIntervalMs = 1_000 } = options;
+  const { pool, bus, attemptRetry = DEFAULT_ATTEMPT_RETRY } = options;
+  const batchSize = positiveInteger('batchSize', options.batchSize ?? 100);
+  const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1_000);
+  const maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const logger = options.logger.child({ component: 'outbox-relay' });
   let stopping = new AbortController();
   let running: Promise<void>[] = [];
@@ -78,50 +163,130 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
-  /** One round in one transaction; returns how many rows were published. */
-  async function publishRound(): Promise<number> {
+  async function markSent(tx: Queryable, rows: OutboxRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)', [
+      rows.map((row) => row.seq),
+    ]);
+    logger.debug({ count: rows.length, lastSeq: rows.at(-1)?.seq }, 'outbox rows published');
+  }
+
+  /** Counts a rejected publish of the row: retried after a delay, or parked at maxAttempts. */
+  async function recordRejection(tx: Queryable, row: OutboxRow, error: unknown): Promise<void> {
+    const attempts = row.attempts + 1;
+    const lastError = describeError(error);
+    const fields = {
+      messageId: row.message_id,
+      topic: row.topic,
+      key: row.message_key,
+      attempts,
+      err: error,
+    };
+    if (attempts >= maxAttempts) {
+      await tx.query(
+        `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = NULL,
+                           parked_at = now()
+          WHERE seq = $1`,
+        [row.seq, attempts, lastError],
+      );
+      logger.error(fields, 'outbox row parked: the broker rejected every attempt');
+      return;
+    }
+    const retryInMs = backoffDelay(attempts, attemptRetry);
+    await tx.query(
+      `UPDATE outbox SET attempts = $2, last_error = $3,
+                         next_attempt_at = now() + $4 * interval '1 millisecond'
+        WHERE seq = $1`,
+      [row.seq, attempts, lastError, retryInMs],
+    );
+    logger.warn({ ...fields, retryInMs }, 'outbox row rejected by the broker; retrying later');
+  }
+
+  /**
+   * After a rejected batch: each row on its own, in seq order. A rejected row's later rows of the
+   * same topic and key are left for a later round (they wait behind it).
+   */
+  async function publishOneByOne(tx: Queryable, rows: OutboxRow[]): Promise<RoundOutcome> {
+    const blocked = new Set<string>();
+    const sent: OutboxRow[] = [];
+    for (const row of rows) {
+      if (blocked.has(orderKey(row))) continue;
+      try {
+        await bus.publish([toOutgoingMessage(row)]);
+        sent.push(row);
+      } catch (error) {
+        if (!isRejected(error)) {
+          // Unavailable now: keep what is known (sent rows, counted attempts) and back off.
+          await markSent(tx, sent);
+          return { more: true, failure: error };
+        }
+        blocked.add(orderKey(row));
+        await recordRejection(tx, row, error);
+      }
+    }
+    await markSent(tx, sent);
+    return { more: true };
+  }
+
+  /** One round in one transaction. */
+  async function publishRound(): Promise<RoundOutcome> {
     return withTransaction(pool, async (tx) => {
       const lock = await tx.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
         [RELAY_LOCK_KEY],
       );
       // Another relay is publishing; it keeps going until no rows are left.
-      if (!lock.rows[0]?.locked) return 0;
+      if (!lock.rows[0]?.locked) return { more: false };
       // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
       // publish them a second time.
-      const { rows } = await tx.query<OutboxRow>(
-        'SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE',
-        [batchSize],
-      );
-      // One publish per round. Each message carries the trace context of the transaction that
-      // enqueued it in its envelope, so consumers continue that trace.
-      await bus.publish(rows.map(toOutgoingMessage));
-      if (rows.length > 0) {
-        await tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)', [
-          rows.map((row) => row.seq),
-        ]);
-        logger.debug({ count: rows.length, lastSeq: rows.at(-1)?.seq }, 'outbox rows published');
+      const { rows } = await tx.query<OutboxRow>(SELECT_ROUND, [batchSize]);
+      if (rows.length === 0) return { more: false };
+      const batch = nextBatch(rows);
+      const more = batch.length < rows.length || rows.length === batchSize;
+      try {
+        // Each message carries the trace context of the transaction that enqueued it in its
+        // envelope, so consumers continue that trace.
+        await bus.publish(batch.map(toOutgoingMessage));
+      } catch (error) {
+        // Unavailable: roll back, nothing counted; the same rows are published after the outage.
+        if (!isRejected(error)) throw error;
+        if (batch.length === 1 && batch[0]) {
+          await recordRejection(tx, batch[0], error);
+          return { more: true };
+        }
+        logger.warn(
+          { err: error, rows: batch.length },
+          'outbox batch rejected; publishing one by one',
+        );
+        return publishOneByOne(tx, batch);
       }
-      return rows.length;
+      await markSent(tx, batch);
+      return { more };
     });
   }
 
   async function publishLoop(): Promise<void> {
     for (let failures = 0; !stopping.signal.aborted;) {
       wakeRequested = false;
+      let outcome: RoundOutcome;
       try {
-        const published = await publishRound();
-        failures = 0;
-        if (published === batchSize) continue; // a full batch: more rows may be waiting
+        outcome = await publishRound();
       } catch (error) {
         // Rolled back: the rows stay unsent and are published by a later round.
-        failures += 1;
-        const retryInMs = backoffDelay(failures, RETRY);
-        logger.warn({ err: error, failures, retryInMs }, 'outbox publish failed; retrying');
-        await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+        outcome = { more: true, failure: error };
+      }
+      if (outcome.failure === undefined) {
+        failures = 0;
+        if (!outcome.more) await waitForWake(pollIntervalMs);
         continue;
       }
-      await waitForWake(pollIntervalMs);
+      failures += 1;
+      const retryInMs = backoffDelay(failures, RETRY);
+      logger.warn(
+        { err: outcome.failure, failures, retryInMs },
+        'outbox publish failed; retrying the same rows',
+      );
+      await sleep(retryInMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   }
 
@@ -132,7 +297,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // A commit NOTIFYs; after a lost LISTEN connection, rows may have been committed unheard.
       listener = await listen(pool, OUTBOX_CHANNEL, { onNotify: wake, onReconnect: wake }, logger);
       running = [publishLoop()];
-      logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
+      logger.info({ batchSize, pollIntervalMs, maxAttempts }, 'outbox relay started');
     },
     async stop() {
       stopping.abort();
@@ -163,13 +328,4 @@ export function toOutgoingMessage(row: OutboxRow): OutgoingMessage {
       occurredAt: row.created_at.toISOString(),
     },
   };
-}
-
-/** Housekeeping: deletes rows sent more than olderThanMs ago; returns how many. */
-export async function purgeSent(pool: Queryable, olderThanMs: number): Promise<number> {
-  const result = await pool.query(
-    "DELETE FROM outbox WHERE sent_at < now() - $1 * interval '1 millisecond'",
-    [olderThanMs],
-  );
-  return result.rowCount ?? 0;
 }

@@ -5,11 +5,17 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTransaction, type Pool } from '@bulkhead/db';
 import { currentTraceContext } from '@bulkhead/telemetry/context';
-import type { EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
-import { createTestBus, type TestBus } from '@bulkhead/saga-driver';
+import {
+  PublishError,
+  type EventBus,
+  type IncomingMessage,
+  type OutgoingMessage,
+} from '@bulkhead/event-bus';
+import { createTestBus, withKafkaAdmin, type TestBus } from '@bulkhead/saga-driver';
 import {
   eventually,
   migratedTestDatabase,
+  recordingLogger,
   testLogger,
   uniqueName,
   type MigratedTestDatabase,
@@ -18,7 +24,9 @@ import {
   createOutboxRelay,
   createOutbox,
   outboxMigrations,
+  outboxState,
   purgeSent,
+  requeueParked,
   type OutboxMessage,
   type OutboxRelayOptions,
 } from '../src/index.js';
@@ -76,9 +84,26 @@ async function untilReceived(
 
 async function unsentCount(): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL',
+    'SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL',
   );
   return rows[0]?.n ?? -1;
+}
+
+/** The rows of one topic, in seq order, with their attempts and whether they are sent or parked. */
+async function rowsOf(topic: string) {
+  const { rows } = await pool.query<{
+    message_id: string;
+    attempts: number;
+    last_error: string | null;
+    sent: boolean;
+    parked: boolean;
+  }>(
+    `SELECT message_id, attempts, last_error, sent_at IS NOT NULL AS sent,
+            parked_at IS NOT NULL AS parked
+       FROM outbox WHERE topic = $1 ORDER BY seq`,
+    [topic],
+  );
+  return rows;
 }
 
 /** Starts a relay, runs fn, and always stops the relay. */
@@ -253,7 +278,7 @@ describe('transactional outbox', () => {
     });
   });
 
-  it('keeps rows unsent when publishing fails and publishes them on a later round', async () => {
+  it('keeps rows unsent while the broker is unavailable, counting no attempts, and publishes them after', async () => {
     const topic = await testBus.topic();
     const consumer = await collect(topic);
     let brokerDown = true;
@@ -263,17 +288,22 @@ describe('transactional outbox', () => {
       publish: async (messages) => {
         if (brokerDown) {
           failures += 1;
-          throw new Error('broker unavailable');
+          throw new PublishError('broker unavailable', 'unavailable');
         }
         await bus.publish(messages);
       },
     };
-    await withRelay({ bus: flakyBus }, async () => {
+    // More failed rounds than maxAttempts: an unavailable broker parks nothing.
+    await withRelay({ bus: flakyBus, maxAttempts: 2 }, async () => {
       await withTransaction(pool, (tx) =>
         enqueue(tx, [outboxMessage(topic, 'k', 'one'), outboxMessage(topic, 'k', 'two')]),
       );
-      await eventually(async () => (failures >= 2 ? true : undefined));
-      expect(await unsentCount()).toBe(2); // both failed rounds rolled back
+      await eventually(async () => (failures >= 4 ? true : undefined));
+      expect(await unsentCount()).toBe(2); // every failed round rolled back
+      expect(await rowsOf(topic)).toMatchObject([
+        { attempts: 0, parked: false, last_error: null },
+        { attempts: 0, parked: false, last_error: null },
+      ]);
       brokerDown = false;
       await untilReceived(consumer.received, 2);
     });
@@ -281,6 +311,195 @@ describe('transactional outbox', () => {
     expect(consumer.received.map(body)).toEqual(['one', 'two']);
     expect(await unsentCount()).toBe(0);
   });
+
+  it('parks a row the broker keeps rejecting; the rest of its round is published, its key waits until then', async () => {
+    const topic = await testBus.topic();
+    const consumer = await collect(topic);
+    const poisonId = '01890a5d-ac96-774b-bcce-b30209900001';
+    let rejecting = true;
+    const published: string[] = []; // bodies, in publish order, as the broker accepted them
+    const rejected: string[] = [];
+    const pickyBus: EventBus = {
+      ...bus,
+      publish: async (messages) => {
+        if (rejecting && messages.some((m) => m.envelope.messageId === poisonId)) {
+          rejected.push(...messages.map((m) => Buffer.from(m.payload).toString()));
+          throw new PublishError('MESSAGE_TOO_LARGE', 'rejected');
+        }
+        await bus.publish(messages);
+        published.push(...messages.map((m) => Buffer.from(m.payload).toString()));
+      },
+    };
+    const { logger: relayLogger, entries } = recordingLogger('relay');
+    const options = {
+      bus: pickyBus,
+      logger: relayLogger,
+      maxAttempts: 3,
+      attemptRetry: { initialMs: 100, maxMs: 200 },
+    };
+    await withRelay(options, async () => {
+      // One transaction, one round: the poison row among rows of other keys, and a later row of
+      // its own key.
+      await withTransaction(pool, (tx) =>
+        enqueue(tx, [
+          outboxMessage(topic, 'k1', 'a'),
+          { ...outboxMessage(topic, 'kp', 'poison'), messageId: poisonId },
+          outboxMessage(topic, 'k2', 'b'),
+          outboxMessage(topic, 'kp', 'after poison'),
+          outboxMessage(topic, 'k3', 'c'),
+        ]),
+      );
+      await untilReceived(consumer.received, 4);
+    });
+    // The first batch was rejected as a whole, then every row alone; the poison row alone on its
+    // second and third attempt. 'after poison' went out only once the poison row was parked.
+    expect(rejected).toEqual([
+      'a',
+      'poison',
+      'b',
+      'after poison',
+      'c',
+      'poison',
+      'poison',
+      'poison',
+    ]);
+    expect(published).toEqual(['a', 'b', 'c', 'after poison']);
+    expect(consumer.received.map(body).sort()).toEqual(['a', 'after poison', 'b', 'c']);
+    const rows = await rowsOf(topic);
+    expect(rows.find((r) => r.message_id === poisonId)).toMatchObject({
+      attempts: 3,
+      parked: true,
+      sent: false,
+      last_error: 'PublishError: MESSAGE_TOO_LARGE',
+    });
+    expect(rows.filter((r) => r.sent)).toHaveLength(4);
+    const parkedLogs = entries.filter((e) => e.msg.startsWith('outbox row parked'));
+    expect(parkedLogs).toEqual([
+      expect.objectContaining({ level: 'error', messageId: poisonId, topic, attempts: 3 }),
+    ]);
+    expect(parkedLogs[0]?.err).toMatchObject({ message: 'MESSAGE_TOO_LARGE' });
+
+    // Visible, kept by the housekeeping, and published once requeued after the fix.
+    const state = await outboxState(pool);
+    expect(state).toMatchObject({ parked: 1, unsent: 0, retrying: 0, oldestUnsentAgeMs: null });
+    expect(state.oldestParkedAgeMs).toBeGreaterThanOrEqual(0);
+    await purgeSent(pool, 0);
+    expect((await rowsOf(topic)).map((r) => r.message_id)).toEqual([poisonId]);
+    rejecting = false;
+    await withRelay(options, async () => {
+      expect(await requeueParked(pool, { messageId: '01890a5d-ac96-774b-bcce-b30209900002' })).toBe(
+        0,
+      );
+      expect(await requeueParked(pool, { messageId: poisonId })).toBe(1);
+      await untilReceived(consumer.received, 5);
+    });
+    await consumer.stop();
+    expect(consumer.received.map(body).at(-1)).toBe('poison');
+    expect(await rowsOf(topic)).toMatchObject([{ attempts: 0, parked: false, sent: true }]);
+    expect(await outboxState(pool)).toMatchObject({ parked: 0, oldestParkedAgeMs: null });
+  });
+
+  it('parks a row to a missing topic and a row too large for its topic; the rows around them are published', async () => {
+    const topic = await testBus.topic(3);
+    const missing = uniqueName('outbox_missing');
+    const small = uniqueName('outbox_small');
+    await withKafkaAdmin(async (admin) => {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: small,
+            numPartitions: 1,
+            configEntries: [{ name: 'max.message.bytes', value: '1024' }],
+          },
+        ],
+      });
+    });
+    const consumer = await collect(topic);
+    const smallConsumer = await collect(small);
+    const { logger: relayLogger, entries } = recordingLogger('relay');
+    const tooLarge = { ...outboxMessage(small, 'k-large', 'x'), payload: new Uint8Array(4096) };
+    try {
+      await withRelay(
+        { logger: relayLogger, maxAttempts: 3, attemptRetry: { initialMs: 100, maxMs: 200 } },
+        async () => {
+          await withTransaction(pool, (tx) =>
+            enqueue(tx, [
+              outboxMessage(topic, 'k1', 'a'),
+              outboxMessage(missing, 'k-missing', 'to a missing topic'),
+              outboxMessage(topic, 'k2', 'b'),
+              tooLarge,
+              outboxMessage(small, 'k-fits', 'fits'),
+              outboxMessage(topic, 'k3', 'c'),
+            ]),
+          );
+          await eventually(
+            async () => ((await outboxState(pool)).parked === 2 ? true : undefined),
+            {
+              timeoutMs: 60_000,
+            },
+          );
+          await untilReceived(consumer.received, 3);
+          await untilReceived(smallConsumer.received, 1);
+          expect(await unsentCount()).toBe(0);
+        },
+      );
+      const rows = await pool.query<{
+        topic: string;
+        attempts: number;
+        parked: boolean;
+        sent: boolean;
+        last_error: string | null;
+      }>(
+        `SELECT topic, attempts, parked_at IS NOT NULL AS parked, sent_at IS NOT NULL AS sent, last_error
+           FROM outbox WHERE topic = ANY($1) ORDER BY seq`,
+        [[topic, missing, small]],
+      );
+      expect(rows.rows.map((r) => [r.topic, r.sent, r.parked, r.attempts])).toEqual([
+        [topic, true, false, expect.any(Number)],
+        [missing, false, true, 3],
+        [topic, true, false, expect.any(Number)],
+        [small, false, true, 3],
+        [small, true, false, expect.any(Number)],
+        [topic, true, false, expect.any(Number)],
+      ]);
+      expect(rows.rows.filter((r) => r.parked).every((r) => (r.last_error ?? '').length > 0)).toBe(
+        true,
+      );
+      const parkedLogs = entries.filter((e) => e.msg.startsWith('outbox row parked'));
+      expect(parkedLogs.map((e) => [e.level, e.topic])).toEqual([
+        ['error', expect.any(String)],
+        ['error', expect.any(String)],
+      ]);
+      expect(new Set(parkedLogs.map((e) => e.topic))).toEqual(new Set([missing, small]));
+      // Every good row arrived (a row that shared a rejected produce request may arrive twice).
+      expect(new Set(consumer.received.map(body))).toEqual(new Set(['a', 'b', 'c']));
+      expect(smallConsumer.received.map(body)).toContain('fits');
+      logger.info(
+        { received: consumer.received.length + smallConsumer.received.length, unique: 4 },
+        'rows around the rejected ones, as consumed',
+      );
+      // After the fix (the topic created), the row parked for it goes out.
+      await testBus.bus.ensureTopics([{ name: missing, partitions: 1 }]);
+      const missingConsumer = await collect(missing);
+      expect(await requeueParked(pool, { topic: missing })).toBe(1);
+      await withRelay({}, () => untilReceived(missingConsumer.received, 1));
+      expect(missingConsumer.received.map(body)).toEqual(['to a missing topic']);
+      await missingConsumer.stop();
+    } finally {
+      // A failed run leaves no row behind that could hold up the later tests' rounds.
+      await pool.query('DELETE FROM outbox WHERE topic = ANY($1) AND sent_at IS NULL', [
+        [missing, small],
+      ]);
+      await consumer.stop();
+      await smallConsumer.stop();
+      await withKafkaAdmin(async (admin) => {
+        const existing = new Set(await admin.listTopics());
+        const topics = [missing, small].filter((t) => existing.has(t));
+        if (topics.length > 0) await admin.deleteTopics({ topics });
+      });
+    }
+  }, 120_000);
 
   it('carries the trace context of the enqueuing request through the relay to the consumer', async () => {
     const topic = await testBus.topic();

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { toOutgoingMessage, type OutboxRow } from '../src/relay.js';
+import type { EventBus } from '@bulkhead/event-bus';
+import type { Pool, Queryable } from '@bulkhead/db';
+import { testLogger } from '@bulkhead/testkit';
+import { purgeSent, requeueParked } from '../src/maintenance.js';
+import { createOutboxRelay, toOutgoingMessage, type OutboxRow } from '../src/relay.js';
 
 const row: OutboxRow = {
   seq: 7,
@@ -15,6 +19,7 @@ const row: OutboxRow = {
   traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
   tracestate: null,
   created_at: new Date('2026-11-22T10:00:00.000Z'),
+  attempts: 0,
 };
 
 describe('toOutgoingMessage', () => {
@@ -41,5 +46,34 @@ describe('toOutgoingMessage', () => {
     const message = toOutgoingMessage({ ...row, causation_id: 'cmd-1', tracestate: 'v=1' });
     expect(message.envelope.causationId).toBe('cmd-1');
     expect(message.envelope.tracestate).toBe('v=1');
+  });
+});
+
+describe('input validation', () => {
+  // Never reached: every case is refused before any I/O.
+  const unreachable = {
+    query: () => Promise.reject(new Error('no query expected')),
+  } as unknown as Queryable & Pool;
+
+  it('refuses relay options that are not positive integers', () => {
+    const base = { pool: unreachable, bus: {} as EventBus, logger: testLogger() };
+    for (const bad of [
+      { batchSize: 0 },
+      { batchSize: 1.5 },
+      { maxAttempts: 0 },
+      { maxAttempts: Number.NaN },
+      { pollIntervalMs: -1 },
+    ]) {
+      expect(() => createOutboxRelay({ ...base, ...bad }), JSON.stringify(bad)).toThrow(RangeError);
+    }
+    expect(() => createOutboxRelay({ ...base, batchSize: 1, maxAttempts: 1 })).not.toThrow();
+  });
+
+  it('refuses a requeue filter that is not a UUID or a topic name', async () => {
+    await expect(requeueParked(unreachable, { messageId: 'x; DROP TABLE outbox' })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(requeueParked(unreachable, { topic: '' })).rejects.toThrow(TypeError);
+    await expect(purgeSent(unreachable, -1)).rejects.toThrow(RangeError);
   });
 });

@@ -12,5 +12,5 @@ export {
   type ParticipantService,
   type ParticipantUnderTest,
 } from './cell-service.js';
-export { deleteCellTopics } from './kafka-admin.js';
+export { deleteCellTopics, withKafkaAdmin } from './kafka-admin.js';
 export { createTestBus, type Collector, type TestBus } from './test-bus.js';

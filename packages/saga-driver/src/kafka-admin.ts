@@ -2,11 +2,17 @@ import { cellTopicSpecs } from '@bulkhead/cell';
 import { infra } from '@bulkhead/testkit';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 
-/** Runs fn with a connected Kafka admin client (the event bus has no API for clean-up). */
-export async function withKafkaAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with a connected Kafka admin client on the local infra's broker, or on `brokers` (the
+ * event bus has no API for clean-up, nor for topic configs a test needs).
+ */
+export async function withKafkaAdmin<T>(
+  fn: (admin: Admin) => Promise<T>,
+  brokers: string[] = infra.kafkaBrokers,
+): Promise<T> {
   const admin = new Kafka({
     clientId: 'test-cleanup',
-    brokers: infra.kafkaBrokers,
+    brokers,
     logLevel: logLevel.NOTHING,
   }).admin();
   await admin.connect();

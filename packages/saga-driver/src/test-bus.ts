@@ -22,11 +22,17 @@ export interface TestBus {
   close(): Promise<void>;
 }
 
-/** A Kafka event bus on the local infra, named after the test (client id, topics, groups). */
-export function createTestBus(name: string): TestBus {
+/**
+ * A Kafka event bus on the local infra (or on `brokers`, e.g. a startPrivateKafka broker of
+ * @bulkhead/testkit), named after the test (client id, topics, groups).
+ */
+export function createTestBus(
+  name: string,
+  { brokers = infra.kafkaBrokers }: { brokers?: string[] } = {},
+): TestBus {
   const bus = createKafkaEventBus({
     clientId: uniqueName(name),
-    brokers: infra.kafkaBrokers,
+    brokers,
     logger: testLogger(name),
   });
   const topics: string[] = [];
@@ -64,7 +70,7 @@ export function createTestBus(name: string): TestBus {
         // A group the broker still counts as non-empty stays behind: harmless, and it expires.
         if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
         if (topics.length > 0) await admin.deleteTopics({ topics });
-      });
+      }, brokers);
     },
   };
 }

@@ -12,6 +12,8 @@ import {
 import { GrpcError } from '@bulkhead/grpc';
 import { createLogger, type Logger } from '@bulkhead/logger';
 
+export { startPrivateKafka, type PrivateKafka } from './kafka.js';
+
 /** Endpoints of the local infrastructure started by infra/local/infra.sh (env overrides). */
 export const infra = {
   pgUrl: process.env.BULKHEAD_PG_URL ?? 'postgres://postgres@127.0.0.1:15432/postgres',
