@@ -6,10 +6,10 @@ import {
   type CellService,
 } from '@bulkhead/cell';
 import { prepareDatabase, type MigrationSet } from '@bulkhead/db';
-import type { DeadLetter, MessageHandler } from '@bulkhead/event-bus';
+import type { DeadLetter, MessageHandler, Subscription } from '@bulkhead/event-bus';
 import { createGrpcServer, type grpc } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
-import { createOutboxRelay, outboxMigrations, purgeSent } from '@bulkhead/outbox';
+import { createOutboxRelay, outboxMigrations, outboxState, purgeSent } from '@bulkhead/outbox';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import type { z } from '@bulkhead/config';
 import type { CellServiceConfig } from './config.js';
@@ -89,7 +89,7 @@ export function createCellServiceApp<Settings>(
   const background = parts.background?.(context);
   const lifecycle = new Lifecycle(logger);
   lifecycle.defer('context', () => context.close());
-  let running: { grpcPort: number; consumerHealthy: () => boolean } | undefined;
+  let running: { grpcPort: number; subscription: Subscription } | undefined;
   let stopping = false;
 
   async function cleanUp(): Promise<void> {
@@ -103,15 +103,25 @@ export function createCellServiceApp<Settings>(
     }
   }
 
+  /**
+   * The async core at a glance (ops port, GET /messaging): the outbox (unsent rows and the age of
+   * the oldest, parked rows) and the consumer group's lag per partition. A consumer down for long
+   * shows here long before the topics' retention could delete what it has not read.
+   */
+  const messaging = async () => ({
+    outbox: await outboxState(pool),
+    consumer: running ? await running.subscription.lag() : null,
+  });
+
   return {
     context,
-    ...(background?.opsViews && { opsViews: background.opsViews }),
+    opsViews: { '/messaging': messaging, ...background?.opsViews },
     get grpcPort() {
       return running?.grpcPort ?? 0;
     },
     // Not ready while starting, draining, or once the consumer has died: an orchestrator then
     // routes around the instance (and a liveness policy may restart it).
-    isReady: () => !stopping && (running?.consumerHealthy() ?? false),
+    isReady: () => !stopping && (running?.subscription.healthy() ?? false),
     async start() {
       await prepareDatabase({
         serverUrl: config.pgUrl,
@@ -156,7 +166,7 @@ export function createCellServiceApp<Settings>(
       server.setServing(true);
       const housekeeping = context.clock.every(HOUSEKEEPING_EVERY_MS, () => void cleanUp());
       lifecycle.defer('housekeeping', () => housekeeping.cancel());
-      running = { grpcPort, consumerHealthy: () => subscription.healthy() };
+      running = { grpcPort, subscription };
       logger.info({ cell: cellId, database: config.database, grpcPort }, `${parts.service} ready`);
     },
     stop() {

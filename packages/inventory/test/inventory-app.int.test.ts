@@ -74,6 +74,22 @@ describe('inventory app', () => {
     expect(app.grpcPort).toBeGreaterThan(0);
   });
 
+  it('shows its outbox and its consumer lag on the ops port (/messaging)', async () => {
+    const orderId = randomUUID();
+    await saga.replyTo(await saga.send(command(M.ReleaseStock, { orderId }, { tenantId })));
+    const view = (await app.opsViews?.['/messaging']?.()) as {
+      outbox: { unsent: number; parked: number; oldestUnsentAgeMs: number | null };
+      consumer: { topic: string; partition: number; lag: number }[];
+    };
+    expect(view.outbox).toMatchObject({ parked: 0 });
+    expect(view.outbox.unsent).toBeGreaterThanOrEqual(0);
+    const topic = cellTopic(cellId, 'inventory', 'commands');
+    expect(view.consumer.map((p) => `${p.topic}/${p.partition}`).sort()).toEqual(
+      Array.from({ length: 6 }, (_, i) => `${topic}/${i}`).sort(),
+    );
+    for (const partition of view.consumer) expect(partition.lag).toBeGreaterThanOrEqual(0);
+  });
+
   it('reserves stock, replying with priced lines on the replies topic', async () => {
     const apple = await stocked(10, 120);
     const pear = await stocked(3, 300);
