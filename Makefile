@@ -6,18 +6,20 @@
 #   make load SCENARIO=x [RATE=n DURATION=d]   one k6 scenario against the local stack (load-tests/)
 #   make bench-overload [CAPACITY=n LEVEL=60s RECOVERY=120s]   the overload benchmark (load-tests/)
 #   make relay-outage [MINUTES=n]   the outbox relay through a Kafka outage of n minutes (default 10)
+#   make redrive TOPIC=<consumed topic> [ID=<message id>]   re-publish dead letters of TOPIC.dead-letters to TOPIC
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage redrive
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 	@echo "make images | kind-up | kind-test | kind-down | kind-token"
 	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc [RATE=n DURATION=d] | bench-overload [CAPACITY=n]"
 	@echo "make relay-outage [MINUTES=n]"
+	@echo "make redrive TOPIC=<consumed topic> [ID=<message id>]"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -101,6 +103,13 @@ load: build
 	@bash load-tests/run.sh load "$(SCENARIO)" "$(RATE)" "$(DURATION)"
 bench-overload: build
 	@bash load-tests/run.sh bench-overload
+
+# Dead letters of TOPIC.dead-letters back to TOPIC after a fix: all not redriven before, or one
+# message by id (packages/event-bus-kafka/src/redrive.ts; brokers from BULKHEAD_KAFKA_BROKERS).
+# kafkajs 2.2.4 sets a negative timer on Node 24 (harmless, clamped to 1 ms): its warning is noise.
+redrive: build
+	@test -n "$(TOPIC)" || { echo "usage: make redrive TOPIC=<consumed topic> [ID=<message id>]" >&2; exit 2; }
+	@node --disable-warning=TimeoutNegativeWarning packages/event-bus-kafka/dist/redrive-cli.js "$(TOPIC)" $(if $(ID),"$(ID)")
 
 format: deps
 	@pnpm exec prettier --write .

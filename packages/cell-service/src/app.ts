@@ -1,5 +1,6 @@
 import {
   CELL_TOPIC_RETENTION_MS,
+  DEAD_LETTER_TOPIC_RETENTION_MS,
   cellConsumerGroup,
   cellTopicSpecs,
   consumedTopic,
@@ -64,8 +65,12 @@ export interface BackgroundWork {
 /** How often housekeeping runs, and how long sent outbox rows and inbox ids are kept. */
 const HOUSEKEEPING_EVERY_MS = 10 * 60_000;
 const KEEP_SENT_OUTBOX_MS = 24 * 3_600_000;
-/** Longer than the cell topics' retention (CELL_TOPIC_RETENTION_MS): a redelivery is recognised. */
-const KEEP_INBOX_MS = 2 * CELL_TOPIC_RETENTION_MS;
+/**
+ * Longer than any message can come back: a redelivery from a cell topic (CELL_TOPIC_RETENTION_MS)
+ * or a redrive from its dead letters (kept DEAD_LETTER_TOPIC_RETENTION_MS after the failure,
+ * which itself comes at most a retention after the message) is recognised by its id.
+ */
+const KEEP_INBOX_MS = 2 * CELL_TOPIC_RETENTION_MS + DEAD_LETTER_TOPIC_RETENTION_MS;
 
 export interface CellServiceApp<Settings = unknown> extends App {
   /** The bound gRPC port (useful when configured as 0); 0 until started. */

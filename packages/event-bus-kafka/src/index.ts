@@ -3,9 +3,11 @@ import type { EventBus, Subscription } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { subscribe } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
-import { createPublisher, publisherClient } from './producer.js';
+import { createPublisher, publisherClient, type KafkaPublisher } from './producer.js';
+import { redrive, type RedriveOptions, type Redriven } from './redrive.js';
 import { ensureTopics } from './topics.js';
 
+export { redriveGroup, type RedriveOptions, type Redriven } from './redrive.js';
 export {
   DEAD_LETTER_HEADERS,
   ENVELOPE_HEADERS,
@@ -34,15 +36,11 @@ export interface KafkaEventBusInternals {
   socketFactory?: ISocketFactory;
 }
 
-/**
- * The event bus over Kafka (kafkajs): the producer (producer.ts), consumer-group subscriptions
- * with retries and offset commits (consumer.ts), topic creation (topics.ts) and the envelope in
- * headers (headers.ts). Nothing outside this package imports kafkajs.
- */
-export function createKafkaEventBus(
+/** The package's kafkajs clients: one for consumers and admin, and the publisher's own. */
+function clients(
   options: KafkaEventBusOptions,
-  internals: KafkaEventBusInternals = {},
-): EventBus {
+  internals: KafkaEventBusInternals,
+): { kafka: Kafka; publisher: KafkaPublisher } {
   const { logger, publishTimeoutMs = 10_000 } = options;
   const config: KafkaConfig = {
     clientId: options.clientId,
@@ -51,12 +49,26 @@ export function createKafkaEventBus(
     logCreator: kafkaLogCreator(logger),
     ...(internals.socketFactory ? { socketFactory: internals.socketFactory } : {}),
   };
-  const kafka = new Kafka(config);
   const publisher = createPublisher(
     publisherClient(config, publishTimeoutMs),
     publishTimeoutMs,
     logger,
   );
+  return { kafka: new Kafka(config), publisher };
+}
+
+/**
+ * The event bus over Kafka (kafkajs): the producer (producer.ts), consumer-group subscriptions
+ * with failure handling, dead letters and offset commits (consumer.ts), topic creation
+ * (topics.ts) and the envelope in headers (headers.ts). Nothing outside this package imports
+ * kafkajs.
+ */
+export function createKafkaEventBus(
+  options: KafkaEventBusOptions,
+  internals: KafkaEventBusInternals = {},
+): EventBus {
+  const { logger } = options;
+  const { kafka, publisher } = clients(options, internals);
   const subscriptions = new Set<Subscription>();
 
   return {
@@ -76,5 +88,19 @@ export function createKafkaEventBus(
       await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
       await publisher.close();
     },
+  };
+}
+
+/** Redrive of dead letters (redrive.ts) on clients of its own: what the CLI and tests use. */
+export interface KafkaRedrive {
+  redrive(options: RedriveOptions): Promise<Redriven[]>;
+  close(): Promise<void>;
+}
+
+export function createKafkaRedrive(options: KafkaEventBusOptions): KafkaRedrive {
+  const { kafka, publisher } = clients(options, {});
+  return {
+    redrive: (redriveOptions) => redrive(kafka, publisher, redriveOptions, options.logger),
+    close: () => publisher.close(),
   };
 }

@@ -99,6 +99,12 @@ export class KafkaTestSpace {
     return name;
   }
 
+  /** Marks a group someone else names (e.g. a redrive's) for deletion at the end. */
+  trackGroup(groupId: string): string {
+    this.groups.push(groupId);
+    return groupId;
+  }
+
   group(prefix = 'event_bus_group'): string {
     const name = uniqueName(prefix);
     this.groups.push(name);
