@@ -1,5 +1,9 @@
 import { cellTopic, type CellService } from '@bulkhead/cell';
-import type { CellServiceApp, CellServiceDefinition } from '@bulkhead/cell-service';
+import type {
+  CellServiceApp,
+  CellServiceDefinition,
+  CellServiceOverrides,
+} from '@bulkhead/cell-service';
 import { Lifecycle } from '@bulkhead/service-runtime';
 import { cellServiceEnv, createTestDatabase, testLogger } from '@bulkhead/testkit';
 import { deleteCellTopics } from './kafka-admin.js';
@@ -30,6 +34,8 @@ export async function startCellService(
   definition: CellServiceDefinition,
   /** Extra environment variables, e.g. the service's own settings. */
   env: Record<string, string> = {},
+  /** What the context would build otherwise, e.g. an event bus that injects a fault. */
+  overrides: Omit<CellServiceOverrides, 'logger'> = {},
 ): Promise<CellServiceUnderTest> {
   const { service } = definition;
   const lifecycle = new Lifecycle(testLogger(`${service}-fixture`));
@@ -41,7 +47,7 @@ export async function startCellService(
     );
     lifecycle.defer('cell topics', () => deleteCellTopics(cellId)); // the app creates them on start
     const config = definition.loadConfig({ ...cellServiceEnv(cellId, db.name), ...env });
-    const app = definition.createApp(config, { logger: testLogger(service) });
+    const app = definition.createApp(config, { logger: testLogger(service), ...overrides });
     lifecycle.defer('app', () => app.stop());
     await app.start();
     return { app, grpcAddress: `127.0.0.1:${app.grpcPort}`, stop: () => lifecycle.close() };
