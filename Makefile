@@ -5,17 +5,19 @@
 #   make kind-up / kind-test / kind-down   the platform on a real kind cluster (docs/deploy.md)
 #   make load SCENARIO=x [RATE=n DURATION=d]   one k6 scenario against the local stack (load-tests/)
 #   make bench-overload [CAPACITY=n LEVEL=60s RECOVERY=120s]   the overload benchmark (load-tests/)
+#   make chaos [SEED=1 DURATION=5m PROFILE=full|short]   orders under a seeded fault schedule, then the consistency checker
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload chaos
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 	@echo "make images | kind-up | kind-test | kind-down | kind-token"
 	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc [RATE=n DURATION=d] | bench-overload [CAPACITY=n]"
+	@echo "make chaos [SEED=1 DURATION=5m PROFILE=full|short]"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -87,6 +89,11 @@ load: build
 	@bash load-tests/run.sh load "$(SCENARIO)" "$(RATE)" "$(DURATION)"
 bench-overload: build
 	@bash load-tests/run.sh bench-overload
+
+# Order load under a seeded, replayable fault schedule, then the consistency checker; output under
+# .data/chaos/<seed>-<time>/ (docs/consistency.md). Starts and stops its own services.
+chaos: build
+	@bash infra/local/chaos.sh "$(or $(SEED),1)" "$(or $(DURATION),5m)" "$(or $(PROFILE),full)"
 
 format: deps
 	@pnpm exec prettier --write .

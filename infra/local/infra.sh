@@ -2,11 +2,13 @@
 # Local Bulkhead infra: PostgreSQL 15, Redis and a single-node Kafka (KRaft),
 # all on 127.0.0.1, data under $DATA_DIR, logs under $LOG_DIR.
 #   infra.sh start    install if needed, start what is not running, wait until ready
-#   infra.sh stop     stop all three (data kept)
+#   infra.sh stop [postgres|redis|kafka]...   stop all three, or those named (data kept)
 #   infra.sh status   registry table (pid, state, ports listening)
 #   infra.sh restart  stop + start
 # Ports: BULKHEAD_PG_PORT (15432), BULKHEAD_REDIS_PORT (16379),
-# BULKHEAD_KAFKA_PORT (19092), BULKHEAD_KAFKA_CONTROLLER_PORT (19093).
+# BULKHEAD_KAFKA_PORT (19092), BULKHEAD_KAFKA_CONTROLLER_PORT (19093), and the broker's second
+# listener for clients that reach it through a fault proxy (make chaos): bound on
+# BULKHEAD_KAFKA_PROXIED_PORT (19095), advertised as BULKHEAD_KAFKA_PROXY_PORT (19094).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -171,14 +173,17 @@ redis_ready() { [[ $(redis-cli -h 127.0.0.1 -p "$BULKHEAD_REDIS_PORT" ping 2>/de
 
 kafka_write_config() {
   local p=$BULKHEAD_KAFKA_PORT cp=$BULKHEAD_KAFKA_CONTROLLER_PORT
+  local pp=$BULKHEAD_KAFKA_PROXIED_PORT xp=$BULKHEAD_KAFKA_PROXY_PORT
   cat >"$KAFKA_DIR/server.properties" <<EOF
 # Written by infra/local/infra.sh on every start: edit it there.
-# Single-node KRaft (broker + controller) on loopback.
+# Single-node KRaft (broker + controller) on loopback. PROXIED is for clients that go through a
+# TCP fault proxy listening on $xp and forwarding here (make chaos routes cell-1 so): a client
+# reconnects to the address the broker advertises, so this listener advertises the proxy's.
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$p,CONTROLLER://127.0.0.1:$cp
-advertised.listeners=PLAINTEXT://127.0.0.1:$p
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$p,CONTROLLER://127.0.0.1:$cp,PROXIED://127.0.0.1:$pp
+advertised.listeners=PLAINTEXT://127.0.0.1:$p,PROXIED://127.0.0.1:$xp
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 controller.quorum.bootstrap.servers=127.0.0.1:$cp
@@ -248,6 +253,7 @@ start_kafka() {
   if [[ -s $RUN_DIR/kafka.pid ]]; then log "kafka is dead, restarting"; fi
   need_free_port kafka "$BULKHEAD_KAFKA_PORT"
   need_free_port kafka-controller "$BULKHEAD_KAFKA_CONTROLLER_PORT"
+  need_free_port kafka-proxied "$BULKHEAD_KAFKA_PROXIED_PORT"
   mkdir -p "$KAFKA_DIR"
   kafka_write_config
   kafka_format_once
@@ -255,7 +261,7 @@ start_kafka() {
     log "warning: storage was formatted with another controller port; delete $KAFKA_DIR to re-format if the broker fails"
   fi
   log "starting kafka on 127.0.0.1:$BULKHEAD_KAFKA_PORT (controller $BULKHEAD_KAFKA_CONTROLLER_PORT)"
-  start_bg kafka "broker:$BULKHEAD_KAFKA_PORT controller:$BULKHEAD_KAFKA_CONTROLLER_PORT" \
+  start_bg kafka "broker:$BULKHEAD_KAFKA_PORT controller:$BULKHEAD_KAFKA_CONTROLLER_PORT proxied:$BULKHEAD_KAFKA_PROXIED_PORT" \
     java "${KAFKA_JVM_OPTS[@]}" -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_DIR/server.properties"
@@ -289,11 +295,18 @@ cmd_start() {
   log "ready in $(((t1 - t0) / 1000)).$(printf '%03d' $(((t1 - t0) % 1000))) s: postgres 127.0.0.1:$BULKHEAD_PG_PORT, redis 127.0.0.1:$BULKHEAD_REDIS_PORT, kafka 127.0.0.1:$BULKHEAD_KAFKA_PORT"
 }
 
-cmd_stop() {
+cmd_stop() { # cmd_stop [NAME...]: all three (Kafka first), or those named
+  local name
+  (($# > 0)) || set -- kafka redis postgres
   lock_infra
-  stop_proc kafka 30
-  stop_proc redis 10
-  stop_postgres
+  for name in "$@"; do
+    case $name in
+      kafka) stop_proc kafka 30 ;;
+      redis) stop_proc redis 10 ;;
+      postgres) stop_postgres ;;
+      *) die "stop: unknown component $name (postgres, redis or kafka)" ;;
+    esac
+  done
 }
 
 cmd_status() {
@@ -304,7 +317,7 @@ cmd_status() {
 
 case "${1:-}" in
   start) cmd_start ;;
-  stop) cmd_stop ;;
+  stop) shift && cmd_stop "$@" ;;
   status) cmd_status ;;
   restart) cmd_stop && cmd_start ;;
   *)
