@@ -20,7 +20,12 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { z } from 'zod';
 import { cellDatabaseName } from '@bulkhead/cell';
-import { checkRun, formatReport, type CheckReport } from '@bulkhead/consistency-checker';
+import {
+  INVARIANTS,
+  checkRun,
+  formatReport,
+  type CheckReport,
+} from '@bulkhead/consistency-checker';
 import { databaseUrl } from '@bulkhead/db';
 import { History, OrderLoad, setUp, type Tenant } from './load.js';
 import { Nemesis } from './nemesis.js';
@@ -253,7 +258,9 @@ async function run(args: Args): Promise<number> {
     `output: ${out}`,
   ].join('\n');
   writeFileSync(`${out}/summary.txt`, summary + '\n');
-  process.stdout.write(`\n${summary}\n`);
+  // One check per invariant, in the form make test totals (infra/local/suites.sh script_suite).
+  const failing = INVARIANTS.filter((inv) => report.violationsByInvariant[inv]).length;
+  process.stdout.write(`\n${summary}\n${INVARIANTS.length - failing} passed, ${failing} failed\n`);
   return report.valid ? 0 : 1;
 }
 

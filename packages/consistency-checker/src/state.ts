@@ -68,19 +68,23 @@ export const emptyCellState = (cellId: string): CellState => ({
   payments: [],
 });
 
-/** The databases of one cell: each service's by cellDatabaseName, or named (tests). */
+/**
+ * The databases of one cell: each service's by cellDatabaseName, or named (tests); null leaves
+ * that service's tables out (read as empty).
+ */
 export interface CellDatabases {
   cellId: string;
-  orders?: string;
-  inventory?: string;
-  payments?: string;
+  orders?: string | null;
+  inventory?: string | null;
+  payments?: string | null;
 }
 
 async function query<R extends pg.QueryResultRow>(
-  url: string,
+  url: string | null,
   text: string,
   values: unknown[],
 ): Promise<R[]> {
+  if (url === null) return [];
   const client = new pg.Client({ connectionString: url, application_name: 'consistency-checker' });
   await client.connect();
   try {
@@ -96,8 +100,12 @@ export async function readCellState(
   cell: CellDatabases,
   tenants: readonly string[],
 ): Promise<CellState> {
-  const db = (service: 'orders' | 'inventory' | 'payments') =>
-    databaseUrl(pgUrl, cell[service] ?? cellDatabaseName(cell.cellId, service));
+  const db = (service: 'orders' | 'inventory' | 'payments') => {
+    const name = cell[service];
+    return name === null
+      ? null
+      : databaseUrl(pgUrl, name ?? cellDatabaseName(cell.cellId, service));
+  };
   const t = [tenants];
   const [orders, sagas, idempotencyKeys, products, reservations, payments] = await Promise.all([
     query<OrderRow>(
