@@ -235,11 +235,8 @@ async function run(args: Args): Promise<number> {
   await sleep(3_500);
   await load.stopPolling();
   await history.close();
-  for (const name of (await readdir(`${dataDir}/logs`)).filter(
-    (f) => f.endsWith('.log') && !f.endsWith('.prev.log'),
-  )) {
-    await nemesis.archiveLog(name.slice(0, -'.log'.length));
-  }
+  // The current incarnation of every registered process (earlier ones were kept at each restart).
+  for (const name of await nemesis.registered()) await nemesis.archiveLog(name);
 
   const report = await checkRun({
     historyPath: `${out}/history.jsonl`,
@@ -330,10 +327,12 @@ async function addLogEvidence(
         .map((l) => `${name}: ${l.slice(0, 400)}`),
     );
     v.evidence.logs = lines.slice(0, 20);
+    // pino writes "time" as an ISO string here (epoch milliseconds elsewhere).
     const firstTime = lines
-      .map((l) => /"time":(\d+)/.exec(l)?.[1])
+      .map((l) => /"time":"?([^",]+)"?/.exec(l)?.[1])
       .filter((t): t is string => t !== undefined)
-      .map(Number)
+      .map((t) => (/^\d+$/.test(t) ? Number(t) : Date.parse(t)))
+      .filter((t) => Number.isFinite(t))
       .sort((a, b) => a - b)[0];
     if (firstTime !== undefined) {
       v.evidence.faultsBefore = faults

@@ -323,7 +323,7 @@ export class Nemesis {
   }
 
   /** Every process of the registry (RUN_DIR/NAME.pid). */
-  private async registered(): Promise<string[]> {
+  async registered(): Promise<string[]> {
     const files = await readdir(this.o.runDir);
     return files.filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -'.pid'.length));
   }
