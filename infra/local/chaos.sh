@@ -66,4 +66,5 @@ set +e
 "$NODE" --enable-source-maps --disable-warning=TimeoutNegativeWarning packages/chaos/dist/main.js run --seed "$SEED" --duration "$DURATION" --profile "$PROFILE"
 status=$?
 set -e
+log "chaos: the runner exited $status"
 exit "$status"

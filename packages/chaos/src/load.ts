@@ -54,7 +54,7 @@ export interface LoadOptions {
 
 const SKUS = [
   // Scarce on purpose: some orders end REJECTED out_of_stock while others confirm.
-  { sku: 'CHAOS-SCARCE', stock: 150, priceCents: 1_250 },
+  { sku: 'CHAOS-SCARCE', stock: 400, priceCents: 1_250 },
   { sku: 'CHAOS-A', stock: 100_000, priceCents: 499 },
   { sku: 'CHAOS-B', stock: 100_000, priceCents: 2_000 },
   { sku: 'CHAOS-C', stock: 100_000, priceCents: 75 },

@@ -356,6 +356,15 @@ async function main(): Promise<number> {
   return run(args);
 }
 
+// Whatever ends the process late (an error event of a client after the verdict) shows here.
+process.on('exit', (code) => {
+  if (code !== 0) process.stderr.write(`[chaos] exiting with status ${code}\n`);
+});
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`[chaos] uncaught: ${error.stack ?? String(error)}\n`);
+  process.exitCode = 3;
+});
+
 main().then(
   (code) => {
     process.exitCode = code;
