@@ -57,7 +57,8 @@ function cellInfraEnv(env: Env, cell: number): Record<string, string> {
   for (const name of ['PG_URL', 'KAFKA_BROKERS']) {
     const value = env[`BULKHEAD_CELL_${cell}_${name}`];
     if (value === undefined || value === '') continue;
-    if (/[\t\n]/.test(value)) throw new PlanError(`BULKHEAD_CELL_${cell}_${name} has a tab or newline`);
+    if (/[\t\n]/.test(value))
+      throw new PlanError(`BULKHEAD_CELL_${cell}_${name} has a tab or newline`);
     vars[`BULKHEAD_${name}`] = value;
   }
   return vars;
