@@ -7,12 +7,13 @@
 #   make bench-overload [CAPACITY=n LEVEL=60s RECOVERY=120s]   the overload benchmark (load-tests/)
 #   make relay-outage [MINUTES=n]   the outbox relay through a Kafka outage of n minutes (default 10)
 #   make redrive TOPIC=<consumed topic> [ID=<message id>]   re-publish dead letters of TOPIC.dead-letters to TOPIC
+#   make chaos [SEED=1 DURATION=5m PROFILE=full|short]   orders under a seeded fault schedule, then the consistency checker
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage redrive
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage redrive chaos
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
@@ -20,6 +21,7 @@ help:
 	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc [RATE=n DURATION=d] | bench-overload [CAPACITY=n]"
 	@echo "make relay-outage [MINUTES=n]"
 	@echo "make redrive TOPIC=<consumed topic> [ID=<message id>]"
+	@echo "make chaos [SEED=1 DURATION=5m PROFILE=full|short]"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -110,6 +112,11 @@ bench-overload: build
 redrive: build
 	@test -n "$(TOPIC)" || { echo "usage: make redrive TOPIC=<consumed topic> [ID=<message id>]" >&2; exit 2; }
 	@node --disable-warning=TimeoutNegativeWarning packages/event-bus-kafka/dist/redrive-cli.js "$(TOPIC)" $(if $(ID),"$(ID)")
+
+# Order load under a seeded, replayable fault schedule, then the consistency checker; output under
+# .data/chaos/<seed>-<time>/ (docs/consistency.md). Starts and stops its own services.
+chaos: build
+	@bash infra/local/chaos.sh "$(or $(SEED),1)" "$(or $(DURATION),5m)" "$(or $(PROFILE),full)"
 
 format: deps
 	@pnpm exec prettier --write .

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs pinned tools under .tools/ (gitignored), only those named: the Kubernetes ones,
-# Schemathesis (tests/fuzz) and k6 (the load tests, load-tests/):
-#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis k6
+# Schemathesis (tests/fuzz), k6 (the load tests, load-tests/) and toxiproxy (the TCP fault proxy
+# of make chaos: its server and its CLI, toxiproxy-server and toxiproxy-cli):
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis k6 toxiproxy
 # Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
 # linked as .tools/bin/<name>; Go's module and build caches stay in their default places
 # outside the clone, so a fresh clone on the same machine relinks in seconds instead of
@@ -20,6 +21,7 @@ KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 SCHEMATHESIS_VERSION=4.32.5
 K6_VERSION=v1.8.1
+TOXIPROXY_VERSION=v2.5.0
 # The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
 KUBE_MINOR=34
 KUBE_SCHEMA_VERSION=1.34.0
@@ -84,6 +86,10 @@ install_one() {
   kubernetes-validate) pip_tool kubernetes-validate "$KUBERNETES_VALIDATE_VERSION" ;;
   schemathesis) pip_tool schemathesis "$SCHEMATHESIS_VERSION" st ;;
   k6) go_tool k6 "go.k6.io/k6@$K6_VERSION" ;;
+  toxiproxy)
+    go_tool toxiproxy-server "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+    go_tool toxiproxy-cli "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+    ;;
   kube-schemas)
     # kubeconform reads kubernetes-validate's strict schemas once their absolute
     # "/api/_definitions.json" references point at a file.
@@ -104,7 +110,7 @@ install_one() {
   esac
 }
 
-(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis|k6 ..."
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis|k6|toxiproxy ..."
 mkdir -p "$TOOLS_DIR/go"
 exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
 flock -w 1800 "$lock" || die "another tools.sh is still running"

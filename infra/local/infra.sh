@@ -2,11 +2,13 @@
 # Local Bulkhead infra: PostgreSQL 15, Redis and a single-node Kafka (KRaft),
 # all on 127.0.0.1, data under $DATA_DIR, logs under $LOG_DIR.
 #   infra.sh start    install if needed, start what is not running, wait until ready
-#   infra.sh stop     stop all three (data kept)
+#   infra.sh stop [postgres|redis|kafka]...   stop all three, or those named (data kept)
 #   infra.sh status   registry table (pid, state, ports listening)
 #   infra.sh restart  stop + start
 # Ports: BULKHEAD_PG_PORT (15432), BULKHEAD_REDIS_PORT (16379),
-# BULKHEAD_KAFKA_PORT (19092), BULKHEAD_KAFKA_CONTROLLER_PORT (19093).
+# BULKHEAD_KAFKA_PORT (19092), BULKHEAD_KAFKA_CONTROLLER_PORT (19093), and the broker's second
+# listener for clients that reach it through a fault proxy (make chaos): bound on
+# BULKHEAD_KAFKA_PROXIED_PORT (19095), advertised as BULKHEAD_KAFKA_PROXY_PORT (19094).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -178,6 +180,8 @@ kafka_write_config() {
   t=$(<"$BULKHEAD_LOCAL_DIR/kafka/server.properties")
   t=${t//@BROKER_PORT@/$BULKHEAD_KAFKA_PORT}
   t=${t//@CONTROLLER_PORT@/$BULKHEAD_KAFKA_CONTROLLER_PORT}
+  t=${t//@PROXIED_PORT@/$BULKHEAD_KAFKA_PROXIED_PORT}
+  t=${t//@PROXY_PORT@/$BULKHEAD_KAFKA_PROXY_PORT}
   t=${t//@LOG_DIRS@/$KAFKA_DIR/data}
   printf '%s\n' "$t" >"$KAFKA_DIR/server.properties"
 }
@@ -209,6 +213,7 @@ start_kafka() {
   if [[ -s $RUN_DIR/kafka.pid ]]; then log "kafka is dead, restarting"; fi
   need_free_port kafka "$BULKHEAD_KAFKA_PORT"
   need_free_port kafka-controller "$BULKHEAD_KAFKA_CONTROLLER_PORT"
+  need_free_port kafka-proxied "$BULKHEAD_KAFKA_PROXIED_PORT"
   mkdir -p "$KAFKA_DIR"
   kafka_write_config
   kafka_format_once
@@ -216,7 +221,7 @@ start_kafka() {
     log "warning: storage was formatted with another controller port; delete $KAFKA_DIR to re-format if the broker fails"
   fi
   log "starting kafka on 127.0.0.1:$BULKHEAD_KAFKA_PORT (controller $BULKHEAD_KAFKA_CONTROLLER_PORT)"
-  start_bg kafka "broker:$BULKHEAD_KAFKA_PORT controller:$BULKHEAD_KAFKA_CONTROLLER_PORT" \
+  start_bg kafka "broker:$BULKHEAD_KAFKA_PORT controller:$BULKHEAD_KAFKA_CONTROLLER_PORT proxied:$BULKHEAD_KAFKA_PROXIED_PORT" \
     java "${KAFKA_JVM_OPTS[@]}" -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$KAFKA_LOG4J" \
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_DIR/server.properties"
@@ -250,11 +255,18 @@ cmd_start() {
   log "ready in $(((t1 - t0) / 1000)).$(printf '%03d' $(((t1 - t0) % 1000))) s: postgres 127.0.0.1:$BULKHEAD_PG_PORT, redis 127.0.0.1:$BULKHEAD_REDIS_PORT, kafka 127.0.0.1:$BULKHEAD_KAFKA_PORT"
 }
 
-cmd_stop() {
+cmd_stop() { # cmd_stop [NAME...]: all three (Kafka first), or those named
+  local name
+  (($# > 0)) || set -- kafka redis postgres
   lock_infra
-  stop_proc kafka 30
-  stop_proc redis 10
-  stop_postgres
+  for name in "$@"; do
+    case $name in
+      kafka) stop_proc kafka 30 ;;
+      redis) stop_proc redis 10 ;;
+      postgres) stop_postgres ;;
+      *) die "stop: unknown component $name (postgres, redis or kafka)" ;;
+    esac
+  done
 }
 
 cmd_status() {
@@ -265,7 +277,7 @@ cmd_status() {
 
 case "${1:-}" in
   start) cmd_start ;;
-  stop) cmd_stop ;;
+  stop) shift && cmd_stop "$@" ;;
   status) cmd_status ;;
   restart) cmd_stop && cmd_start ;;
   *)

@@ -9,6 +9,9 @@
 #   5. the k6 smoke scenario against the same stack (make load SCENARIO=smoke, ~25 s), its
 #      thresholds judged: one check
 #   6. property-based fuzzing of both OpenAPI documents against the running stack (tests/fuzz)
+#   7. a short chaos run (make chaos PROFILE=short: every fault kind once, gaps shortened) in the
+#      runner's own mode — the stack above is stopped first and, if it was running before make
+#      test, started again after — one check per invariant of the consistency checker
 # Starts the infrastructure and the services if they are not running, and stops exactly what it
 # started. Ends with one line "N passed, N failed" totalled over every suite.
 set -uo pipefail
@@ -94,3 +97,9 @@ if bash infra/local/services.sh start; then
 else
   count "services start" 1
 fi
+
+step "chaos: a short seeded fault schedule under order load, then the consistency checker"
+# The runner starts the services itself (cell-1 through toxiproxy) and stops them.
+bash infra/local/services.sh stop >/dev/null 2>&1
+script_suite "chaos (short profile)" bash infra/local/chaos.sh "${BULKHEAD_CHAOS_SEED:-1}" 2m short
+if ((!started_services)); then bash infra/local/services.sh start >/dev/null || count "services restart after chaos" 1; fi

@@ -11,6 +11,9 @@
  *   wait  <process> <readiness URL> <timeout in seconds>
  * Each port can be overridden with BULKHEAD_<DEPLOYABLE>_<PORT>_PORT (e.g. BULKHEAD_GATEWAY_HTTP_PORT);
  * for a cell service it sets cell-1's port and cell n adds 10 × (n − 1).
+ * One cell's services can reach PostgreSQL and Kafka by other addresses than the rest (make chaos
+ * routes cell-1 through toxiproxy): BULKHEAD_CELL_<n>_PG_URL and BULKHEAD_CELL_<n>_KAFKA_BROKERS
+ * become that cell's BULKHEAD_PG_URL and BULKHEAD_KAFKA_BROKERS.
  */
 import {
   CELL_PORT_STRIDE,
@@ -46,6 +49,19 @@ export function portsOf(name: DeployableName, env: Env, cell = 1): Record<string
     ports[portName] = value;
   }
   return ports;
+}
+
+/** A cell's own infrastructure addresses, when it has any (BULKHEAD_CELL_<n>_*). */
+function cellInfraEnv(env: Env, cell: number): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const name of ['PG_URL', 'KAFKA_BROKERS']) {
+    const value = env[`BULKHEAD_CELL_${cell}_${name}`];
+    if (value === undefined || value === '') continue;
+    if (/[\t\n]/.test(value))
+      throw new PlanError(`BULKHEAD_CELL_${cell}_${name} has a tab or newline`);
+    vars[`BULKHEAD_${name}`] = value;
+  }
+  return vars;
 }
 
 const processName = (name: DeployableName, cell?: number) =>
@@ -94,7 +110,11 @@ function startPlan(cells: number, dataDir: string, env: Env): string[] {
             name: processName(service, cell),
             deployable: service,
             ports,
-            env: { CELL_ID: `cell-${cell}`, ...portEnv(deployables[service], ports) },
+            env: {
+              CELL_ID: `cell-${cell}`,
+              ...portEnv(deployables[service], ports),
+              ...cellInfraEnv(env, cell),
+            },
           };
           emit(p);
           waitAtEnd.push(p);

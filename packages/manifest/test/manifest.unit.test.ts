@@ -106,6 +106,26 @@ describe('the local launch plan', () => {
     expect(steps.indexOf('wait control-plane')).toBeLessThan(steps.indexOf('start config-agent'));
   });
 
+  it("routes one cell's services to their own PostgreSQL and Kafka addresses (make chaos)", () => {
+    const lines = start({
+      BULKHEAD_CELL_1_PG_URL: 'postgres://postgres@127.0.0.1:15433/postgres',
+      BULKHEAD_CELL_1_KAFKA_BROKERS: '127.0.0.1:19094',
+    });
+    const envOf = (name: string) =>
+      lines.find(([step, n]) => step === 'start' && n === name)!.slice(4);
+    for (const service of ['orders', 'inventory', 'payments']) {
+      expect(envOf(`${service}-cell-1`)).toEqual(
+        expect.arrayContaining([
+          'BULKHEAD_PG_URL=postgres://postgres@127.0.0.1:15433/postgres',
+          'BULKHEAD_KAFKA_BROKERS=127.0.0.1:19094',
+        ]),
+      );
+      expect(envOf(`${service}-cell-2`).join(' ')).not.toMatch(/BULKHEAD_(PG_URL|KAFKA_BROKERS)/);
+    }
+    expect(envOf('gateway').join(' ')).not.toMatch(/BULKHEAD_(PG_URL|KAFKA_BROKERS)/);
+    expect(() => start({ BULKHEAD_CELL_2_KAFKA_BROKERS: 'a\tb' })).toThrow(PlanError);
+  });
+
   it('takes port overrides, shifting cell ports per cell', () => {
     const env = { BULKHEAD_GATEWAY_HTTP_PORT: '18080', BULKHEAD_ORDERS_GRPC_PORT: '17111' };
     expect(portsOf('gateway', env)).toEqual({ http: 18080, ops: 9080 });

@@ -118,7 +118,7 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
   await stat(join(home, 'libs')).catch((error: unknown) => {
     throw new Error(`no Kafka jars in ${home} (run infra/local/install.sh)`, { cause: error });
   });
-  const [port, controllerPort] = [await freePort(), await freePort()];
+  const [port, controllerPort, proxiedPort] = [await freePort(), await freePort(), await freePort()];
   const dir = await mkdtemp(join(tmpdir(), 'bulkhead-kafka-'));
   const properties = join(dir, 'server.properties');
   const logFile = join(dir, 'kafka.log');
@@ -128,6 +128,9 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
     template
       .replaceAll('@BROKER_PORT@', String(port))
       .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
+      // No fault proxy in front of a private broker: its PROXIED listener advertises itself.
+      .replaceAll('@PROXIED_PORT@', String(proxiedPort))
+      .replaceAll('@PROXY_PORT@', String(proxiedPort))
       .replaceAll('@LOG_DIRS@', join(dir, 'data')),
   );
   const java = (mainClass: string, args: string[]): ChildProcess => {
