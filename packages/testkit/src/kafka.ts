@@ -118,7 +118,11 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
   await stat(join(home, 'libs')).catch((error: unknown) => {
     throw new Error(`no Kafka jars in ${home} (run infra/local/install.sh)`, { cause: error });
   });
-  const [port, controllerPort, proxiedPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, controllerPort, proxiedPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const dir = await mkdtemp(join(tmpdir(), 'bulkhead-kafka-'));
   const properties = join(dir, 'server.properties');
   const logFile = join(dir, 'kafka.log');
