@@ -1,4 +1,4 @@
-import { LIMITS, SKU_PATTERN, textRule } from '@bulkhead/contracts';
+import { LIMITS, REJECTION_REASONS, SKU_PATTERN, textRule } from '@bulkhead/contracts';
 import { problemSchema as sharedProblemSchema, textField } from '@bulkhead/http';
 import { z } from 'zod';
 
@@ -89,9 +89,12 @@ export const orderSchema = z
       }),
     ),
     totalCents: z.int(),
-    reason: z.string().optional().meta({
-      description: 'Why the order was rejected: out_of_stock, unknown_sku or payment_declined.',
-    }),
+    reason: z
+      .string()
+      .optional()
+      .meta({
+        description: `Why the order was rejected: ${REJECTION_REASONS.join(', ')}. invalid_request means a bug; timeout: a step got no answer in time; processing_failed: a service could not carry out its part.`,
+      }),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
