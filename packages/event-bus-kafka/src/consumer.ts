@@ -120,7 +120,13 @@ export async function subscribe(
     // longer than this: it heartbeats while it runs (withHeartbeats).
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: heartbeatEveryMs,
+    // kafkajs restarts a consumer that crashed with a retriable error, on a timer set after its
+    // crash handler ran — even when the crash came from the connection closing under stop() (seen
+    // under `make chaos`: the restarted consumer ran handlers on a closed pool and kept the
+    // drained process from exiting). Once stopping, a crash ends the consumer.
+    retry: { restartOnFailure: () => Promise.resolve(!stopping) },
   });
+  let stopping = false;
   let crashed = false;
   const pending = new Map<string, Pending>();
   const partitionKey = (topic: string, partition: number): string => `${partition}@${topic}`;
@@ -388,6 +394,7 @@ export async function subscribe(
     lag: () => groupLag(kafka, groupId, topics),
     stop: () =>
       (stopped ??= (async () => {
+        stopping = true;
         for (const entry of pending.values()) clearTimeout(entry.timer); // paused stays paused
         await consumer.stop(); // stops fetching; waits for the batch in hand, which commits what it handled
         await consumer.disconnect(); // leaves the group: partitions move at once

@@ -67,8 +67,10 @@ export function parseRequest<S extends z.ZodType>(schema: S, request: unknown): 
  * class 22 (data exception: a value the column cannot hold, e.g. 22021 NUL in text, 22003 out of
  * range) is INVALID_ARGUMENT; class 23 (integrity constraint violation: 23505 unique, 23503
  * foreign key, 23514 check) is FAILED_PRECONDITION — the request conflicts with the stored
- * state; 57014 (query canceled: a deadlineGuard's statement timeout) is DEADLINE_EXCEEDED.
- * The details name the SQLSTATE only: constraint and column names stay in the log.
+ * state; 57014 (query canceled: a deadlineGuard's statement timeout) is DEADLINE_EXCEEDED; a
+ * database that cannot be reached (connection refused, lost, shutting down) is UNAVAILABLE, a
+ * transaction that lost a race (deadlock, serialization failure) ABORTED (databaseFailure in
+ * @bulkhead/db tells them apart). The details name the SQLSTATE only: constraint and column names stay in the log.
  * Recognises the errors of node-postgres (a five-character `code` and a `severity`) without
  * depending on it.
  */
@@ -91,6 +93,20 @@ export function grpcErrorFromDatabaseError(error: unknown): GrpcError | undefine
         Status.DEADLINE_EXCEEDED,
         'the deadline passed while the work ran; nothing was written',
         ADMISSION_REASONS.deadlinePassed,
+      );
+    // The database cannot be reached (restarted, partitioned, out of connections): the service
+    // cannot answer now — a retry (another replica, a new connection, later) may succeed.
+    case 'unavailable':
+      return new GrpcError(
+        Status.UNAVAILABLE,
+        // Not "nothing was written": the connection may have dropped during COMMIT.
+        'the service cannot reach its database; retry later (an Idempotency-Key makes that safe)',
+      );
+    // Lost a race with another transaction (deadlock, serialization): nothing was written.
+    case 'conflict':
+      return new GrpcError(
+        Status.ABORTED,
+        `the request conflicted with a concurrent one (SQLSTATE ${code}); nothing was written; retry it`,
       );
     default:
       return undefined;

@@ -27,12 +27,27 @@ describe('grpcErrorFromDatabaseError', () => {
     expect(error?.message).not.toMatch(/x_pkey|duplicate/);
   });
 
+  it('maps an unreachable database to UNAVAILABLE and a lost race to ABORTED', () => {
+    for (const error of [
+      pgError('57P01', 'terminating connection due to administrator command'),
+      pgError('57P03', 'the database system is shutting down'),
+      pgError('08006', 'connection failure'),
+      pgError('53300', 'too many connections'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:15432'), { code: 'ECONNREFUSED' }),
+      new Error('Connection terminated unexpectedly'),
+      new Error('Connection terminated due to connection timeout'),
+      new Error('timeout exceeded when trying to connect'),
+    ]) {
+      expect(grpcErrorFromDatabaseError(error)?.code, error.message).toBe(Status.UNAVAILABLE);
+    }
+    for (const code of ['40001', '40P01', '55P03'])
+      expect(grpcErrorFromDatabaseError(pgError(code))?.code, code).toBe(Status.ABORTED);
+  });
+
   it('leaves every other error alone', () => {
     for (const error of [
-      pgError('40001'), // serialization failure: the server's, retryable
-      pgError('57P01'), // admin shutdown
       pgError('42P01'), // undefined table: a bug
-      Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }),
+      pgError('XX000'), // internal error
       Object.assign(new Error('x'), { code: '22021' }), // no severity: not from PostgreSQL
       new Error('plain'),
       undefined,
