@@ -49,7 +49,6 @@ export interface LoadOptions {
   maxAttempts: number;
   /** Client timeout of one request. */
   requestTimeoutMs: number;
-  log: (line: string) => void;
 }
 
 const SKUS = [

@@ -161,7 +161,6 @@ async function run(args: Args): Promise<number> {
     thinkMs: args['think-ms'],
     maxAttempts: 8,
     requestTimeoutMs: 5_000,
-    log: faultsLog,
   };
   const tenants: Tenant[] = await setUp(loadOptions, CELLS);
   faultsLog(`tenants ${tenants.map((t) => `${t.id} (${t.cell})`).join(', ')}`);

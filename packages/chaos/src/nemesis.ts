@@ -223,7 +223,7 @@ export class Nemesis {
         const holder = rows[0];
         if (holder && holder.state === 'idle in transaction' && /FROM outbox/.test(holder.query)) {
           pid = await this.signal(target, 'SIGKILL');
-          const unsent = await pg_count(this.o.pgUrl, database);
+          const unsent = await unsentOutboxRows(this.o.pgUrl, database);
           evidence = `relay lock 0x6f7574626f78 held by backend ${holder.pid} of ${target}, idle in transaction after "${holder.query.replace(/\s+/g, ' ').slice(0, 80)}"; ${unsent} unsent outbox rows`;
           break;
         }
@@ -329,7 +329,7 @@ export class Nemesis {
   }
 }
 
-async function pg_count(pgUrl: string, database: string): Promise<number> {
+async function unsentOutboxRows(pgUrl: string, database: string): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl(pgUrl, database) });
   await client.connect();
   try {
