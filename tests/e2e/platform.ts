@@ -7,10 +7,13 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Where the local stack registers its processes (infra/local/lib.sh: BULKHEAD_DATA_DIR or .data). */
+const DATA_DIR = resolve(REPO_ROOT, process.env.BULKHEAD_DATA_DIR ?? '.data');
 
 /** The platform's public URLs and the admin token (make kind-test sets them for kind). */
 export const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
@@ -44,7 +47,7 @@ export interface Platform {
 function local(): Platform {
   const services = `${REPO_ROOT}/infra/local/services.sh`;
   const pidOf = (name: string) =>
-    Number(readFileSync(`${REPO_ROOT}/.data/run/${name}.pid`, 'utf8').trim());
+    Number(readFileSync(`${DATA_DIR}/run/${name}.pid`, 'utf8').trim());
   const signal = (name: string, sig: NodeJS.Signals): Disruption => ({
     name: `${sig} ${name}`,
     run: () => {
