@@ -13,12 +13,25 @@ const concurrency = Math.min(Number(process.argv[3] ?? 32), 256);
 const skus = Math.min(Math.max(Number(process.argv[4] ?? 1), 1), 100);
 const deadline = Date.now() + 5 * 60_000;
 
+/** Answers a client of a platform that sheds load retries (429, 503), with a bound. */
+const RETRYABLE = new Set([429, 503]);
+const MAX_TRIES = 5;
+let retried = 0;
+
 async function json(url, init = {}) {
-  const response = await fetch(url, init);
-  const body = await response.json();
-  if (!response.ok)
-    throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${JSON.stringify(body)}`);
-  return body;
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(url, init);
+    const body = await response.json();
+    if (response.ok) return body;
+    if (!RETRYABLE.has(response.status) || attempt >= MAX_TRIES)
+      throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${JSON.stringify(body)}`);
+    // Retry-After in seconds (the platform sends it with every 429 and 503), else 200 ms.
+    const after = Number(response.headers.get('retry-after'));
+    retried += 1;
+    await new Promise((r) =>
+      setTimeout(r, Number.isFinite(after) && after > 0 ? after * 1000 : 200),
+    );
+  }
 }
 const headers = (token) => ({
   authorization: `Bearer ${token}`,
@@ -69,7 +82,8 @@ async function worker() {
     const key = keys[i % keys.length];
     const order = await json(`${GATEWAY}/v1/orders`, {
       method: 'POST',
-      headers: headers(key),
+      // A retried POST must not create a second order: one Idempotency-Key per order.
+      headers: { ...headers(key), 'idempotency-key': `rough-${started}-${i}` },
       body: JSON.stringify({
         customerId: `c-${i}`,
         items: [{ sku: `BENCH-${i % skus}`, quantity: 1 }],
@@ -106,6 +120,7 @@ console.log(
     cells: tenants.size,
     statuses,
     stillPending: pending.length,
+    retriedAfter429or503: retried,
   }),
 );
 console.log(
