@@ -108,9 +108,24 @@ async function placeOrder(
   items: { sku: string; quantity: number }[],
   paymentToken = 'tok_visa',
 ) {
-  const r = await api(tenant, 'POST', '/v1/orders', { customerId: 'c-1', items, paymentToken });
-  expect(r.status, r.text).toBe(202);
-  return r;
+  // As a client of a platform that sheds load should: one Idempotency-Key, and a shed attempt
+  // (429, 503 with Retry-After: admission control, the saga backlog) tried again, a few times.
+  const key = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    const r = await api(
+      tenant,
+      'POST',
+      '/v1/orders',
+      { customerId: 'c-1', items, paymentToken },
+      { 'idempotency-key': key },
+    );
+    if ((r.status !== 429 && r.status !== 503) || attempt === 5) {
+      expect(r.status, r.text).toBe(202);
+      return r;
+    }
+    const after = Number(r.headers.get('retry-after'));
+    await new Promise((resolve) => setTimeout(resolve, after > 0 ? after * 1000 : 200));
+  }
 }
 
 async function product(tenant: Tenant, sku: string) {
