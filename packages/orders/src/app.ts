@@ -62,15 +62,16 @@ export const orders = defineCellService({
   housekeeping: async ({ pool }) => {
     await purgeExpiredKeys(pool);
   },
-  handler: (context) =>
-    inboxHandler({
+  handler: (context) => {
+    const cell = cellOf(context); // once, not per message
+    return inboxHandler({
       pool: context.pool,
       consumer: context.service,
       logger: context.logger,
       decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
-      handle: (tx, reply, message) =>
-        handleSagaReply(tx, cellOf(context), message, reply, context.logger),
-    }),
+      handle: (tx, reply, message) => handleSagaReply(tx, cell, message, reply, context.logger),
+    });
+  },
   background: (context) => {
     const sweeper = createSagaSweeper({
       pool: context.pool,
