@@ -37,6 +37,7 @@ fi
 # tag, so the upgrade below rolls the Deployments onto it (a fixed `dev` tag would not).
 IMAGE_TAG=$(content_tag)
 step_time "kind load" load_images "$mode"
+step_time "docker prune" prune_images
 
 values=(-f "$REPO_ROOT/infra/kind/values.yaml" --set "image.tag=$IMAGE_TAG")
 [[ $mode == offline ]] && values+=(-f "$REPO_ROOT/infra/kind/values-offline.yaml")
