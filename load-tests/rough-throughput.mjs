@@ -5,6 +5,8 @@
 // skus > 1 spreads the orders over that many products per tenant (1 = one hot row per cell).
 // BULKHEAD_LOAD_SECONDS=60 stops placing orders after that long; BULKHEAD_LOAD_RATE=25 paces them
 // at that many orders/s in all (make kind-test: one minute at a rate the platform sustains).
+import { retryAfterDelay } from '@bulkhead/backoff';
+
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 const ADMIN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
@@ -13,24 +15,27 @@ const concurrency = Math.min(Number(process.argv[3] ?? 32), 256);
 const skus = Math.min(Math.max(Number(process.argv[4] ?? 1), 1), 100);
 const deadline = Date.now() + 5 * 60_000;
 
-/** Answers a client of a platform that sheds load retries (429, 503), with a bound. */
+/**
+ * A client of a platform that sheds load: a refused request (429, 503, with Retry-After) is tried
+ * again, no sooner than Retry-After and with jittered backoff on top, so that the clients refused
+ * together spread out instead of coming back together; for at most RETRY_BUDGET_MS per request.
+ */
 const RETRYABLE = new Set([429, 503]);
-const MAX_TRIES = 5;
+const RETRY_BACKOFF = { initialMs: 250, maxMs: 4_000 };
+const RETRY_BUDGET_MS = 30_000;
 let retried = 0;
 
 async function json(url, init = {}) {
+  const giveUpAt = Date.now() + RETRY_BUDGET_MS;
   for (let attempt = 1; ; attempt++) {
     const response = await fetch(url, init);
     const body = await response.json();
     if (response.ok) return body;
-    if (!RETRYABLE.has(response.status) || attempt >= MAX_TRIES)
+    const wait = retryAfterDelay(attempt, response.headers.get('retry-after'), RETRY_BACKOFF);
+    if (!RETRYABLE.has(response.status) || Date.now() + wait > giveUpAt)
       throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${JSON.stringify(body)}`);
-    // Retry-After in seconds (the platform sends it with every 429 and 503), else 200 ms.
-    const after = Number(response.headers.get('retry-after'));
     retried += 1;
-    await new Promise((r) =>
-      setTimeout(r, Number.isFinite(after) && after > 0 ? after * 1000 : 200),
-    );
+    await new Promise((r) => setTimeout(r, wait));
   }
 }
 const headers = (token) => ({
@@ -112,6 +117,10 @@ while (pending.length > 0 && Date.now() < deadline) {
 }
 const done = Date.now();
 const s = (ms) => (ms / 1000).toFixed(1);
+// Paced for a time, the orders the platform accepted must be the orders offered (retries
+// included): a platform that only kept up by refusing has not sustained the rate.
+const offered = rate > 0 && seconds > 0 ? Math.min(total, Math.floor(rate * seconds)) : 0;
+const sustained = ids.length >= 0.95 * offered;
 console.log(
   JSON.stringify({
     orders: ids.length,
@@ -121,6 +130,7 @@ console.log(
     statuses,
     stillPending: pending.length,
     retriedAfter429or503: retried,
+    ...(offered > 0 && { offered, sustained }),
   }),
 );
 console.log(
@@ -129,3 +139,7 @@ console.log(
 console.log(
   `all sagas ended after ${s(done - started)} s = ${Math.round(ids.length / ((done - started) / 1000))} orders/s end to end`,
 );
+if (!sustained) {
+  console.error(`accepted ${ids.length} of ${offered} orders offered at ${rate}/s: under 95%`);
+  process.exitCode = 1;
+}

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { retryAfterDelay } from '@bulkhead/backoff';
 import {
   ADMIN_TOKEN,
   CONTROL_PLANE,
@@ -109,8 +110,10 @@ async function placeOrder(
   paymentToken = 'tok_visa',
 ) {
   // As a client of a platform that sheds load should: one Idempotency-Key, and a shed attempt
-  // (429, 503 with Retry-After: admission control, the saga backlog) tried again, a few times.
+  // (429, 503 with Retry-After: admission control, the saga backlog) tried again no sooner than
+  // Retry-After, with jittered backoff on top, for up to 20 s.
   const key = randomUUID();
+  const giveUpAt = Date.now() + 20_000;
   for (let attempt = 1; ; attempt++) {
     const r = await api(
       tenant,
@@ -119,12 +122,15 @@ async function placeOrder(
       { customerId: 'c-1', items, paymentToken },
       { 'idempotency-key': key },
     );
-    if ((r.status !== 429 && r.status !== 503) || attempt === 5) {
+    const wait = retryAfterDelay(attempt, r.headers.get('retry-after'), {
+      initialMs: 250,
+      maxMs: 4_000,
+    });
+    if ((r.status !== 429 && r.status !== 503) || Date.now() + wait > giveUpAt) {
       expect(r.status, r.text).toBe(202);
       return r;
     }
-    const after = Number(r.headers.get('retry-after'));
-    await new Promise((resolve) => setTimeout(resolve, after > 0 ? after * 1000 : 200));
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
