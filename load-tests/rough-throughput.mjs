@@ -131,6 +131,8 @@ console.log(
     stillPending: pending.length,
     retriedAfter429or503: retried,
     ...(offered > 0 && { offered, sustained }),
+    // Orders per second from the first order placed until the last saga ended.
+    endToEndPerSecond: Math.round((ids.length / ((done - started) / 1000)) * 10) / 10,
   }),
 );
 console.log(

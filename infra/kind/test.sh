@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make kind-test`: the end-to-end contract suite (tests/e2e) against the platform on kind, both
 # cells, with the faults suite deleting one pod of every Deployment and StatefulSet in turn
-# (tests/e2e/platform.ts); then a one-minute load, and a report of the pods (memory requests,
-# limits and peaks; restarts) that fails if any container was OOM-killed. Brings the platform up first (make kind-up) unless it is up.
+# (tests/e2e/platform.ts); then 20 s pushed past capacity and a minute of load at half the
+# capacity measured, and a report of the pods (memory requests, limits and peaks; restarts) that
+# fails if any container was OOM-killed. Brings the platform up first (make kind-up) unless it is up.
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -33,14 +34,28 @@ export CONTROL_PLANE_ADMIN_TOKEN
 log "== end-to-end suite on kind (contract, static stability, pod deletions)"
 vitest_suite e2e --project e2e
 
-log "== one minute of load"
-# 25 orders/s: about half of what this 2-core box completes end to end on kind (47/s measured
-# when pushed), so every saga must end; overload is the k6 suite's subject.
-load=$(BULKHEAD_LOAD_SECONDS=60 BULKHEAD_LOAD_RATE=25 node load-tests/rough-throughput.mjs 20000 16 20 2>&1)
+# The minute of load runs at half of what the platform completes here, measured in the same run
+# just before (pushed for 20 s, 32 in flight): this shared 2-core box is too noisy for a fixed
+# rate (47 orders/s end to end when pushed one day, 26–34/s another), and a rate near capacity
+# tests the machine, not the platform. Overload is the k6 suite's subject; what this checks is
+# that the push ends every saga (the backlog bound sheds the excess) and that at half capacity
+# (nearly) every order offered is accepted and every saga ends.
+log "== pushed for 20 s: the platform's capacity here"
+push=$(BULKHEAD_LOAD_SECONDS=20 node load-tests/rough-throughput.mjs 20000 32 20 2>&1)
+status=$?
+printf '%s\n' "$push" | sed 's/^/   /' >&2
+[[ $status == 0 && $push == *'"stillPending":0'* ]]
+count "pushed past capacity for 20 s: every saga ended" $?
+capacity=$(sed -n 's/.*"endToEndPerSecond":\([0-9]*\).*/\1/p' <<<"$push")
+rate=$(( ${capacity:-0} / 2 ))
+(( rate >= 1 )) || rate=1
+
+log "== one minute of load at $rate orders/s (half the capacity measured)"
+load=$(BULKHEAD_LOAD_SECONDS=60 BULKHEAD_LOAD_RATE=$rate node load-tests/rough-throughput.mjs 20000 16 20 2>&1)
 status=$?
 printf '%s\n' "$load" | sed 's/^/   /' >&2
 [[ $status == 0 && $load == *'"stillPending":0'* ]]
-count "one minute of load: every saga ended" $?
+count "one minute at half capacity: 95% of the orders offered accepted, every saga ended" $?
 
 log "== containers: OOM kills, restarts, memory"
 node "$KIND_DIR/pod-report.mjs" "$NAMESPACE" "$RESULTS/pods.json"
