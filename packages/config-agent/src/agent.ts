@@ -36,6 +36,8 @@ type WatchClient = GrpcClient<typeof controlPlaneV1.ControlPlaneServiceService>;
 interface WatchOutcome {
   /** The control plane answered (sent headers): the connection worked. */
   opened: boolean;
+  /** Cancelled because it was not opened within WATCH_OPEN_TIMEOUT_MS. */
+  openTimedOut: boolean;
   status: grpc.StatusObject;
 }
 
@@ -117,6 +119,7 @@ export function createConfigAgentApp(
   function watchOnce(watchClient: WatchClient, onOpen: () => void): Promise<WatchOutcome> {
     return new Promise((resolve) => {
       let opened = false;
+      let openTimedOut = false;
       // createGrpcClient gives the call its deadline (WATCH_DEADLINE_MS).
       const stream = watchClient.watchSnapshot({
         knownEpoch: onDisk?.epoch ?? '',
@@ -124,25 +127,40 @@ export function createConfigAgentApp(
         services: config.snapshotServices,
       });
       call = stream;
+      // A call the control plane never opens is cancelled and tried again on a new channel: the
+      // control plane sends headers as soon as it takes a watch. Seen on kind after the control
+      // plane's pods were replaced: one watch waited 131 s (about the kernel's give-up time for a
+      // connection attempt nobody answers) while the new pods had been ready for 2 minutes.
+      const openTimer = setTimeout(() => {
+        logger.warn(
+          { address: config.controlPlaneAddress, openTimeoutMs: config.watchOpenTimeoutMs },
+          'the control plane did not take the watch in time; trying again on a new connection',
+        );
+        openTimedOut = true;
+        stream.cancel();
+      }, config.watchOpenTimeoutMs);
       stream.on('metadata', () => {
+        clearTimeout(openTimer);
         opened = true;
         onOpen();
       });
       stream.on('data', receive);
       stream.on('error', () => undefined); // the status event below carries the outcome
       stream.on('status', (status: grpc.StatusObject) => {
+        clearTimeout(openTimer);
         if (call === stream) call = undefined;
-        resolve({ opened, status });
+        resolve({ opened, openTimedOut, status });
       });
     });
   }
 
   /** Watches until stopped; reconnects with capped exponential backoff and logs only state changes. */
-  async function watchLoop(watchClient: WatchClient): Promise<void> {
+  async function watchLoop(): Promise<void> {
     let failures = 0;
     let connected: boolean | undefined;
     while (!abort.signal.aborted) {
-      const { opened, status } = await watchOnce(watchClient, () => {
+      client ??= openClient();
+      const { opened, openTimedOut, status } = await watchOnce(client, () => {
         if (connected !== true) {
           logger.info(
             { address: config.controlPlaneAddress, epoch: onDisk?.epoch, version: onDisk?.version },
@@ -153,6 +171,12 @@ export function createConfigAgentApp(
         failures = 0;
       });
       if (abort.signal.aborted) break;
+      if (openTimedOut) {
+        // Whatever holds the channel (a connection attempt to a gone address, a dead
+        // connection) holds it for the next call too: a new channel connects afresh.
+        client.close();
+        client = undefined;
+      }
       if (opened && status.code === Status.DEADLINE_EXCEEDED) {
         logger.debug('watch deadline reached; re-opening the stream');
         continue;
@@ -183,8 +207,19 @@ export function createConfigAgentApp(
     }
   }
 
+  /** The channel's reconnect backoff matches ours, so a reconnect is not held back by grpc-js. */
+  function openClient(): WatchClient {
+    return createGrpcClient(controlPlaneV1.ControlPlaneServiceService, config.controlPlaneAddress, {
+      deadlineMs: config.watchDeadlineMs,
+      channelOptions: {
+        'grpc.initial_reconnect_backoff_ms': RECONNECT.initialMs,
+        'grpc.max_reconnect_backoff_ms': RECONNECT.maxMs,
+      },
+    });
+  }
+
   async function start(): Promise<void> {
-    if (client) throw new Error('the config agent is already started');
+    if (loop) throw new Error('the config agent is already started');
     try {
       const existing = await readSnapshotFile(path);
       if (existing) {
@@ -200,19 +235,7 @@ export function createConfigAgentApp(
         'existing routing snapshot is unreadable; waiting for a new one',
       );
     }
-    // The channel's reconnect backoff matches ours, so a reconnect is not held back by grpc-js.
-    client = createGrpcClient(
-      controlPlaneV1.ControlPlaneServiceService,
-      config.controlPlaneAddress,
-      {
-        deadlineMs: config.watchDeadlineMs,
-        channelOptions: {
-          'grpc.initial_reconnect_backoff_ms': RECONNECT.initialMs,
-          'grpc.max_reconnect_backoff_ms': RECONNECT.maxMs,
-        },
-      },
-    );
-    loop = watchLoop(client);
+    loop = watchLoop();
   }
 
   async function stop(): Promise<void> {

@@ -9,6 +9,7 @@ const schema = z
     CONFIG_AGENT_OPS_HOST: z.string().min(1).default('127.0.0.1'),
     CONFIG_AGENT_OPS_PORT: env.port(9085),
     WATCH_DEADLINE_MS: env.positiveInt(5 * 60_000),
+    WATCH_OPEN_TIMEOUT_MS: env.positiveInt(5_000),
     LOG_LEVEL: env.logLevel(),
   })
   .transform((e) => ({
@@ -19,6 +20,8 @@ const schema = z
     ops: { host: e.CONFIG_AGENT_OPS_HOST, port: e.CONFIG_AGENT_OPS_PORT },
     /** Deadline of each WatchSnapshot call; the stream is re-opened when it expires. */
     watchDeadlineMs: e.WATCH_DEADLINE_MS,
+    /** A WatchSnapshot call not opened (no headers) within this long is cancelled and retried. */
+    watchOpenTimeoutMs: e.WATCH_OPEN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   }));
 

@@ -26,6 +26,8 @@ import {
   type TestDatabase,
   TEST_CELLS,
 } from '@bulkhead/testkit';
+import { controlPlaneV1 } from '@bulkhead/contracts';
+import { createGrpcClient, grpc } from '@bulkhead/grpc';
 import { createConfigAgentApp, loadConfigAgentConfig, type ConfigAgentApp } from '../src/index.js';
 
 const ADMIN_TOKEN = 'agent-test-admin-token';
@@ -189,6 +191,61 @@ describe('config agent', () => {
     const returned = performance.now();
     await fileHasKey(path, tenant.apiKey);
     expect(performance.now() - returned).toBeLessThan(1_000);
+  });
+
+  it('cancels a watch the control plane never opens, and tries again', async () => {
+    // A control plane that takes the connection but not the first watch (no headers, no end):
+    // what a connection attempt to a replaced pod's address looks like from the agent. Later
+    // watches are passed through to the real control plane.
+    const real = createGrpcClient(
+      controlPlaneV1.ControlPlaneServiceService,
+      `127.0.0.1:${grpcPort}`,
+      {
+        deadlineMs: 60_000,
+      },
+    );
+    let watches = 0;
+    const peers: string[] = [];
+    const wedged = new grpc.Server();
+    wedged.addService(controlPlaneV1.ControlPlaneServiceService, {
+      watchSnapshot: (
+        call: grpc.ServerWritableStream<controlPlaneV1.WatchSnapshotRequest, unknown>,
+      ) => {
+        watches += 1;
+        peers.push(call.getPeer());
+        if (watches === 1) return;
+        const upstream = real.watchSnapshot(call.request);
+        upstream.on('metadata', (metadata) => call.sendMetadata(metadata));
+        upstream.on('data', (message) => call.write(message));
+        upstream.on('error', () => undefined);
+        upstream.on('status', () => call.end());
+        call.on('cancelled', () => upstream.cancel());
+      },
+    } as unknown as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((resolve, reject) =>
+      wedged.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    try {
+      const path = join(dir, 'never-opened', 'routing.json');
+      const agent = await startAgent(path, {
+        CONTROL_PLANE_ADDRESS: `127.0.0.1:${port}`,
+        WATCH_OPEN_TIMEOUT_MS: '300',
+      });
+      const tenant = await createTenant('after-a-wedged-watch');
+      const started = performance.now();
+      await fileHasKey(path, tenant.apiKey);
+      // Without the open timeout the agent would wait for the watch's deadline (5 minutes).
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(watches).toBeGreaterThanOrEqual(2);
+      // Tried again on a new connection (another client port), not behind the stuck one.
+      expect(peers[1]).not.toBe(peers[0]);
+      await agent.stop();
+    } finally {
+      wedged.forceShutdown();
+      real.close();
+    }
   });
 
   it('stops watching on stop()', async () => {

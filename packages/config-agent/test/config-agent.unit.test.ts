@@ -50,6 +50,7 @@ describe('loadConfigAgentConfig', () => {
       snapshotServices: [],
       ops: { host: '127.0.0.1', port: 9085 },
       watchDeadlineMs: 300_000,
+      watchOpenTimeoutMs: 5_000,
       logLevel: 'info',
     });
   });
