@@ -98,7 +98,20 @@ describe('bulkhead between cells', () => {
       refused.push(await call('POST', '/v1/orders', one, order));
     }
     expect(refused.at(-1)?.body.reason).toBe('circuit_open');
-    for (const answer of refused) {
+    // Right after the stop a call may find no answer at cell-1's address instead of a refusal
+    // (seen once on kind: the gateway's connection attempt went unanswered) and is answered 504
+    // when its deadline passes, nothing written. A few at most, and only before the first 503:
+    // from then on every answer is a fast 503.
+    const transition = refused.slice(
+      0,
+      Math.max(
+        0,
+        refused.findIndex((a) => a.status === 503),
+      ),
+    );
+    expect(transition.length).toBeLessThanOrEqual(3);
+    for (const answer of transition) expect(answer.status, JSON.stringify(answer.body)).toBe(504);
+    for (const answer of refused.slice(transition.length)) {
       expect(answer.status).toBe(503);
       expect(['service_unavailable', 'circuit_open']).toContain(answer.body.reason);
       expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
