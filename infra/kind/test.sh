@@ -36,7 +36,7 @@ vitest_suite e2e --project e2e
 
 # The minute of load runs at half of what the platform completes here, measured in the same run
 # just before (pushed for 20 s, 32 in flight): this shared 2-core box is too noisy for a fixed
-# rate (47 orders/s end to end when pushed one day, 26–34/s another), and a rate near capacity
+# rate (47 orders/s end to end when pushed one day, 19–34/s on another), and a rate near capacity
 # tests the machine, not the platform. Overload is the k6 suite's subject; what this checks is
 # that the push ends every saga (the backlog bound sheds the excess) and that at half capacity
 # (nearly) every order offered is accepted and every saga ends.
