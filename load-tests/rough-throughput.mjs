@@ -5,6 +5,7 @@
 // skus > 1 spreads the orders over that many products per tenant (1 = one hot row per cell).
 // BULKHEAD_LOAD_SECONDS=60 stops placing orders after that long; BULKHEAD_LOAD_RATE=25 paces them
 // at that many orders/s in all (make kind-test: one minute at a rate the platform sustains).
+import http from 'node:http';
 import { retryAfterDelay } from '@bulkhead/backoff';
 
 const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
@@ -53,11 +54,23 @@ while (tenants.size < 2 && Date.now() < deadline) {
   tenants.set(t.cell, t);
 }
 // Wait until each new key works at the gateway (control plane → config agent → gateway): ten
-// answers in a row, so that every gateway instance behind the address has it.
+// answers in a row, so that every gateway instance behind the address has it. Each on a new
+// connection: a Service or NodePort picks the replica per connection, and fetch would reuse one
+// (then ten answers of one replica passed while the other did not have the key yet).
+const statusOnNewConnection = (url, apiKey) =>
+  new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers: headers(apiKey) }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
 for (const t of tenants.values()) {
   for (let inARow = 0; inARow < 10;) {
-    const r = await fetch(`${GATEWAY}/v1/products/none`, { headers: headers(t.apiKey) });
-    inARow = r.status === 401 ? 0 : inARow + 1;
+    const status = await statusOnNewConnection(`${GATEWAY}/v1/products/none`, t.apiKey).catch(
+      () => 401,
+    );
+    inARow = status === 401 ? 0 : inARow + 1;
     if (Date.now() > deadline) throw new Error('the new API keys never reached the gateway');
     if (inARow === 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }
