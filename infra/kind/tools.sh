@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs pinned tools under .tools/ (gitignored), only those named: the Kubernetes ones,
 # Schemathesis (tests/fuzz), k6 (the load tests, load-tests/) and toxiproxy (the TCP fault proxy
-# of make chaos: its server and its CLI, toxiproxy-server and toxiproxy-cli):
-#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis k6 toxiproxy
+# of make chaos: its server and its CLI, toxiproxy-server and toxiproxy-cli) and Jaeger v2 (the
+# trace backend):
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis k6 toxiproxy jaeger
 # Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
 # linked as .tools/bin/<name>; Go's module and build caches stay in their default places
 # outside the clone, so a fresh clone on the same machine relinks in seconds instead of
@@ -22,6 +23,8 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 SCHEMATHESIS_VERSION=4.32.5
 K6_VERSION=v1.8.1
 TOXIPROXY_VERSION=v2.5.0
+# Jaeger v2's code line; only this module tag of it is on the Go proxy here (v2.13's code).
+JAEGER_VERSION=v1.76.0
 # The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
 KUBE_MINOR=34
 KUBE_SCHEMA_VERSION=1.34.0
@@ -47,6 +50,42 @@ go_tool() {
     local bin
     bin=$(find "$tmp" -maxdepth 1 -type f | head -n 1)
     [[ $bin == "$tmp/$name" ]] || mv "$bin" "$tmp/$name"
+    touch "$tmp/.complete"
+    rm -rf "$dir" && mv "$tmp" "$dir"
+  fi
+  mkdir -p "$TOOLS_DIR/bin"
+  ln -sfn "$dir/$name" "$TOOLS_DIR/bin/$name"
+}
+
+# wrapped_go_tool NAME MODULE VERSION PACKAGE ["OLD => NEW VERSION" ...]: for a module `go install`
+# refuses (its go.mod has replace directives): builds PACKAGE inside a throwaway module that
+# requires MODULE@VERSION, repeats the replaces given, and starts from upstream's own go.sum
+# (some of its dependencies' versions are missing from the checksum database). Same layout and
+# caches as go_tool.
+wrapped_go_tool() {
+  local name=$1 module=$2 version=$3 pkg=$4
+  shift 4
+  local dir="$TOOLS_DIR/go/$name-$version"
+  if [[ ! -f $dir/.complete ]]; then
+    command -v go >/dev/null || die "Go is needed to build $name ($module@$version)"
+    log "go build $pkg@$version (first time on this machine: many minutes; later: seconds, from Go's cache)"
+    local tmp="$TOOLS_DIR/go/.tmp-$name-$$" out upstream replace
+    out="$TOOLS_DIR/go/$name-$version.log"
+    rm -rf "$tmp" && mkdir -p "$tmp/src"
+    upstream=$(cd "$tmp/src" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -f $upstream/go.mod ]] || die "could not download $module@$version"
+    {
+      printf 'module bulkhead.local/%s-build\n\ngo %s\n\nrequire %s %s\n' \
+        "$name" "$(sed -n 's/^go //p' "$upstream/go.mod")" "$module" "$version"
+      for replace in "$@"; do printf 'replace %s\n' "$replace"; done
+    } >"$tmp/src/go.mod"
+    cp "$upstream/go.sum" "$tmp/src/go.sum" && chmod u+w "$tmp/src/go.sum"
+    if ! (cd "$tmp/src" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$tmp/$name" "$pkg") >"$out" 2>&1; then
+      tail -n 20 "$out" >&2
+      rm -rf "$tmp"
+      die "go build $pkg@$version failed (log: $out)"
+    fi
+    rm -rf "$tmp/src"
     touch "$tmp/.complete"
     rm -rf "$dir" && mv "$tmp" "$dir"
   fi
@@ -90,6 +129,11 @@ install_one() {
     go_tool toxiproxy-server "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
     go_tool toxiproxy-cli "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
     ;;
+  jaeger)
+    wrapped_go_tool jaeger github.com/jaegertracing/jaeger "$JAEGER_VERSION" \
+      github.com/jaegertracing/jaeger/cmd/jaeger \
+      "github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0"
+    ;;
   kube-schemas)
     # kubeconform reads kubernetes-validate's strict schemas once their absolute
     # "/api/_definitions.json" references point at a file.
@@ -110,7 +154,7 @@ install_one() {
   esac
 }
 
-(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis|k6|toxiproxy ..."
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis|k6|toxiproxy|jaeger ..."
 mkdir -p "$TOOLS_DIR/go"
 exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
 flock -w 1800 "$lock" || die "another tools.sh is still running"
