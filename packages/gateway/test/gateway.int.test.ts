@@ -13,7 +13,16 @@ import {
   type RoutingSnapshot,
   type TenantRoute,
 } from '@bulkhead/routing-snapshot';
-import { eventually, infra, recordingLogger, testLogger, uniqueName } from '@bulkhead/testkit';
+import { CATALOG_LABELS, cardinalityProblems, sampleValue, type Sample } from '@bulkhead/metrics';
+import { startOpsServer } from '@bulkhead/service-runtime';
+import {
+  eventually,
+  infra,
+  recordingLogger,
+  scrapeMetrics,
+  testLogger,
+  uniqueName,
+} from '@bulkhead/testkit';
 import {
   createGatewayApp,
   loadGatewayConfig,
@@ -1077,5 +1086,88 @@ describe('gateway', () => {
         (await send(gw.port, 'GET', '/v1/products/absent', { apiKey: tenantB.apiKey })).status,
       ).toBe(404);
     });
+  });
+
+  it('exposes RED by route, admission, breakers, rate limits and the snapshot at /metrics', async () => {
+    // A tenant allowed 1 request per second: its second request in a row is refused.
+    const limited = newTenant('cell-a', 1);
+    await publish((s) => s.tenants.push(limited.route));
+    await eventually(async () =>
+      (await send(gw.port, 'GET', '/v1/products/mug', { apiKey: limited.apiKey })).status !== 401
+        ? true
+        : undefined,
+    );
+    expectProblem(await send(gw.port, 'GET', '/v1/products/mug', { apiKey: limited.apiKey }), 429);
+    const orderId = randomUUID();
+    await send(gw.port, 'GET', `/v1/orders/${orderId}`, { apiKey: tenantA.apiKey });
+
+    const ops = await startOpsServer({
+      host: '127.0.0.1',
+      port: 0,
+      isReady: () => true,
+      metrics: gw.metrics!,
+    });
+    let samples: Sample[];
+    try {
+      samples = await scrapeMetrics(ops.port);
+    } finally {
+      await ops.close();
+    }
+    const value = (name: string, labels: Record<string, string>) =>
+      sampleValue(samples, name, labels);
+    const red = 'http_server_request_duration_seconds_count';
+    // Route patterns, never the raw path; `unmatched` for what no route matched.
+    expect(
+      value(red, { service: 'gateway', method: 'GET', route: '/v1/products/:sku', code: '200' }),
+    ).toBeGreaterThan(0);
+    expect(value(red, { method: 'GET', route: '/v1/products/:sku', code: '429' })).toBeGreaterThan(
+      0,
+    );
+    expect(value(red, { method: 'POST', route: '/v1/orders', code: '202' })).toBeGreaterThan(0);
+    expect(value(red, { route: '/v1/orders/:id' })).toBeGreaterThan(0);
+    expect(value(red, { route: 'unmatched', code: '404' })).toBeGreaterThan(0);
+    expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes(orderId)))).toBe(
+      false,
+    );
+    expect(value('rate_limit_rejections_total', { route: '/v1/products/:sku' })).toBeGreaterThan(0);
+    expect(value('rate_limit_rejections_total', { route: '/v1/orders' })).toBe(0);
+    // The calls to the cells, by callee cell and canonical code.
+    const client = {
+      grpc_service: 'bulkhead.inventory.v1.InventoryService',
+      grpc_method: 'GetProduct',
+    };
+    expect(
+      value('grpc_client_handling_seconds_count', { ...client, cell: 'cell-a', grpc_code: 'OK' }),
+    ).toBeGreaterThan(0);
+    expect(
+      value('grpc_client_handling_seconds_count', {
+        ...client,
+        cell: 'cell-d',
+        grpc_code: 'UNAVAILABLE',
+      }),
+    ).toBeGreaterThan(0);
+    // Admission per cell and class: both outcomes exist, the limit and what is in flight.
+    const read = { cell: 'cell-a', class: 'read' };
+    expect(value('admission_requests_total', { ...read, outcome: 'admitted' })).toBeGreaterThan(0);
+    expect(value('admission_requests_total', { ...read, outcome: 'shed' })).toBe(0);
+    expect(value('admission_limit', read)).toBeGreaterThan(0);
+    expect(value('admission_inflight', read)).toBe(0);
+    // The breaker of the stopped cell-d is open; the others closed (a state set: one 1 each).
+    const breaker = (cell: string, state: string) =>
+      value('circuit_breaker_state', { cell, target: 'inventory', state });
+    expect([
+      breaker('cell-d', 'open'),
+      breaker('cell-d', 'closed'),
+      breaker('cell-d', 'half_open'),
+    ]).toEqual([1, 0, 0]);
+    expect([breaker('cell-b', 'open'), breaker('cell-b', 'closed')]).toEqual([0, 1]);
+    // The snapshot in use.
+    expect(value('routing_snapshot_version', {})).toBe(snapshot.version);
+    expect(value('routing_snapshot_cells', { state: 'serving' })).toBe(snapshot.cells.length);
+    expect(value('routing_snapshot_cells', { state: 'incomplete' })).toBe(0);
+    expect(value('routing_snapshot_age_seconds', {})).toBeGreaterThanOrEqual(0);
+    expect(value('nodejs_heap_size_used_bytes', { service: 'gateway' })).toBeGreaterThan(0);
+    // No tenant, key or id as a label.
+    expect(cardinalityProblems(samples, { allowedLabels: CATALOG_LABELS })).toEqual([]);
   });
 });

@@ -25,6 +25,42 @@ export const SAGA_DURATION_BUCKETS: readonly number[] = [
   0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 ];
 
+/**
+ * Every label name a series may carry: the catalog's (docs/observability.md) and those of
+ * prom-client's runtime metrics. The cardinality guard of the scrape tests refuses any other.
+ */
+export const CATALOG_LABELS: ReadonlySet<string> = new Set([
+  // every series
+  'service',
+  'cell',
+  // RED
+  'method',
+  'route',
+  'code',
+  'grpc_service',
+  'grpc_method',
+  'grpc_code',
+  // saga, async core, resilience, routing
+  'saga',
+  'outcome',
+  'reason',
+  'step',
+  'topic',
+  'kind',
+  'group',
+  'partition',
+  'target',
+  'state',
+  'class',
+  // prom-client's runtime metrics
+  'type',
+  'space',
+  'version',
+  'major',
+  'minor',
+  'patch',
+]);
+
 export interface MetricsOptions {
   /** The `service` default label: gateway, orders, inventory, payments, control-plane, config-agent. */
   service: string;

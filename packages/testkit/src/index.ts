@@ -11,6 +11,7 @@ import {
 } from '@bulkhead/db';
 import { GrpcError } from '@bulkhead/grpc';
 import { createLogger, type Logger } from '@bulkhead/logger';
+import { parseExposition, type Sample } from '@bulkhead/metrics';
 
 export { startPrivateKafka, type PrivateKafka } from './kafka.js';
 
@@ -191,3 +192,10 @@ export const TEST_CELLS = [1, 2].map((n) => ({
     payments: `127.0.0.1:17${n}13`,
   },
 }));
+
+/** Scrapes `GET /metrics` of an ops port over HTTP and parses the Prometheus text. */
+export async function scrapeMetrics(port: number): Promise<Sample[]> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
+  return parseExposition(await response.text());
+}
