@@ -19,6 +19,7 @@ import {
   backupTestDatabase,
   createTestDatabase,
   eventually,
+  scrapeMetrics,
   infra,
   recordingLogger,
   restoreTestDatabase,
@@ -28,6 +29,8 @@ import {
 } from '@bulkhead/testkit';
 import { controlPlaneV1 } from '@bulkhead/contracts';
 import { createGrpcClient, grpc } from '@bulkhead/grpc';
+import { CATALOG_LABELS, cardinalityProblems, sampleValue } from '@bulkhead/metrics';
+import { startOpsServer } from '@bulkhead/service-runtime';
 import { createConfigAgentApp, loadConfigAgentConfig, type ConfigAgentApp } from '../src/index.js';
 
 const ADMIN_TOKEN = 'agent-test-admin-token';
@@ -455,5 +458,45 @@ describe('config agent', () => {
     // The stream sends in order: had the held version been sent again, it would be written first.
     expect(written().map((e) => [e.epoch, e.version])).toEqual([[held.epoch, held.version + 1]]);
     expect(agent.snapshotVersion()).toBe(held.version + 1);
+  });
+
+  it("exposes the agent's written version and watch, and the admin API's RED, at /metrics", async () => {
+    const agent = await startAgent(join(dir, 'metrics', 'routing.json'));
+    await eventually(async () => (agent.isReady() ? true : undefined));
+    await createTenant('metrics');
+    const servers = await Promise.all(
+      [agent, controlPlane].map((app) =>
+        startOpsServer({ host: '127.0.0.1', port: 0, isReady: () => true, metrics: app.metrics! }),
+      ),
+    );
+    const [agentOps, controlPlaneOps] = servers.map((server) => server.port) as [number, number];
+    try {
+      const agentSamples = await eventually(async () => {
+        const samples = await scrapeMetrics(agentOps);
+        return sampleValue(samples, 'config_agent_snapshot_version') === agent.snapshotVersion()
+          ? samples
+          : undefined;
+      });
+      expect(agent.snapshotVersion()).toBeGreaterThan(0);
+      expect(sampleValue(agentSamples, 'config_agent_watch_up', { service: 'config-agent' })).toBe(
+        1,
+      );
+      const cp = await scrapeMetrics(controlPlaneOps);
+      expect(
+        sampleValue(cp, 'http_server_request_duration_seconds_count', {
+          service: 'control-plane',
+          method: 'POST',
+          route: '/v1/tenants',
+          code: '201',
+        }),
+      ).toBeGreaterThan(0);
+      for (const samples of [agentSamples, cp]) {
+        expect(cardinalityProblems(samples, { allowedLabels: CATALOG_LABELS })).toEqual([]);
+      }
+      await agent.stop();
+      expect(sampleValue(await scrapeMetrics(agentOps), 'config_agent_watch_up')).toBe(0);
+    } finally {
+      for (const server of servers) await server.close();
+    }
   });
 });
