@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics, parseExposition, sampleValue } from '@bulkhead/metrics';
 import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
 import {
   deadLetterTopic,
@@ -13,6 +14,7 @@ import { KafkaTestSpace, body, header, keyOnPartition, message, value } from './
 
 const space = new KafkaTestSpace();
 let bus: EventBus;
+const metrics = createMetrics({ service: 'faults-test', runtime: false });
 
 beforeAll(async () => {
   await space.start();
@@ -21,6 +23,7 @@ beforeAll(async () => {
       clientId: uniqueName('faults-test'),
       brokers: infra.kafkaBrokers,
       logger: testLogger('faults'),
+      metrics,
     },
     { sessionTimeoutMs: 6_000 }, // the broker's minimum: the long-handler test takes ~10 s
   );
@@ -121,6 +124,21 @@ describe('a failing message', () => {
     });
     const at = Date.parse(header(headers, DEAD_LETTER_HEADERS.deadLetteredAt) ?? '');
     expect(Math.abs(Date.now() - at)).toBeLessThan(60_000);
+
+    // Counted: one dead letter of kind permanent, 8 handled, nothing retried.
+    const samples = parseExposition(await metrics.scrape());
+    const labels = { group: groupId, topic };
+    expect(
+      sampleValue(samples, 'messages_dead_lettered_total', { ...labels, kind: 'permanent' }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'messages_dead_lettered_total', { ...labels, kind: 'transient' }),
+    ).toBe(0);
+    const consumed = (outcome: string) =>
+      sampleValue(samples, 'messages_consumed_total', { ...labels, outcome });
+    expect([consumed('handled'), consumed('dead_lettered'), consumed('retried')]).toEqual([
+      8, 1, 0,
+    ]);
   });
 
   it('transient: retried maxAttempts times, then dead-lettered; other partitions are handled during its retries', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics, parseExposition, sampleValue } from '@bulkhead/metrics';
 import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
 import type { EventBus, IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
 import { createKafkaEventBus } from '../src/index.js';
@@ -9,6 +10,7 @@ import { KafkaTestSpace, body, message } from './support.js';
 
 const space = new KafkaTestSpace();
 let bus: EventBus;
+const metrics = createMetrics({ service: 'event-bus-test', runtime: false });
 
 beforeAll(async () => {
   await space.start();
@@ -16,6 +18,7 @@ beforeAll(async () => {
     clientId: uniqueName('event-bus-test'),
     brokers: infra.kafkaBrokers,
     logger: testLogger('event-bus'),
+    metrics,
   });
 });
 
@@ -114,17 +117,33 @@ describe('kafka event bus', () => {
         attempts.set(body(m), attempt);
         if (body(m) === 'flaky' && attempt <= 2) throw new Error(`transient failure ${attempt}`);
         processed.push(body(m));
+        // A handler says when the message had no effect (an inbox that had it already).
+        return body(m) === 'again' ? 'duplicate' : undefined;
       },
     });
-    await bus.publish([message(topic, 'k', 'flaky'), message(topic, 'k', 'next')]);
-    await eventually(async () => (processed.length >= 2 ? true : undefined));
+    await bus.publish([
+      message(topic, 'k', 'flaky'),
+      message(topic, 'k', 'next'),
+      message(topic, 'k', 'again'),
+    ]);
+    await eventually(async () => (processed.length >= 3 ? true : undefined));
     // The commit follows the handler: wait for it rather than race it.
-    await eventually(async () => ((await committed(groupId, topic))[0] === '2' ? true : undefined));
+    await eventually(async () => ((await committed(groupId, topic))[0] === '3' ? true : undefined));
     await subscription.stop();
 
-    expect(processed).toEqual(['flaky', 'next']);
+    expect(processed).toEqual(['flaky', 'next', 'again']);
     expect(attempts.get('flaky')).toBe(3);
     expect(attempts.get('next')).toBe(1);
+    // Each failed run counted as retried, every run timed.
+    const samples = parseExposition(await metrics.scrape());
+    const consumed = (outcome: string) =>
+      sampleValue(samples, 'messages_consumed_total', { group: groupId, topic, outcome });
+    expect(['handled', 'duplicate', 'retried', 'dead_lettered'].map(consumed)).toEqual([
+      2, 1, 2, 0,
+    ]);
+    expect(sampleValue(samples, 'message_handling_seconds_count', { group: groupId, topic })).toBe(
+      5,
+    );
   });
 
   it('stop() waits for the message in hand and commits it', async () => {

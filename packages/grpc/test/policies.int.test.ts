@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CircuitOpenError } from '@bulkhead/call-policy';
 import { createLogger } from '@bulkhead/logger';
+import { createMetrics, parseExposition, sampleValue } from '@bulkhead/metrics';
 import {
   ADMISSION_REASONS,
   createGrpcClient,
@@ -77,7 +78,8 @@ function client(address: string, options: Parameters<typeof createGrpcClient>[2]
 
 describe('gRPC server admission', () => {
   it('answers RESOURCE_EXHAUSTED at once beyond maxInFlight, without running the handler', async () => {
-    const echo = await echoServer({ maxInFlight: 2 });
+    const metrics = createMetrics({ service: 'grpc-test', runtime: false });
+    const echo = await echoServer({ maxInFlight: 2, metrics });
     const c = client(echo.address);
     const first = [c.echo({ hold: true }), c.echo({ hold: true })];
     while (echo.held() < 2) await new Promise((resolve) => setImmediate(resolve));
@@ -91,6 +93,14 @@ describe('gRPC server admission', () => {
     });
     expect(echo.handled()).toBe(2);
     expect(echo.server.state).toMatchObject({ inFlight: 2, maxInFlight: 2, refusedBusy: 1 });
+    const samples = parseExposition(await metrics.scrape());
+    expect(sampleValue(samples, 'grpc_server_shed_total', { grpc_method: 'Echo' })).toBe(1);
+    expect(
+      sampleValue(samples, 'grpc_server_handling_seconds_count', {
+        grpc_method: 'Echo',
+        grpc_code: 'RESOURCE_EXHAUSTED',
+      }),
+    ).toBe(1);
     echo.releaseAll();
     await Promise.all(first);
     await expect(c.echo({})).resolves.toBeDefined();

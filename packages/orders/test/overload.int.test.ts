@@ -16,6 +16,7 @@ import {
   type Collector,
   type TestBus,
 } from '@bulkhead/saga-driver';
+import { parseExposition, sampleValue } from '@bulkhead/metrics';
 import { eventually, grpcError } from '@bulkhead/testkit';
 import { orders as ordersService } from '../src/index.js';
 
@@ -106,6 +107,11 @@ describe('saga backlog bound', () => {
       reason: 'saga_backlog_full',
     });
     expect(await countOrders(customerId)).toBe(MAX_OPEN_SAGAS);
+    const samples = parseExposition(await orders.app.metrics!.scrape());
+    expect(sampleValue(samples, 'saga_backlog_rejections_total')).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(samples, 'saga_open', { saga: 'order' })).toBeGreaterThanOrEqual(
+      MAX_OPEN_SAGAS,
+    );
 
     // One saga ends (its reservation fails): room for exactly one more order.
     const first = open[0]!;

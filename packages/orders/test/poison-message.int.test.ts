@@ -20,6 +20,7 @@ import {
   type Collector,
   type TestBus,
 } from '@bulkhead/saga-driver';
+import { parseExposition, sampleValue } from '@bulkhead/metrics';
 import { eventually } from '@bulkhead/testkit';
 import { orders } from '../src/index.js';
 
@@ -137,5 +138,13 @@ describe('a message that always fails', () => {
       available: 50,
       reserved: 0,
     });
+    // orders counted the saga it had to compensate, with its reason.
+    const samples = parseExposition(await started[0]!.app.metrics!.scrape());
+    expect(
+      sampleValue(samples, 'saga_ended_total', {
+        outcome: 'compensated',
+        reason: 'processing_failed',
+      }),
+    ).toBe(1);
   }, 90_000);
 });

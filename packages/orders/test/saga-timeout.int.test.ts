@@ -10,6 +10,7 @@ import { createGrpcClient, type GrpcClient } from '@bulkhead/grpc';
 import { inventory } from '@bulkhead/inventory';
 import { payments } from '@bulkhead/payments';
 import { startCellService, testCellId, type CellServiceUnderTest } from '@bulkhead/saga-driver';
+import { parseExposition, sampleValue } from '@bulkhead/metrics';
 import { eventually } from '@bulkhead/testkit';
 import { orders } from '../src/index.js';
 
@@ -102,5 +103,13 @@ describe('a participant that never answers', () => {
       reason: 'timeout',
     });
     expect(await product()).toMatchObject({ available: 10, reserved: 0 });
+    // The step's deadline passed at least once per re-send and once more when it timed out.
+    const samples = parseExposition(await ordersService.app.metrics!.scrape());
+    expect(
+      sampleValue(samples, 'saga_step_timeouts_total', { step: 'authorizePayment' }),
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      sampleValue(samples, 'saga_ended_total', { outcome: 'compensated', reason: 'timeout' }),
+    ).toBe(1);
   }, 90_000);
 });
