@@ -121,10 +121,24 @@ describe('the metric catalog of a cell, scraped from the ops ports', () => {
 
     const delta = (samples: Sample[], name: string, labels: Record<string, string>) =>
       (sampleValue(samples, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
-    // The declined saga ends once its compensation (release the stock) is acknowledged.
+    // The declined saga ends once its compensation (release the stock) is acknowledged. A relay
+    // counts a row once its transaction marked it sent, a consumer a message once its handler
+    // returned: a moment after what they caused. So wait for the last of each to be counted:
+    // to inventory reserve ×2, commit, release; the two orders' events; the 7 replies
+    // (StockReserved ×2, PaymentAuthorized, StockCommitted, PaymentCaptured, PaymentDeclined,
+    // StockReleased).
+    const inventoryCommands = cellTopic(cellId, 'inventory', 'commands');
+    const orderEvents = cellTopic(cellId, 'orders', 'events');
+    const replies = cellTopic(cellId, 'orders', 'saga-replies');
+    const group = cellConsumerGroup(cellId, 'orders');
     const samples = await eventually(async () => {
       const now = await scrape('orders');
-      return sampleValue(now, 'saga_open', { saga: 'order' }) === 0 ? now : undefined;
+      return sampleValue(now, 'saga_open', { saga: 'order' }) === 0 &&
+        delta(now, 'outbox_published_total', { topic: inventoryCommands }) === 4 &&
+        delta(now, 'outbox_published_total', { topic: orderEvents }) === 2 &&
+        delta(now, 'messages_consumed_total', { group, topic: replies, outcome: 'handled' }) === 7
+        ? now
+        : undefined;
     });
     expect(delta(samples, 'saga_started_total', { saga: 'order' })).toBe(2);
     expect(
@@ -144,28 +158,29 @@ describe('the metric catalog of a cell, scraped from the ops ports', () => {
     ).toBeGreaterThan(0);
     expect(sampleValue(samples, 'saga_stuck', { saga: 'order' })).toBe(0);
 
-    // orders' relay published the commands; its consumer handled every reply.
-    const inventoryCommands = cellTopic(cellId, 'inventory', 'commands');
-    // reserve ×2, commit, release
-    expect(delta(samples, 'outbox_published_total', { topic: inventoryCommands })).toBe(4);
-    expect(
-      delta(samples, 'outbox_published_total', { topic: cellTopic(cellId, 'orders', 'events') }),
-    ).toBe(2);
-    const replies = cellTopic(cellId, 'orders', 'saga-replies');
-    const group = cellConsumerGroup(cellId, 'orders');
-    // StockReserved ×2, PaymentAuthorized, StockCommitted, PaymentCaptured, PaymentDeclined, StockReleased
-    expect(
-      delta(samples, 'messages_consumed_total', { group, topic: replies, outcome: 'handled' }),
-    ).toBe(7);
+    // orders' consumer timed every reply's handler.
     expect(delta(samples, 'message_handling_seconds_count', { group, topic: replies })).toBe(7);
-    expect(sampleValue(samples, 'outbox_unsent_rows')).toBe(0);
-    expect(sampleValue(samples, 'outbox_oldest_unsent_age_seconds')).toBe(0);
-    expect(sampleValue(samples, 'outbox_parked_rows')).toBe(0);
     expect(sampleValue(samples, 'outbox_relay_round_duration_seconds_count')).toBeGreaterThan(0);
-    // The lag of every partition of the group, read at scrape time (0 once all is handled).
-    const lag = samples.filter((s) => s.name === 'kafka_consumer_lag' && s.labels.group === group);
-    expect(lag.map((s) => s.labels.partition).sort()).toEqual(['0', '1', '2', '3', '4', '5']);
-    expect(lag.every((s) => s.labels.topic === replies && s.value === 0)).toBe(true);
+    // The gauges read at scrape time settle: nothing unsent, the group's lag 0 on every partition
+    // once its offsets are committed (at least every second).
+    const lagOf = (now: Sample[]) =>
+      now.filter((s) => s.name === 'kafka_consumer_lag' && s.labels.group === group);
+    const settled = await eventually(async () => {
+      const now = await scrape('orders');
+      return sampleValue(now, 'outbox_unsent_rows') === 0 &&
+        lagOf(now).length === 6 &&
+        lagOf(now).every((s) => s.value === 0)
+        ? now
+        : undefined;
+    });
+    expect(
+      lagOf(settled)
+        .map((s) => s.labels.partition)
+        .sort(),
+    ).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(lagOf(settled).every((s) => s.labels.topic === replies)).toBe(true);
+    expect(sampleValue(settled, 'outbox_oldest_unsent_age_seconds')).toBe(0);
+    expect(sampleValue(settled, 'outbox_parked_rows')).toBe(0);
     // RED of the gRPC server, canonical code names.
     const createOrder = {
       grpc_service: 'bulkhead.orders.v1.OrdersService',
@@ -181,7 +196,10 @@ describe('the metric catalog of a cell, scraped from the ops ports', () => {
     ).toBeGreaterThan(0);
 
     // The participants: each command handled once, the inventory's replies published.
-    const inv = await scrape('inventory');
+    const inv = await eventually(async () => {
+      const now = await scrape('inventory');
+      return sampleValue(now, 'outbox_published_total', { topic: replies }) === 4 ? now : undefined;
+    });
     expect(
       sampleValue(inv, 'messages_consumed_total', {
         service: 'inventory',
@@ -190,7 +208,6 @@ describe('the metric catalog of a cell, scraped from the ops ports', () => {
         outcome: 'handled',
       }),
     ).toBe(4);
-    expect(sampleValue(inv, 'outbox_published_total', { topic: replies })).toBe(4);
     const pay = await scrape('payments');
     expect(
       sampleValue(pay, 'messages_consumed_total', {
