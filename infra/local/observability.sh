@@ -14,7 +14,9 @@
 #   observability.sh stop     stop all three (the collector first, so it flushes to the others)
 #   observability.sh status   registry table
 #   observability.sh targets  rewrite Prometheus's targets from the manifest (services.sh start does)
-#   observability.sh check    promtool check config, otelcol validate, jaeger validate: "N passed, N failed"
+#   observability.sh check    promtool check config, otelcol validate, jaeger validate, and the
+#                             tail-sampling policies against a private collector and Jaeger (ports
+#                             24317/24318, 24417/24418, 26686/26685): "N passed, N failed"
 # Tuning: BULKHEAD_TRACE_SAMPLING_PERCENTAGE (100), BULKHEAD_SLOW_TRACE_MS (2000),
 # BULKHEAD_TRACE_DECISION_WAIT (5s), BULKHEAD_PROMETHEUS_RETENTION (1d); BULKHEAD_CELL_COUNT (2)
 # for the targets.
@@ -158,8 +160,45 @@ cmd_check() {
     env "${OTELCOL_ENV[@]}" "$TOOLS_DIR/bin/otelcol-bulkhead" validate --config "$CONFIGS/otel-collector.yaml"
   check "jaeger validate (jaeger.yaml, local values)" \
     env "${JAEGER_ENV[@]}" "$TOOLS_DIR/bin/jaeger" validate --config "$CONFIGS/jaeger.yaml"
+  sampling_check "$tmp"
   echo "$passed passed, $failed failed"
   ((failed == 0))
+}
+
+# sampling_check DIR: the shared configs run for real on private ports, the collector with a 0%
+# baseline and a 1 s decision wait, and sampling-check.mjs sends it one trace of each kind; adds
+# its counts to the caller's passed/failed. Both processes are this shell's children, ended here.
+sampling_check() {
+  local dir=$1 jaeger_pid collector_pid out counts
+  env JAEGER_OTLP_GRPC_ENDPOINT=$H:24417 JAEGER_OTLP_HTTP_ENDPOINT=$H:24418 \
+    JAEGER_QUERY_HTTP_ENDPOINT=$H:26686 JAEGER_QUERY_GRPC_ENDPOINT=$H:26685 JAEGER_MAX_TRACES=1000 \
+    "$TOOLS_DIR/bin/jaeger" --config "$CONFIGS/jaeger.yaml" >"$dir/jaeger.log" 2>&1 &
+  jaeger_pid=$!
+  env "${OTELCOL_ENV[@]}" OTELCOL_OTLP_GRPC_ENDPOINT=$H:24317 OTELCOL_OTLP_HTTP_ENDPOINT=$H:24318 \
+    OTELCOL_JAEGER_ENDPOINT=$H:24417 OTELCOL_PROMETHEUS_OTLP_URL=http://$H:1/unused \
+    OTELCOL_DECISION_WAIT=1s OTELCOL_SAMPLING_PERCENTAGE=0 \
+    "$TOOLS_DIR/bin/otelcol-bulkhead" --config "$CONFIGS/otel-collector.yaml" >"$dir/otelcol.log" 2>&1 &
+  collector_pid=$!
+  if wait_http "http://$H:26686/api/services" 30 && wait_log "$dir/otelcol.log" 'Everything is ready' 30; then
+    out=$("$TOOLS_DIR/bin/node" "$BULKHEAD_LOCAL_DIR/observability/sampling-check.mjs" \
+      "http://$H:24318" "http://$H:26686" "${BULKHEAD_SLOW_TRACE_MS:-2000}" 2>&1) || true
+    printf '%s\n' "$out" | grep -v '^[0-9]* passed' >&2 || true
+    counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -n 1) || true
+    if [[ -n $counts ]]; then
+      read -r p _ f _ <<<"${counts//,/}"
+      passed=$((passed + p))
+      failed=$((failed + f))
+    else
+      failed=$((failed + 1))
+      log "FAILED: the tail-sampling check did not run"
+    fi
+  else
+    failed=$((failed + 1))
+    log "FAILED: the private collector or Jaeger did not start (logs: $dir/otelcol.log, $dir/jaeger.log)"
+    tail -n 5 "$dir/otelcol.log" "$dir/jaeger.log" >&2
+  fi
+  kill "$collector_pid" "$jaeger_pid" 2>/dev/null || true
+  wait "$collector_pid" "$jaeger_pid" 2>/dev/null || true
 }
 
 case "${1:-}" in

@@ -6,6 +6,7 @@
 #   2c. every container image built (infra/images) and started hardened, answering its probe
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   3b. the observability configs checked (promtool check config, otelcol validate, jaeger validate)
+#       and the tail-sampling policies run on a private collector and Jaeger
 #   4. end-to-end tests of the public contract against the running stack (both cells), with the
 #      observability backends (Jaeger, the OpenTelemetry Collector, Prometheus) up
 #   5. the k6 smoke scenario against the same stack (make load SCENARIO=smoke, ~25 s), its
@@ -86,7 +87,7 @@ fi
 step "unit + integration tests"
 vitest_suite unit-integration --project unit --project integration
 
-step "observability configs (promtool check config, otelcol validate, jaeger validate)"
+step "observability configs (promtool check config, otelcol validate, jaeger validate) and tail sampling"
 script_suite "observability configs" bash infra/local/observability.sh check
 
 step "end-to-end tests (the running stack, 2 cells, with Jaeger, the collector and Prometheus)"
