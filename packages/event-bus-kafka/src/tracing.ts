@@ -1,4 +1,11 @@
-import { ROOT_CONTEXT, SpanKind, trace, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  context,
+  trace,
+  type Attributes,
+  type Span,
+} from '@opentelemetry/api';
 import type { IncomingMessage, MessageHandler, OutgoingMessage } from '@bulkhead/event-bus';
 import {
   contextFrom,
@@ -15,8 +22,8 @@ import { ENVELOPE_HEADERS, headerText } from './headers.js';
  * The spans of the Kafka hop (OpenTelemetry messaging semantic conventions), parent-child per
  * message so that a saga is one causal tree, one trace (docs/observability.md, "Trace model"):
  * - `send <topic>` (PRODUCER), one per message, the child of the context carried in its envelope
- *   (the span that wrote the outbox row); its own context replaces that one in the published
- *   headers;
+ *   (the span that wrote the outbox row; the active context for a message without one); its own
+ *   context replaces that one in the published headers;
  * - `process <topic>` (CONSUMER), one per handler run, the child of the send span, read from the
  *   headers;
  * - `receive <topic>` (CLIENT), one per fetched batch that holds records: a fan-in span in a trace
@@ -59,7 +66,9 @@ export function startSendSpans(messages: OutgoingMessage[]): {
           'bulkhead.message.type': envelope.type,
         },
       },
-      contextFrom(envelope),
+      // A message from the outbox carries its row's context; one published directly (a test, a
+      // tool) is sent in the active one.
+      envelope.traceparent ? contextFrom(envelope) : context.active(),
     );
     spans.push(span);
     // Without an SDK (a test) the span carries its parent's context, or none: keep the envelope's.

@@ -121,7 +121,8 @@ export async function placeOrder(
   const id = uuidv7();
   const started = start({ ...order, id, totalCents: 0 });
   const items = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
-  return inSagaSpan('begin', id, {}, async (span) => {
+  const first = { [SAGA_ATTRIBUTES.step]: started.saga.step ?? '' };
+  return inSagaSpan('begin', id, first, async (span) => {
     recordSagaState(span, started.saga);
     const placed = await insertOrder(
       tx,

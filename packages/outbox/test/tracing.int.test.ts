@@ -5,15 +5,7 @@
  * tree per saga); a relay round and a consumer batch are spans of their own that link to the
  * messages they carry; a failed handler run is a process span with status ERROR.
  */
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  TracerProvider,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTransaction, type Pool } from '@bulkhead/db';
 import { currentTraceContext } from '@bulkhead/telemetry/context';
@@ -24,21 +16,18 @@ import {
   testLogger,
   type MigratedTestDatabase,
 } from '@bulkhead/testkit';
+import { recordSpans, type ReadableSpan, type RecordedSpans } from '@bulkhead/testkit/tracing';
 import { createOutbox, createOutboxRelay, outboxMigrations } from '../src/index.js';
 
 const logger = testLogger('outbox-tracing');
-const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
 const { enqueue } = createOutbox({ traceContext: currentTraceContext });
 let db: MigratedTestDatabase;
 let pool: Pool;
 let testBus: TestBus;
+let spans: RecordedSpans;
 
 beforeAll(async () => {
-  // What @bulkhead/telemetry sets up in a service, recording every span.
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
+  spans = recordSpans();
   db = await migratedTestDatabase('outbox_tracing', [outboxMigrations]);
   pool = db.pool;
   testBus = createTestBus('outbox-tracing');
@@ -47,10 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await testBus?.close();
   await db?.drop();
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-  propagation.disable();
+  await spans?.stop();
 });
 
 const idOf = (span: ReadableSpan) => span.spanContext().spanId;
@@ -104,8 +90,8 @@ describe('trace model of a Kafka hop', () => {
       await subscription.stop();
     }
 
-    const spans = exporter.getFinishedSpans();
-    const named = (name: string) => spans.filter((s) => s.name === name);
+    const finished = spans.finished();
+    const named = (name: string) => finished.filter((s) => s.name === name);
     const sends = named(`send ${topic}`);
     const processes = named(`process ${topic}`);
 
