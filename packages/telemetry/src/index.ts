@@ -52,8 +52,8 @@ export function startTelemetry(env: Record<string, string | undefined> = process
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation(),
       // No kafkajs instrumentation: the trace context travels in the message envelope (stored
-      // with each outbox row, read by packages/event-bus, which runs handlers in a consumer span
-      // under it). kafkajs's own instrumentation would overwrite it with the relay's context.
+      // with each outbox row; packages/event-bus-kafka/src/tracing.ts makes the send and process
+      // spans from it). kafkajs's own spans would take the relay's context, not the message's.
     ],
     // Without an exporter nothing is recorded (AlwaysOff; the no-op processor only makes the SDK
     // install its tracer provider), but every span still gets a real trace and span id, so
@@ -61,8 +61,11 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     ...(exporting
       ? { spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] }
       : { sampler: new AlwaysOffSampler(), spanProcessors: [new NoopSpanProcessor()] }),
-    // No metric readers: OpenTelemetry exports no metrics from this platform.
+    // Traces only: no metric readers (metrics are prom-client's, on the ops port) and no log
+    // processors (logs are pino's JSON lines on stdout, with trace_id/span_id); left unset, the SDK
+    // would build OTLP exporters for both from the environment.
     metricReaders: [],
+    logRecordProcessors: [],
   });
   sdk.start();
   return { exporting, shutdown: () => sdk.shutdown() };
