@@ -3,7 +3,11 @@ import { listen, withTransaction, type Listener, type Pool, type Queryable } fro
 import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import { PublishError, type EventBus, type OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
+import { SpanKind, trace, type Span } from '@opentelemetry/api';
+import { recordFailure, startFanInSpan } from '@bulkhead/telemetry/context';
 import { OUTBOX_CHANNEL } from './enqueue.js';
+
+const tracer = trace.getTracer('@bulkhead/outbox');
 
 /**
  * Advisory lock held for the duration of a round: with several relays on one database only one
@@ -228,8 +232,40 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { more: true };
   }
 
-  /** One round in one transaction. */
+  /**
+   * One round in one transaction. A round that found rows gets a span of its own (a fan-in that
+   * links to the stored context of each row it publishes; each message's send span is the child
+   * of that context, in the trace of the work that enqueued it). An empty round makes none.
+   */
   async function publishRound(): Promise<RoundOutcome> {
+    let span: Span | undefined;
+    try {
+      const outcome = await roundInTransaction((batch) => {
+        span = startFanInSpan(
+          tracer,
+          'outbox relay round',
+          {
+            kind: SpanKind.INTERNAL,
+            attributes: { 'messaging.batch.message_count': batch.length },
+          },
+          () =>
+            batch.map((row) => ({
+              ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+              ...(row.tracestate ? { tracestate: row.tracestate } : {}),
+            })),
+        );
+      });
+      if (span && outcome.failure !== undefined) recordFailure(span, outcome.failure);
+      return outcome;
+    } catch (error) {
+      if (span) recordFailure(span, error);
+      throw error;
+    } finally {
+      span?.end();
+    }
+  }
+
+  async function roundInTransaction(onBatch: (batch: OutboxRow[]) => void): Promise<RoundOutcome> {
     return withTransaction(pool, async (tx) => {
       const lock = await tx.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
@@ -242,6 +278,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const { rows } = await tx.query<OutboxRow>(SELECT_ROUND, [batchSize]);
       if (rows.length === 0) return { more: false };
       const batch = nextBatch(rows);
+      onBatch(batch);
       const more = batch.length < rows.length || rows.length === batchSize;
       try {
         // Each message carries the trace context of the transaction that enqueued it in its
