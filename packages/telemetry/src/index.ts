@@ -44,8 +44,9 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     resource: telemetryResource(env),
     resourceDetectors: [envDetector],
     instrumentations: [
+      // Probes and Prometheus's scrapes (every 5 s on every ops port) make no spans.
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz)/.test(req.url ?? ''),
+        ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)(\?|$)/.test(req.url ?? ''),
       }),
       new ExpressInstrumentation(),
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
