@@ -10,6 +10,7 @@ import {
   CONTROL_PLANE,
   GATEWAY,
   platform,
+  until,
   untilKeyWorksEverywhere,
 } from './platform.js';
 
@@ -71,20 +72,6 @@ const api = (
   body?: unknown,
   headers?: Record<string, string>,
 ) => request(GATEWAY, method, path, tenant.apiKey, body, headers);
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function createTenant(): Promise<{ tenant: Tenant; usableAfterMs: number }> {
   const created = await admin('POST', '/v1/tenants', { name: `e2e-${randomUUID().slice(0, 8)}` });

@@ -19,6 +19,8 @@ const DATA_DIR = resolve(REPO_ROOT, process.env.BULKHEAD_DATA_DIR ?? '.data');
 export const GATEWAY = process.env.BULKHEAD_GATEWAY_URL ?? 'http://127.0.0.1:8080';
 export const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8081';
 export const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
+/** Jaeger's query API (make up starts Jaeger locally; kind: a port-forward to it). */
+export const JAEGER = process.env.BULKHEAD_JAEGER_URL ?? 'http://127.0.0.1:16686';
 const exec = promisify(execFile);
 
 /** Something the suite does to the platform, with a name for the test's messages. */
@@ -205,4 +207,19 @@ export async function untilKeyWorksEverywhere(
     if (inARow === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return Date.now() - started;
+}
+
+/** Polls fn every 50 ms until it returns something other than undefined, for up to timeoutMs. */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,4 +1,3 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
 import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import {
@@ -8,18 +7,17 @@ import {
   type Envelope,
   type FailureKind,
   type IncomingMessage,
-  type MessageHandler,
   type PartitionLag,
   type SubscribeOptions,
   type Subscription,
 } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
+import { recordFailure } from '@bulkhead/telemetry/context';
 import { deadLetterHeaders, envelopeFromHeaders, MalformedMessageError } from './headers.js';
 import { consumerMetrics } from './metrics.js';
 import type { KafkaPublisher } from './producer.js';
-
-const tracer = trace.getTracer('@bulkhead/event-bus-kafka');
+import { processInSpan, startReceiveSpan } from './tracing.js';
 
 /** A transient failure is tried again after 200 ms, 400 ms, … (capped at 30 s). */
 const TRANSIENT_RETRY: BackoffOptions = { initialMs: 200, maxMs: 30_000 };
@@ -271,7 +269,9 @@ export async function subscribe(
       let failure: unknown;
       const startedAt = performance.now();
       try {
-        const result = await withHeartbeats(payload, () => traced(message, handler));
+        const result = await withHeartbeats(payload, () =>
+          processInSpan(message, groupId, handler),
+        );
         counted?.handling.observe((performance.now() - startedAt) / 1_000);
         counted?.outcome[result === 'duplicate' ? 'duplicate' : 'handled'].inc();
         pending.delete(key);
@@ -350,6 +350,22 @@ export async function subscribe(
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
+    if (messages.length === 0) return;
+    // The batch's own span (a fan-in: it links to each record's send span; each record's
+    // process span is the child of its send span, in the trace of its saga).
+    const span = startReceiveSpan({ topic, partition, groupId }, messages);
+    try {
+      await processBatch(payload);
+    } catch (error) {
+      recordFailure(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { topic, partition } = payload.batch;
     // Offsets are committed after the handler resolved, in groups rather than one Kafka round
     // trip per message: a crash replays at most the uncommitted tail, which the handlers'
@@ -522,43 +538,4 @@ async function groupLag(kafka: Kafka, groupId: string, topics: string[]): Promis
   } finally {
     await admin.disconnect();
   }
-}
-
-/**
- * Runs the handler in a consumer span whose parent is the context carried in the envelope, so the
- * handler's work continues the trace of the request that produced the message.
- */
-async function traced(
-  message: IncomingMessage,
-  handler: MessageHandler,
-): Promise<void | 'duplicate'> {
-  const { traceparent, tracestate, messageId } = message.envelope;
-  const carrier: Record<string, string> = {};
-  if (traceparent) carrier.traceparent = traceparent;
-  if (tracestate) carrier.tracestate = tracestate;
-  const attributes = {
-    'messaging.system': 'kafka',
-    'messaging.operation.type': 'process',
-    'messaging.destination.name': message.topic,
-    'messaging.destination.partition.id': String(message.partition),
-    'messaging.kafka.offset': message.offset,
-    'messaging.message.id': messageId,
-  };
-  const parent = propagation.extract(ROOT_CONTEXT, carrier);
-  return tracer.startActiveSpan(
-    `process ${message.topic}`,
-    { kind: SpanKind.CONSUMER, attributes },
-    parent,
-    async (span) => {
-      try {
-        return await handler(message);
-      } catch (error) {
-        span.recordException(error instanceof Error ? error : String(error));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
-  );
 }

@@ -9,6 +9,7 @@ import {
 import { PublishError, type OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { envelopeToHeaders } from './headers.js';
+import { endSendSpans, startSendSpans } from './tracing.js';
 
 export interface KafkaPublisher {
   publish(messages: OutgoingMessage[]): Promise<void>;
@@ -173,8 +174,17 @@ export function createPublisher(
   }
 
   return {
-    publish: (messages) =>
-      sendRecords(toTopicMessages(messages), `publishing ${messages.length} messages`),
+    async publish(messages) {
+      // One send span per message (tracing.ts); its context travels in the published headers.
+      const { spans, traced } = startSendSpans(messages);
+      try {
+        await sendRecords(toTopicMessages(traced), `publishing ${messages.length} messages`);
+      } catch (error) {
+        endSendSpans(spans, error);
+        throw error;
+      }
+      endSendSpans(spans);
+    },
     sendRecords,
     async close() {
       closed = true;

@@ -3,6 +3,7 @@ import { cellTopic } from '@bulkhead/cell';
 import type { ordersV1 } from '@bulkhead/contracts';
 import type { PoolClient, Queryable } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from '@bulkhead/logger';
 import type { Outbox, OutboxMessage } from '@bulkhead/outbox';
 import { isEnded, type SagaState } from '@bulkhead/saga';
@@ -23,6 +24,7 @@ import {
   saveSaga,
   type SagaDeadline,
 } from './order-store.js';
+import { inSagaSpan, recordSagaState, SAGA_ATTRIBUTES } from './saga-tracing.js';
 
 /**
  * The orders domain, used by the gRPC API and the saga consumer: the order store
@@ -120,17 +122,21 @@ export async function placeOrder(
   const id = uuidv7();
   const started = start({ ...order, id, totalCents: 0 });
   const items = order.items.map((i) => ({ ...i, unitPriceCents: 0 }));
-  const placed = await insertOrder(
-    tx,
-    { ...order, id, items },
-    started.saga,
-    cell.saga.stepTimeoutMs,
-  );
-  await cell.outbox.enqueue(
-    tx,
-    commandMessages(cell, { id, tenantId: order.tenantId }, started.commands),
-  );
-  return placed;
+  const first = { [SAGA_ATTRIBUTES.step]: started.saga.step ?? '' };
+  return inSagaSpan('begin', id, first, async (span) => {
+    recordSagaState(span, started.saga);
+    const placed = await insertOrder(
+      tx,
+      { ...order, id, items },
+      started.saga,
+      cell.saga.stepTimeoutMs,
+    );
+    await cell.outbox.enqueue(
+      tx,
+      commandMessages(cell, { id, tenantId: order.tenantId }, started.commands),
+    );
+    return placed;
+  });
 }
 
 /**
@@ -143,6 +149,25 @@ export async function handleSagaReply(
   message: IncomingMessage,
   decoded: DecodedReply,
   logger: Logger,
+): Promise<SagaEnd | undefined> {
+  const { correlationId: orderId } = message.envelope;
+  const { step, outcome } = decoded.reply;
+  const compensation = outcome === 'compensated' || outcome === 'compensation-failed';
+  return inSagaSpan(
+    compensation ? 'compensation answered' : 'step answered',
+    orderId,
+    { [SAGA_ATTRIBUTES.step]: step, 'bulkhead.saga.step.outcome': outcome },
+    (span) => advanceWithReply(tx, cell, message, decoded, logger, span),
+  );
+}
+
+async function advanceWithReply(
+  tx: PoolClient,
+  cell: CellContext,
+  message: IncomingMessage,
+  decoded: DecodedReply,
+  logger: Logger,
+  span: Span,
 ): Promise<SagaEnd | undefined> {
   const { correlationId: orderId, tenantId, messageId } = message.envelope;
   const found = await loadOrderForUpdate(tx, tenantId, orderId);
@@ -159,12 +184,14 @@ export async function handleSagaReply(
   }
   const next = advance(order, saga, decoded);
   if (next.ignored) {
+    span.setAttribute('bulkhead.saga.ignored', true);
     logger.debug(
       { orderId, reply: decoded.reply, state: saga },
       'stale or duplicate saga reply ignored',
     );
     return;
   }
+  recordSagaState(span, next.saga);
   await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0), messageId);
   logger.debug({ orderId, from: saga, to: next.saga }, 'saga advanced');
   return sagaEnd(next.saga, acceptedAt);
@@ -200,24 +227,29 @@ export async function sweepSaga(
   if (!found?.overdue) return { outcome: 'skipped' };
   const { order, saga, attempts } = found;
   const next = expire(order, saga, { resends: attempts, maxResends: cell.saga.maxResends });
-  // The step awaited: the running one, or the latest compensation awaited.
-  const step = saga.step ?? saga.compensating[0];
-  if (next.ignored || !step) return { outcome: 'skipped' };
-  const log = { orderId: order.id, tenantId: order.tenantId, saga, attempts };
-  if (next.outcome === 'timed-out') {
-    await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0));
-    logger.warn({ ...log, to: next.saga }, 'saga step timed out; compensating');
-    return { outcome: 'timed-out', step };
-  }
-  const resends = attempts + 1;
-  await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, resends));
-  if (resends > cell.saga.maxResends) {
-    // It cannot time out (after the pivot, or compensating): it must be made to progress.
-    logger.error({ ...log, resends }, 'saga stuck: re-sent its awaited command again');
-  } else {
-    logger.info({ ...log, resends }, 'saga step overdue; command re-sent');
-  }
-  return { outcome: 'resent', step };
+  // The step awaited (the metrics' label): the running one, or the latest compensation awaited.
+  const awaited = saga.step ?? saga.compensating[0];
+  if (next.ignored || !awaited) return { outcome: 'skipped' };
+  const step = saga.step ?? saga.compensating.join(',');
+  const attributes = { [SAGA_ATTRIBUTES.step]: step, 'bulkhead.saga.deadline': next.outcome };
+  return inSagaSpan('deadline', order.id, attributes, async (span): Promise<Swept> => {
+    recordSagaState(span, next.saga);
+    const log = { orderId: order.id, tenantId: order.tenantId, saga, attempts };
+    if (next.outcome === 'timed-out') {
+      await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0));
+      logger.warn({ ...log, to: next.saga }, 'saga step timed out; compensating');
+      return { outcome: 'timed-out', step: awaited };
+    }
+    const resends = attempts + 1;
+    await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, resends));
+    if (resends > cell.saga.maxResends) {
+      // It cannot time out (after the pivot, or compensating): it must be made to progress.
+      logger.error({ ...log, resends }, 'saga stuck: re-sent its awaited command again');
+    } else {
+      logger.info({ ...log, resends }, 'saga step overdue; command re-sent');
+    }
+    return { outcome: 'resent', step: awaited };
+  });
 }
 
 /** Stores a move of the saga: its state and deadline, the order, the commands and the event. */

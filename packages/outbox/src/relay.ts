@@ -4,7 +4,11 @@ import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import { PublishError, type EventBus, type OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
+import { SpanKind, trace, type Span } from '@opentelemetry/api';
+import { recordFailure, startFanInSpan } from '@bulkhead/telemetry/context';
 import { OUTBOX_CHANNEL } from './enqueue.js';
+
+const tracer = trace.getTracer('@bulkhead/outbox');
 
 /**
  * Advisory lock held for the duration of a round: with several relays on one database only one
@@ -296,15 +300,46 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return { more: true };
   }
 
-  /** One round in one transaction; what it did is counted once it committed. */
+  /**
+   * One round in one transaction; what it did is counted once it committed. A round that found
+   * rows gets a span of its own (a fan-in that links to the stored context of each row it
+   * publishes; each message's send span is the child of that context, in the trace of the work
+   * that enqueued it). An empty round makes none.
+   */
   async function publishRound(startedAt: number): Promise<RoundOutcome> {
     const counts: RoundCounts = { sent: [], rejected: 0 };
-    const outcome = await roundIn(counts);
-    if (counted.committed(counts) || outcome.failure !== undefined) counted.round(startedAt);
-    return outcome;
+    let span: Span | undefined;
+    try {
+      const outcome = await roundInTransaction(counts, (batch) => {
+        span = startFanInSpan(
+          tracer,
+          'outbox relay round',
+          {
+            kind: SpanKind.INTERNAL,
+            attributes: { 'messaging.batch.message_count': batch.length },
+          },
+          () =>
+            batch.map((row) => ({
+              ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+              ...(row.tracestate ? { tracestate: row.tracestate } : {}),
+            })),
+        );
+      });
+      if (span && outcome.failure !== undefined) recordFailure(span, outcome.failure);
+      if (counted.committed(counts) || outcome.failure !== undefined) counted.round(startedAt);
+      return outcome;
+    } catch (error) {
+      if (span) recordFailure(span, error);
+      throw error;
+    } finally {
+      span?.end();
+    }
   }
 
-  function roundIn(counts: RoundCounts): Promise<RoundOutcome> {
+  async function roundInTransaction(
+    counts: RoundCounts,
+    onBatch: (batch: OutboxRow[]) => void,
+  ): Promise<RoundOutcome> {
     return withTransaction(pool, async (tx) => {
       const lock = await tx.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
@@ -317,6 +352,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       const { rows } = await tx.query<OutboxRow>(SELECT_ROUND, [batchSize]);
       if (rows.length === 0) return { more: false };
       const batch = nextBatch(rows);
+      onBatch(batch);
       const more = batch.length < rows.length || rows.length === batchSize;
       try {
         // Each message carries the trace context of the transaction that enqueued it in its

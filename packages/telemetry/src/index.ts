@@ -1,8 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import { envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { AlwaysOffSampler, BatchSpanProcessor, NoopSpanProcessor } from '@opentelemetry/sdk-trace';
-import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -10,31 +10,51 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 
 export interface Telemetry {
-  /** True when spans and metrics leave the process (OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  /** True when spans leave the process (OTEL_EXPORTER_OTLP_ENDPOINT is set). */
   readonly exporting: boolean;
   shutdown(): Promise<void>;
 }
 
+/** The resource attribute naming the cell a process serves (absent for cell-less processes). */
+export const CELL_ATTRIBUTE = 'bulkhead.cell';
+
 /**
- * Starts the OpenTelemetry Node SDK. It always runs, so trace context is created and propagated
- * (HTTP → gRPC → outbox row → Kafka headers → consumer) even locally; spans and metrics are exported over
- * OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables apply).
+ * Who emits the spans: service.name (OTEL_SERVICE_NAME), service.instance.id (one per process
+ * start) and, for a cell's service, bulkhead.cell (CELL_ID). OTEL_RESOURCE_ATTRIBUTES, read by
+ * the SDK's env detector, adds to these. No host/process/OS detectors: nothing queried needs
+ * them, and they cost start time.
+ */
+export function telemetryResource(env: Record<string, string | undefined>): Resource {
+  return resourceFromAttributes({
+    'service.name': env.OTEL_SERVICE_NAME ?? 'bulkhead',
+    'service.instance.id': randomUUID(),
+    ...(env.CELL_ID ? { [CELL_ATTRIBUTE]: env.CELL_ID } : {}),
+  });
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK, for traces only (metrics are prom-client's, on each
+ * process's ops port). It always runs, so trace context is created and propagated (HTTP → gRPC →
+ * outbox row → Kafka headers → consumer) even locally; spans are exported over OTLP/gRPC, in
+ * batches, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables apply).
  */
 export function startTelemetry(env: Record<string, string | undefined> = process.env): Telemetry {
   const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? 'bulkhead',
+    resource: telemetryResource(env),
+    resourceDetectors: [envDetector],
     instrumentations: [
+      // Probes and Prometheus's scrapes (every 5 s on every ops port) make no spans.
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz)/.test(req.url ?? ''),
+        ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)(\?|$)/.test(req.url ?? ''),
       }),
       new ExpressInstrumentation(),
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation(),
       // No kafkajs instrumentation: the trace context travels in the message envelope (stored
-      // with each outbox row, read by packages/event-bus, which runs handlers in a consumer span
-      // under it). kafkajs's own instrumentation would overwrite it with the relay's context.
+      // with each outbox row; packages/event-bus-kafka/src/tracing.ts makes the send and process
+      // spans from it). kafkajs's own spans would take the relay's context, not the message's.
     ],
     // Without an exporter nothing is recorded (AlwaysOff; the no-op processor only makes the SDK
     // install its tracer provider), but every span still gets a real trace and span id, so
@@ -42,14 +62,11 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     ...(exporting
       ? { spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] }
       : { sampler: new AlwaysOffSampler(), spanProcessors: [new NoopSpanProcessor()] }),
-    metricReaders: exporting
-      ? [
-          new PeriodicExportingMetricReader({
-            exporter: new OTLPMetricExporter(),
-            exportIntervalMillis: 10_000,
-          }),
-        ]
-      : [],
+    // Traces only: no metric readers (metrics are prom-client's, on the ops port) and no log
+    // processors (logs are pino's JSON lines on stdout, with trace_id/span_id); left unset, the SDK
+    // would build OTLP exporters for both from the environment.
+    metricReaders: [],
+    logRecordProcessors: [],
   });
   sdk.start();
   return { exporting, shutdown: () => sdk.shutdown() };
