@@ -71,7 +71,7 @@ check-references: toolchain
 # the committed renderings (charts/bulkhead/examples/*/rendered.yaml) that make test compares.
 chart-render: build
 	@node packages/manifest/dist/chart-facts.js write
-	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas
+	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas promtool otelcol jaeger
 	@BULKHEAD_UPDATE_RENDERED=1 pnpm exec vitest run --project chart
 
 # The outbox relay through a Kafka outage of MINUTES (default 10) on a broker of the test's own

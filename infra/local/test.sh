@@ -62,7 +62,7 @@ pnpm exec prettier --check . >/dev/null
 count "prettier --check" $?
 
 step "Helm chart (no cluster: lint, render matrix under Helm 3 and 4, strict schemas, policy)"
-if bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas; then
+if bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas promtool otelcol jaeger; then
   vitest_suite chart --project chart
 else
   count "chart tools install" 1
