@@ -83,7 +83,14 @@ const HEADER = 56;
 const GAP = 8;
 const COLUMN = WIDTH / 24;
 
-function baseSpec(panel: PanelModel, width: number, height: number) {
+/** A panel and the pixels it gets. */
+interface Frame {
+  panel: PanelModel;
+  width: number;
+  height: number;
+}
+
+function baseSpec({ panel, width, height }: Frame) {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width,
@@ -96,32 +103,21 @@ function baseSpec(panel: PanelModel, width: number, height: number) {
   } as const;
 }
 
-function messageSpec(
-  panel: PanelModel,
-  width: number,
-  height: number,
-  lines: string[],
-  color: string,
-): TopLevelSpec {
+function messageSpec(frame: Frame, lines: string[], color: string): TopLevelSpec {
   return {
-    ...baseSpec(panel, width, height),
+    ...baseSpec(frame),
     data: { values: lines.map((line, index) => ({ line: line.slice(0, 140), index })) },
     mark: { type: 'text', fontSize: 13, color, align: 'center' },
     encoding: {
       y: { field: 'index', type: 'ordinal', axis: null },
-      x: { value: width / 2 },
+      x: { value: frame.width / 2 },
       text: { field: 'line' },
     },
   };
 }
 
-function statSpec(
-  panel: PanelModel,
-  width: number,
-  height: number,
-  result: PanelResult,
-  unit: string,
-): TopLevelSpec {
+function statSpec(frame: Frame, result: PanelResult, unit: string): TopLevelSpec {
+  const { width } = frame;
   const last = result.series.map((series) => ({
     name: series.name,
     value: series.values.filter(([, v]) => Number.isFinite(v)).at(-1)?.[1] ?? Number.NaN,
@@ -139,7 +135,7 @@ function statSpec(
   }));
   const y = { field: 'index', type: 'ordinal', axis: null } as const;
   return {
-    ...baseSpec(panel, width, height),
+    ...baseSpec(frame),
     data: { values },
     layer: [
       {
@@ -154,13 +150,8 @@ function statSpec(
   };
 }
 
-function timeseriesSpec(
-  panel: PanelModel,
-  width: number,
-  height: number,
-  result: PanelResult,
-  unit: string,
-): TopLevelSpec {
+function timeseriesSpec(frame: Frame, result: PanelResult, unit: string): TopLevelSpec {
+  const { width } = frame;
   const finite = result.series.flatMap((series) =>
     series.values
       .filter(([, v]) => Number.isFinite(v))
@@ -169,7 +160,7 @@ function timeseriesSpec(
   const scale = unitScale(unit, Math.max(0, ...finite.map(({ v }) => Math.abs(v))));
   const max = Math.max(0, ...finite.map(({ v }) => Math.abs(v * scale.factor)));
   return {
-    ...baseSpec(panel, width, height),
+    ...baseSpec(frame),
     data: { values: finite.map((point) => ({ ...point, v: point.v * scale.factor })) },
     mark: { type: 'line', strokeWidth: 1.5, point: finite.length < 40 },
     encoding: {
@@ -203,21 +194,17 @@ function timeseriesSpec(
   };
 }
 
-function panelSpec(
-  panel: PanelModel,
-  result: PanelResult,
-  width: number,
-  height: number,
-): TopLevelSpec {
+function panelSpec(frame: Frame, result: PanelResult): TopLevelSpec {
+  const { panel } = frame;
   const unit = panel.fieldConfig?.defaults?.unit ?? 'short';
-  if (result.errors.length > 0) return messageSpec(panel, width, height, result.errors, '#c62828');
+  if (result.errors.length > 0) return messageSpec(frame, result.errors, '#c62828');
   const hasPoints = result.series.some((series) =>
     series.values.some(([, v]) => Number.isFinite(v)),
   );
-  if (!hasPoints) return messageSpec(panel, width, height, ['No data'], '#777');
+  if (!hasPoints) return messageSpec(frame, ['No data'], '#777');
   return panel.type === 'stat'
-    ? statSpec(panel, width, height, result, unit)
-    : timeseriesSpec(panel, width, height, result, unit);
+    ? statSpec(frame, result, unit)
+    : timeseriesSpec(frame, result, unit);
 }
 
 async function toSvg(spec: TopLevelSpec): Promise<string> {
@@ -252,7 +239,7 @@ export async function renderDashboardSvg(
     const width = w * COLUMN - GAP;
     const height = h * ROW - GAP;
     bottom = Math.max(bottom, top + height + GAP / 2);
-    const svg = await toSvg(panelSpec(panel, result, width, height));
+    const svg = await toSvg(panelSpec({ panel, width, height }, result));
     parts.push(
       `<rect x="${left}" y="${top}" width="${width}" height="${height}" fill="white" stroke="#d0d0d0"/>`,
       svg.replace(/^<svg /, `<svg x="${left}" y="${top}" `),
