@@ -105,5 +105,16 @@ export const overview: DashboardSpec = {
         },
       ],
     },
+    {
+      title: 'SLO error-budget burn rate (5 m and 1 h)',
+      description:
+        'Error ratio of each SLO over the error budget its objective leaves (the recording rules in charts/bulkhead/files/prometheus/rules/slos.yml): 1 spends the 30-day budget in 30 days; the fast-burn page fires above 14.4 over both windows.',
+      unit: 'none',
+      width: 24,
+      queries: ['5m', '1h'].map((window) => ({
+        expr: `slo:sli_error:ratio_rate${window}{cell=~"$cell"} / on (slo) group_left () slo:error_budget:ratio`,
+        legend: `${window} {{slo}} {{cell}}`,
+      })),
+    },
   ],
 };
