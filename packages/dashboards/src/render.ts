@@ -169,7 +169,7 @@ function timeseriesSpec(frame: Frame, result: PanelResult, unit: string): TopLev
         type: 'temporal',
         scale: { type: 'utc' },
         title: null,
-        axis: { format: '%H:%M:%S', formatType: 'utc', labelFontSize: 10, tickCount: 6 },
+        axis: { format: '%H:%M:%S', labelFontSize: 10, tickCount: 6 },
       },
       y: {
         field: 'v',
