@@ -175,6 +175,8 @@ function timeseriesSpec(frame: Frame, result: PanelResult, unit: string): TopLev
         field: 'v',
         type: 'quantitative',
         title: scale.label || null,
+        // All zero (nothing failed, nothing shed): a 0–1 axis with the line at its foot.
+        scale: max === 0 ? { domain: [0, 1] } : { zero: true },
         axis: { format: max >= 1000 ? '.3~s' : ',.3~r', labelFontSize: 10 },
       },
       color: {

@@ -68,14 +68,14 @@ export const cellsRouting: DashboardSpec = {
     },
     {
       title: 'Config agent snapshot version',
-      description: 'Version each config-agent sidecar last wrote for its cell.',
+      description: 'Version each config-agent sidecar last wrote (per cell and instance).',
       unit: 'none',
       width: 8,
       kind: 'stat',
       queries: [
         {
-          expr: 'max by (cell) (config_agent_snapshot_version{cell=~"$cell"})',
-          legend: '{{cell}}',
+          expr: 'max by (cell, instance) (config_agent_snapshot_version{cell=~"$cell"})',
+          legend: '{{cell}} {{instance}}',
         },
       ],
     },
@@ -86,8 +86,8 @@ export const cellsRouting: DashboardSpec = {
       width: 8,
       queries: [
         {
-          expr: 'min by (cell) (config_agent_watch_up{cell=~"$cell"})',
-          legend: '{{cell}}',
+          expr: 'min by (cell, instance) (config_agent_watch_up{cell=~"$cell"})',
+          legend: '{{cell}} {{instance}}',
         },
       ],
     },
