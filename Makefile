@@ -1,5 +1,6 @@
 # Bulkhead — the entry point. Everything installs itself under .tools/ (gitignored).
-#   make up      install what is missing, build, start infra + every service (BULKHEAD_CELL_COUNT cells, default 2), print URLs
+#   make up      install what is missing, build, start infra, the observability backends (Jaeger, the
+#                OpenTelemetry Collector, Prometheus) and every service (BULKHEAD_CELL_COUNT cells, default 2), print URLs
 #   make down    stop everything (data kept under .data/)
 #   make test    run every test suite (starts what it needs, stops what it started)
 #   make kind-up / kind-test / kind-down   the platform on a real kind cluster (docs/deploy.md)
@@ -43,10 +44,12 @@ build: generate
 
 up: build
 	@bash infra/local/infra.sh start
+	@bash infra/local/observability.sh start
 	@bash infra/local/services.sh start
 
 down:
 	@bash infra/local/services.sh stop
+	@bash infra/local/observability.sh stop
 	@bash infra/local/infra.sh stop
 
 status:

@@ -7,6 +7,10 @@
 # Needs the infra (infra.sh start) and a build (make build). BULKHEAD_CELL_COUNT (1-8, default 2);
 # ports: BULKHEAD_<DEPLOYABLE>_<PORT>_PORT, e.g. BULKHEAD_GATEWAY_HTTP_PORT=18080 or
 # BULKHEAD_ORDERS_GRPC_PORT=17111 (cell-1's; cell n adds 10 x (n-1)).
+# With the OpenTelemetry Collector running (observability.sh start, part of make up) every
+# service exports its spans to it (OTEL_EXPORTER_OTLP_ENDPOINT, unless already set); without it
+# spans are not exported (trace context still propagates), and Prometheus's targets are rewritten
+# from the same cell count when it runs.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,14 +26,23 @@ plan() { # plan ARGS...: the launch plan rendered from the manifest
   "$NODE" "$PLAN" "$@"
 }
 
+# Where spans go: the collector when it runs (or what the caller set), else nowhere.
+OTLP_ENV=()
+if [[ -n ${OTEL_EXPORTER_OTLP_ENDPOINT:-} ]]; then
+  OTLP_ENV=("OTEL_EXPORTER_OTLP_ENDPOINT=$OTEL_EXPORTER_OTLP_ENDPOINT")
+elif is_running otelcol; then
+  OTLP_ENV=("OTEL_EXPORTER_OTLP_ENDPOINT=$BULKHEAD_OTLP_ENDPOINT")
+fi
+
 # run_service NAME SERVICE_DIR PORTS [ENV=VALUE...]: starts services/SERVICE_DIR with telemetry
 # preloaded; cwd is the service folder so `--import @bulkhead/telemetry/register` resolves there.
+# The plan's ENV names the process for its spans (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES).
 run_service() {
   local name=$1 dir=$2 ports=$3
   shift 3
   [[ -f $REPO_ROOT/services/$dir/dist/main.js ]] || die "services/$dir is not built: run 'make build'"
   (cd "$REPO_ROOT/services/$dir" &&
-    start_bg "$name" "$ports" env OTEL_SERVICE_NAME="$name" LOG_LEVEL="$LOG_LEVEL" "$@" \
+    start_bg "$name" "$ports" env LOG_LEVEL="$LOG_LEVEL" "${OTLP_ENV[@]}" "$@" \
       "$NODE" --enable-source-maps --disable-warning=TimeoutNegativeWarning --import @bulkhead/telemetry/register dist/main.js)
 }
 
@@ -37,6 +50,10 @@ cmd_start() {
   local lines line fields
   lines=$(plan start --cells "$CELL_COUNT" --data-dir "$DATA_DIR") || die "no launch plan"
   ensure_dirs
+  if is_running prometheus; then bash "$BULKHEAD_LOCAL_DIR/observability.sh" targets; fi
+  if ((${#OTLP_ENV[@]} == 0)); then
+    log "no OpenTelemetry Collector running (observability.sh start): spans are not exported"
+  fi
   log "starting $CELL_COUNT cells and the platform around them"
   while IFS= read -r line; do
     IFS=$'\t' read -r -a fields <<<"$line"
@@ -56,6 +73,10 @@ cmd_start() {
   local var url
   while IFS='=' read -r var url; do printf '  %-28s %s\n' "$var" "$url"; done < <(plan urls)
   echo "  (OpenAPI at \$BULKHEAD_GATEWAY_URL/openapi.json; admin token: \$CONTROL_PLANE_ADMIN_TOKEN, locally ${CONTROL_PLANE_ADMIN_TOKEN:-dev-admin-token})"
+  if is_running jaeger; then printf '  %-28s %s\n' "Jaeger query API" "$BULKHEAD_JAEGER_URL/api/services"; fi
+  if is_running prometheus; then printf '  %-28s %s\n' "Prometheus API" "$BULKHEAD_PROMETHEUS_URL/api/v1/targets"; fi
+  if is_running otelcol; then printf '  %-28s %s\n' "Collector OTLP (gRPC, HTTP)" "$BULKHEAD_OTLP_ENDPOINT, http://127.0.0.1:$BULKHEAD_OTLP_HTTP_PORT"; fi
+  if is_running jaeger || is_running prometheus; then echo "  (no web UIs here: the API queries are in docs/observability.md, Backends)"; fi
   echo "  Processes and ports:    make status      Logs: ${LOG_DIR#"$REPO_ROOT"/}/"
 }
 

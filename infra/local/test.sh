@@ -5,7 +5,9 @@
 #   2b. the Helm chart, rendered and checked without a cluster (tests/chart)
 #   2c. every container image built (infra/images) and started hardened, answering its probe
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
-#   4. end-to-end tests of the public contract against the running stack (both cells)
+#   3b. the observability configs checked (promtool check config, otelcol validate, jaeger validate)
+#   4. end-to-end tests of the public contract against the running stack (both cells), with the
+#      observability backends (Jaeger, the OpenTelemetry Collector, Prometheus) up
 #   5. the k6 smoke scenario against the same stack (make load SCENARIO=smoke, ~25 s), its
 #      thresholds judged: one check; then every panel query of every dashboard against the local
 #      Prometheus (packages/dashboards, vitest project dashboards): one check per query
@@ -27,10 +29,12 @@ mkdir -p "$RESULTS"
 passed=0
 failed=0
 started_infra=0
+started_observability=0
 started_services=0
 
 finish() {
   if ((started_services)); then bash infra/local/services.sh stop >/dev/null 2>&1; fi
+  if ((started_observability)); then bash infra/local/observability.sh stop >/dev/null 2>&1; fi
   if ((started_infra)); then bash infra/local/infra.sh stop >/dev/null 2>&1; fi
   echo
   echo "$passed passed, $failed failed"
@@ -83,7 +87,12 @@ fi
 step "unit + integration tests"
 vitest_suite unit-integration --project unit --project integration
 
-step "end-to-end tests (the running stack, 2 cells)"
+step "observability configs (promtool check config, otelcol validate, jaeger validate)"
+script_suite "observability configs" bash infra/local/observability.sh check
+
+step "end-to-end tests (the running stack, 2 cells, with Jaeger, the collector and Prometheus)"
+if ! { is_running jaeger && is_running otelcol && is_running prometheus; }; then started_observability=1; fi
+if ! bash infra/local/observability.sh start; then count "observability backends start" 1; fi
 if ! is_running gateway; then started_services=1; fi
 if bash infra/local/services.sh start; then
   # The public URLs as the manifest renders them (ports may be overridden).

@@ -5,6 +5,7 @@
  *   node dist/local-plan.js start --cells 2 --data-dir .data   what to start, in order, and wait for
  *   node dist/local-plan.js stop                               process-name patterns, in stop order
  *   node dist/local-plan.js urls                               the public URLs as VAR=value lines
+ *   node dist/local-plan.js scrape-targets --cells 2           Prometheus's file_sd targets (JSON)
  *
  * `start` prints tab-separated lines:
  *   start <process> <services/ folder> <ports for `make status`> <VAR=value>...
@@ -14,6 +15,8 @@
  * One cell's services can reach PostgreSQL and Kafka by other addresses than the rest (make chaos
  * routes cell-1 through toxiproxy): BULKHEAD_CELL_<n>_PG_URL and BULKHEAD_CELL_<n>_KAFKA_BROKERS
  * become that cell's BULKHEAD_PG_URL and BULKHEAD_KAFKA_BROKERS.
+ * Every process is told who it is for its spans: OTEL_SERVICE_NAME (the deployable) and
+ * OTEL_RESOURCE_ATTRIBUTES (service.instance.id, the process name; bulkhead.cell, its cell).
  */
 import {
   CELL_PORT_STRIDE,
@@ -70,21 +73,39 @@ const processName = (name: DeployableName, cell?: number) =>
 interface Process {
   name: string;
   deployable: DeployableName;
+  cell?: number;
   ports: Record<string, number>;
   env: Record<string, string>;
 }
+
+/** The resource of a process's spans, as the OpenTelemetry SDK reads it from the environment. */
+function telemetryEnv(p: Process): Record<string, string> {
+  const attributes = [`service.instance.id=${p.name}`];
+  if (p.cell !== undefined) attributes.push(`bulkhead.cell=cell-${p.cell}`);
+  return { OTEL_SERVICE_NAME: p.deployable, OTEL_RESOURCE_ATTRIBUTES: attributes.join(',') };
+}
+
+/**
+ * The port Prometheus scrapes GET /metrics on: the ops port, or the probe port of a deployable
+ * that has none.
+ */
+export function metricsPortOf(spec: DeployableSpec): string {
+  return 'ops' in spec.ports ? 'ops' : spec.probePort;
+}
+
+const cellRange = (cells: number) => Array.from({ length: cells }, (_, i) => i + 1);
 
 function startPlan(cells: number, dataDir: string, env: Env): string[] {
   const lines: string[] = [];
   const started = new Map<DeployableName, Process>();
   const snapshotPath = (host: string) => `${dataDir}/config/${host}/routing-snapshot.json`;
-  const cellIds = Array.from({ length: cells }, (_, i) => i + 1);
+  const cellIds = cellRange(cells);
   const readyUrl = (p: Process) =>
     `http://${HOST}:${p.ports[deployables[p.deployable].probePort]}/readyz`;
 
   const emit = (p: Process) => {
     const ports = Object.entries(p.ports).map(([label, port]) => `${label}:${port}`);
-    const vars = Object.entries(p.env).map(([key, value]) => `${key}=${value}`);
+    const vars = Object.entries({ ...telemetryEnv(p), ...p.env }).map(([k, v]) => `${k}=${v}`);
     lines.push(['start', p.name, p.deployable, ports.join(' '), ...vars].join('\t'));
   };
   const portEnv = (spec: DeployableSpec, ports: Record<string, number>) =>
@@ -109,6 +130,7 @@ function startPlan(cells: number, dataDir: string, env: Env): string[] {
           const p: Process = {
             name: processName(service, cell),
             deployable: service,
+            cell,
             ports,
             env: {
               CELL_ID: `cell-${cell}`,
@@ -173,6 +195,26 @@ function urls(env: Env): string[] {
   return lines;
 }
 
+/**
+ * Prometheus's targets (file_sd JSON): every process's metrics port, labelled with its service,
+ * its cell (cell services) and the process name as instance.
+ */
+function scrapeTargets(cells: number, env: Env): string[] {
+  const groups = deployableNames.flatMap((name) => {
+    const spec: DeployableSpec = deployables[name];
+    const cellsOf = spec.kind === 'cell-service' ? cellRange(cells) : [undefined];
+    return cellsOf.map((cell) => ({
+      targets: [`${HOST}:${portsOf(name, env, cell)[metricsPortOf(spec)]}`],
+      labels: {
+        service: name,
+        ...(cell === undefined ? {} : { cell: `cell-${cell}` }),
+        instance: processName(name, cell),
+      },
+    }));
+  });
+  return [JSON.stringify(groups, null, 2)];
+}
+
 /** Process names (shell patterns for cell services: any cell count) in stop order. */
 function stopOrder(): string[] {
   return [...deployableNames].reverse().map((name) => {
@@ -188,21 +230,29 @@ export function renderPlan(argv: string[], env: Env): string[] {
     const i = rest.indexOf(flag);
     return i < 0 ? undefined : rest[i + 1];
   };
+  const cellCount = (): number => {
+    const cells = Number(option('--cells') ?? '2');
+    if (!Number.isInteger(cells) || cells < 1 || cells > 8) {
+      throw new PlanError(`the cell count must be 1..8 (got ${option('--cells')})`);
+    }
+    return cells;
+  };
   switch (command) {
     case 'start': {
-      const cells = Number(option('--cells') ?? '2');
-      if (!Number.isInteger(cells) || cells < 1 || cells > 8) {
-        throw new PlanError(`the cell count must be 1..8 (got ${option('--cells')})`);
-      }
+      const cells = cellCount();
       const dataDir = option('--data-dir');
       if (!dataDir) throw new PlanError('--data-dir is required');
       return startPlan(cells, dataDir, env);
     }
+    case 'scrape-targets':
+      return scrapeTargets(cellCount(), env);
     case 'stop':
       return stopOrder();
     case 'urls':
       return urls(env);
     default:
-      throw new PlanError('usage: local-plan start --cells N --data-dir DIR | stop | urls');
+      throw new PlanError(
+        'usage: local-plan start --cells N --data-dir DIR | stop | urls | scrape-targets --cells N',
+      );
   }
 }

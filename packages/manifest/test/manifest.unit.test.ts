@@ -79,9 +79,15 @@ describe('the local launch plan', () => {
       SNAPSHOT_PATH: '/d/config/gateway/routing-snapshot.json',
     });
     expect(envOf('payments-cell-2')).toEqual({
+      OTEL_SERVICE_NAME: 'payments',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=payments-cell-2,bulkhead.cell=cell-2',
       CELL_ID: 'cell-2',
       GRPC_PORT: '7123',
       OPS_PORT: '9123',
+    });
+    expect(envOf('gateway')).toMatchObject({
+      OTEL_SERVICE_NAME: 'gateway',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=gateway',
     });
     expect(JSON.parse(envOf('control-plane').BULKHEAD_CELLS)).toEqual([
       {
@@ -139,6 +145,26 @@ describe('the local launch plan', () => {
     ['a cell count out of range', {}, '9'],
   ])('rejects %s', (_case, env, cells) => {
     expect(() => start(env, cells)).toThrow(PlanError);
+  });
+
+  it("lists every process's metrics port as a Prometheus target, labelled", () => {
+    const [json] = renderPlan(['scrape-targets', '--cells', '2'], {
+      BULKHEAD_ORDERS_OPS_PORT: '19111',
+    });
+    const groups = JSON.parse(json!) as { targets: string[]; labels: Record<string, string> }[];
+    const started = start()
+      .filter(([step]) => step === 'start')
+      .map(([, name]) => name);
+    expect(groups.map((g) => g.labels.instance).sort()).toEqual([...started].sort());
+    expect(groups).toContainEqual({
+      targets: ['127.0.0.1:19121'],
+      labels: { service: 'orders', cell: 'cell-2', instance: 'orders-cell-2' },
+    });
+    expect(groups).toContainEqual({
+      targets: ['127.0.0.1:9080'],
+      labels: { service: 'gateway', instance: 'gateway' },
+    });
+    expect(() => renderPlan(['scrape-targets', '--cells', '0'], {})).toThrow(PlanError);
   });
 
   it('stops in reverse order, every cell count', () => {
