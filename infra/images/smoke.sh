@@ -34,7 +34,7 @@ for s in "${SERVICES[@]}"; do IMAGE[$s]="bulkhead/$s:$TAG"; done
 # Ports: none is used by a local stack (8080-8081, 7081-7xxx, 9085-9xxx, 15432, ...) or by
 # the kind cluster of infra/kind (127.0.0.1:28080-28081).
 declare -A PORT=(
-  [cp_http]=29081 [cp_grpc]=27081 [gateway]=29080 [gateway_ops]=29089 [agent_ops]=29085
+  [cp_http]=29081 [cp_grpc]=27081 [cp_ops]=29082 [gateway]=29080 [gateway_ops]=29089 [agent_ops]=29085
   [orders_grpc]=27111 [orders_ops]=29111 [inventory_grpc]=27112 [inventory_ops]=29112
   [payments_grpc]=27113 [payments_ops]=29113
   [pg]=25432 [redis]=26379 [kafka]=29092 [kafka_ctl]=29093
@@ -283,7 +283,8 @@ smoke_services() {
   if ((has_cp)); then
     start_service control-plane -e "BULKHEAD_PG_URL=postgres://postgres@$LOCAL_PG/postgres" \
       -e "CONTROL_PLANE_DATABASE=${DB_PREFIX}_control_plane" -e "BULKHEAD_CELLS=$cells" \
-      -e "CONTROL_PLANE_HTTP_PORT=${PORT[cp_http]}" -e "CONTROL_PLANE_GRPC_PORT=${PORT[cp_grpc]}"
+      -e "CONTROL_PLANE_HTTP_PORT=${PORT[cp_http]}" -e "CONTROL_PLANE_GRPC_PORT=${PORT[cp_grpc]}" \
+      -e "CONTROL_PLANE_OPS_PORT=${PORT[cp_ops]}"
   fi
   for name in orders inventory payments; do
     if [[ " ${want[*]} " == *" $name "* ]]; then start_cell_service "$name"; fi
@@ -293,6 +294,7 @@ smoke_services() {
     CHECK_CONTAINER=$c check "control-plane: GET /healthz on :${PORT[cp_http]}" 60 http_ok "http://127.0.0.1:${PORT[cp_http]}/healthz" || true
     CHECK_CONTAINER=$c check "control-plane: GET /readyz" 60 http_ok "http://127.0.0.1:${PORT[cp_http]}/readyz" || true
     CHECK_CONTAINER=$c check "control-plane: grpc.health.v1 SERVING on :${PORT[cp_grpc]}" 30 grpc_ok "127.0.0.1:${PORT[cp_grpc]}" || true
+    CHECK_CONTAINER=$c check "control-plane: GET /metrics on the ops port :${PORT[cp_ops]}" 30 http_ok "http://127.0.0.1:${PORT[cp_ops]}/metrics" || true
   fi
   for name in orders inventory payments; do
     [[ " ${want[*]} " == *" $name "* ]] || continue

@@ -11,6 +11,7 @@ import {
   type RetryPolicy,
 } from 'cockatiel';
 import type { Logger } from '@bulkhead/logger';
+import type { Metrics } from '@bulkhead/metrics';
 
 /**
  * The policy every outgoing call of the platform runs under (the gRPC client applies it to each
@@ -241,4 +242,35 @@ export function createCallPolicy(options: CallPolicyOptions): CallPolicy {
       };
     },
   };
+}
+
+/** The breaker states as the `state` label of circuit_breaker_state spells them. */
+const BREAKER_STATE_LABELS: Record<BreakerState, string> = {
+  closed: 'closed',
+  'half-open': 'half_open',
+  open: 'open',
+};
+
+/**
+ * `circuit_breaker_state{cell, target, state}`, a state set read at scrape time: for each breaker
+ * `read()` lists (by its cell and target), 1 for its current state and 0 for the two others, so
+ * every breaker has its three series from the moment its client exists.
+ */
+export function breakerStateMetric(
+  metrics: Metrics,
+  read: () => Iterable<{ cell: string; target: string; state: BreakerState }>,
+): void {
+  metrics.gauge({
+    name: 'circuit_breaker_state',
+    help: 'Circuit breaker of each (cell, target): 1 for the current state, 0 for the others',
+    labelNames: ['cell', 'target', 'state'],
+    collect() {
+      this.reset();
+      for (const { cell, target, state } of read()) {
+        for (const [each, label] of Object.entries(BREAKER_STATE_LABELS)) {
+          this.set({ cell, target, state: label }, each === state ? 1 : 0);
+        }
+      }
+    },
+  });
 }

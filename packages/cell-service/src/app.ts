@@ -10,7 +10,15 @@ import { prepareDatabase, type MigrationSet } from '@bulkhead/db';
 import type { DeadLetter, MessageHandler, Subscription } from '@bulkhead/event-bus';
 import { createGrpcServer, type grpc } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
-import { createOutboxRelay, outboxMigrations, outboxState, purgeSent } from '@bulkhead/outbox';
+import { consumerLagMetric } from '@bulkhead/event-bus-kafka';
+import { sharedRead } from '@bulkhead/metrics';
+import {
+  createOutboxRelay,
+  outboxMetrics,
+  outboxMigrations,
+  outboxState,
+  purgeSent,
+} from '@bulkhead/outbox';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import type { z } from '@bulkhead/config';
 import type { CellServiceConfig } from './config.js';
@@ -89,8 +97,8 @@ export function createCellServiceApp<Settings>(
   overrides: CellServiceOverrides,
 ): CellServiceApp<Settings> {
   const context = createCellServiceContext(parts.service, config, overrides);
-  const { logger, pool, bus, cellId } = context;
-  const relay = createOutboxRelay({ pool, bus, logger });
+  const { logger, pool, bus, cellId, metrics } = context;
+  const relay = createOutboxRelay({ pool, bus, logger, metrics });
   const background = parts.background?.(context);
   const lifecycle = new Lifecycle(logger);
   lifecycle.defer('context', () => context.close());
@@ -117,9 +125,19 @@ export function createCellServiceApp<Settings>(
     outbox: await outboxState(pool),
     consumer: running ? await running.subscription.lag() : null,
   });
+  // The same reads, at scrape time: one query each per scrape, however many gauges they fill.
+  outboxMetrics(
+    metrics,
+    sharedRead(() => outboxState(pool)),
+  );
+  const group = cellConsumerGroup(cellId, parts.service);
+  consumerLagMetric(metrics, async () =>
+    running ? { group, partitions: await running.subscription.lag() } : null,
+  );
 
   return {
     context,
+    metrics,
     opsViews: { '/messaging': messaging, ...background?.opsViews },
     get grpcPort() {
       return running?.grpcPort ?? 0;
@@ -144,7 +162,7 @@ export function createCellServiceApp<Settings>(
         'consumer',
         () =>
           bus.subscribe({
-            groupId: cellConsumerGroup(cellId, parts.service),
+            groupId: group,
             topics: [consumedTopic(cellId, parts.service)],
             partitionsConcurrently: parts.partitionsConcurrently ?? 3,
             handler: parts.handler(context),
@@ -162,7 +180,7 @@ export function createCellServiceApp<Settings>(
       }
       const server = await lifecycle.open(
         'gRPC server',
-        () => createGrpcServer({ maxInFlight: config.grpc.maxInFlight }),
+        () => createGrpcServer({ maxInFlight: config.grpc.maxInFlight, metrics }),
         (s) => s.shutdown(),
       );
       const api = parts.grpc(context);

@@ -3,6 +3,7 @@ import { createPool, databaseUrl, type Pool } from '@bulkhead/db';
 import type { EventBus } from '@bulkhead/event-bus';
 import { createKafkaEventBus } from '@bulkhead/event-bus-kafka';
 import type { Logger } from '@bulkhead/logger';
+import { createMetrics, type Metrics } from '@bulkhead/metrics';
 import { createOutbox, type Outbox, type TraceContextSource } from '@bulkhead/outbox';
 import { systemClock, type Clock } from '@bulkhead/service-runtime';
 import { currentTraceContext } from '@bulkhead/telemetry/context';
@@ -18,6 +19,8 @@ export interface CellServiceContext<Settings = unknown> {
   readonly cellId: string;
   readonly config: CellServiceConfig<Settings>;
   readonly logger: Logger;
+  /** The service's metrics (labelled service and cell), served on its ops port at /metrics. */
+  readonly metrics: Metrics;
   readonly clock: Clock;
   readonly pool: Pool;
   readonly bus: EventBus;
@@ -30,6 +33,7 @@ export interface CellServiceContext<Settings = unknown> {
 /** Alternatives to what the context builds: tests, or another adapter (e.g. a second broker). */
 export interface CellServiceOverrides {
   logger: Logger;
+  metrics?: Metrics;
   clock?: Clock;
   pool?: Pool;
   bus?: EventBus;
@@ -44,6 +48,7 @@ export function createCellServiceContext<Settings>(
 ): CellServiceContext<Settings> {
   const { logger } = overrides;
   const name = `${service}-${config.cellId}`;
+  const metrics = overrides.metrics ?? createMetrics({ service, cell: config.cellId });
   const pool =
     overrides.pool ??
     createPool(databaseUrl(config.pgUrl, config.database), {
@@ -52,13 +57,15 @@ export function createCellServiceContext<Settings>(
       logger,
     });
   const bus =
-    overrides.bus ?? createKafkaEventBus({ clientId: name, brokers: config.kafkaBrokers, logger });
+    overrides.bus ??
+    createKafkaEventBus({ clientId: name, brokers: config.kafkaBrokers, logger, metrics });
   let closed: Promise<void> | undefined;
   return {
     service,
     cellId: config.cellId,
     config,
     logger,
+    metrics,
     clock: overrides.clock ?? systemClock,
     pool,
     bus,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { controlPlaneV1 } from '@bulkhead/contracts';
 import { createGrpcClient, Status, type grpc, type GrpcClient } from '@bulkhead/grpc';
 import type { Logger } from '@bulkhead/logger';
+import { createMetrics, type Metrics } from '@bulkhead/metrics';
 import {
   compareSnapshots,
   logNewEpoch,
@@ -25,6 +26,8 @@ const RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 5_000, jitter: true }
 
 export interface ConfigAgentDeps {
   logger: Logger;
+  /** The app's metrics (default: a registry of its own, labelled service="config-agent"). */
+  metrics?: Metrics;
 }
 
 /** Epoch and version only: what is compared, without holding on to the whole snapshot. */
@@ -68,6 +71,24 @@ export function createConfigAgentApp(
   /** Only the newest snapshot waiting to be written is kept; older ones are skipped. */
   let queued: RoutingSnapshot | undefined;
   let writing: Promise<void> | undefined;
+  /** True while a watch stream is open (the control plane took it and it has not ended). */
+  let watching = false;
+
+  const metrics = deps.metrics ?? createMetrics({ service: 'config-agent' });
+  metrics.gauge({
+    name: 'config_agent_snapshot_version',
+    help: 'Version of the routing snapshot the agent last wrote (0 before the first)',
+    collect() {
+      this.set(onDisk?.version ?? 0);
+    },
+  });
+  metrics.gauge({
+    name: 'config_agent_watch_up',
+    help: '1 while the watch stream to the control plane is open',
+    collect() {
+      this.set(watching ? 1 : 0);
+    },
+  });
 
   function receive(message: controlPlaneV1.WatchSnapshotResponse): void {
     if (!message.snapshot) return;
@@ -142,12 +163,14 @@ export function createConfigAgentApp(
       stream.on('metadata', () => {
         clearTimeout(openTimer);
         opened = true;
+        watching = true;
         onOpen();
       });
       stream.on('data', receive);
       stream.on('error', () => undefined); // the status event below carries the outcome
       stream.on('status', (status: grpc.StatusObject) => {
         clearTimeout(openTimer);
+        watching = false;
         if (call === stream) call = undefined;
         resolve({ opened, openTimedOut, status });
       });
@@ -250,6 +273,7 @@ export function createConfigAgentApp(
     start,
     stop: () => (stopping ??= stop()),
     isReady: () => onDisk !== undefined && !abort.signal.aborted,
+    metrics,
     snapshotVersion: () => onDisk?.version ?? 0,
   };
 }

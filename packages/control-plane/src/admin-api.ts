@@ -6,12 +6,14 @@ import {
   noRoute,
   parseBody,
   problemHandler,
+  requestMetrics,
   resource,
   singletonHeaders,
 } from '@bulkhead/http';
 import express, { type RequestHandler } from 'express';
 import type { Pool } from '@bulkhead/db';
 import type { Logger } from '@bulkhead/logger';
+import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
 import { healthRoutes } from '@bulkhead/service-runtime';
 import { buildAdminOpenApiDocument, createTenantInputSchema } from './openapi.js';
 import { createTenant, findTenant, listCells } from './registry.js';
@@ -23,6 +25,8 @@ export interface AdminApiDeps {
   defaultRateLimit: number;
   logger: Logger;
   isReady: () => boolean;
+  /** The app's metrics: RED of the admin API. */
+  metrics?: Metrics;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -50,6 +54,7 @@ export function createAdminApi(deps: AdminApiDeps): express.Express {
   const { pool, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestMetrics(deps.metrics ?? unscrapedMetrics()));
   app.use(singletonHeaders());
 
   const health = healthRoutes(deps.isReady);

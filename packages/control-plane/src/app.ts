@@ -3,6 +3,7 @@ import { createPool, migrationsDir, prepareDatabase, type Pool } from '@bulkhead
 import { createGrpcServer } from '@bulkhead/grpc';
 import { listenHttp } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
+import { createMetrics, type Metrics } from '@bulkhead/metrics';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import { createAdminApi } from './admin-api.js';
 import { DEFAULT_ADMIN_TOKEN, type ControlPlaneConfig } from './config.js';
@@ -21,6 +22,8 @@ export interface ControlPlaneApp extends App {
 export interface ControlPlaneOverrides {
   logger: Logger;
   pool?: Pool;
+  /** The app's metrics (default: a registry of its own, labelled service="control-plane"). */
+  metrics?: Metrics;
 }
 
 const DRAIN_GRACE_MS = 10_000;
@@ -39,6 +42,7 @@ export function createControlPlaneApp(
   const lifecycle = new Lifecycle(logger);
   let state: 'new' | 'starting' | 'ready' | 'stopping' = 'new';
   let ports = { http: 0, grpc: 0 };
+  const metrics = overrides.metrics ?? createMetrics({ service: 'control-plane' });
 
   async function start(): Promise<void> {
     if (state !== 'new') throw new Error(`cannot start the control plane: it is ${state}`);
@@ -61,8 +65,10 @@ export function createControlPlaneApp(
     if (version !== undefined)
       logger.info({ version, cells: config.cells.map((c) => c.id) }, 'cells updated');
 
-    const grpcServer = await lifecycle.open('gRPC server', createGrpcServer, (s) =>
-      s.shutdown(DRAIN_GRACE_MS),
+    const grpcServer = await lifecycle.open(
+      'gRPC server',
+      () => createGrpcServer({ metrics }),
+      (s) => s.shutdown(DRAIN_GRACE_MS),
     );
     const feed = await lifecycle.open(
       'snapshot feed',
@@ -84,6 +90,7 @@ export function createControlPlaneApp(
       defaultRateLimit: config.defaultRateLimit,
       logger,
       isReady: () => state === 'ready',
+      metrics,
     });
     const httpServer = await lifecycle.open(
       'admin HTTP server',
@@ -112,6 +119,7 @@ export function createControlPlaneApp(
       return lifecycle.close();
     },
     isReady: () => state === 'ready',
+    metrics,
     get httpPort() {
       return ports.http;
     },

@@ -42,6 +42,8 @@ const schema = z
     CONTROL_PLANE_HTTP_PORT: env.port(8081),
     CONTROL_PLANE_GRPC_HOST: z.string().min(1).default('127.0.0.1'),
     CONTROL_PLANE_GRPC_PORT: env.port(7081),
+    CONTROL_PLANE_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+    CONTROL_PLANE_OPS_PORT: env.port(9081),
     CONTROL_PLANE_ADMIN_TOKEN: z.string().min(1).default(DEFAULT_ADMIN_TOKEN),
     BULKHEAD_PG_URL: env.url(),
     CONTROL_PLANE_DATABASE: z
@@ -55,6 +57,8 @@ const schema = z
   .transform((e) => ({
     http: { host: e.CONTROL_PLANE_HTTP_HOST, port: e.CONTROL_PLANE_HTTP_PORT },
     grpc: { host: e.CONTROL_PLANE_GRPC_HOST, port: e.CONTROL_PLANE_GRPC_PORT },
+    /** The ops port: /metrics, /runtime (the admin API serves the probes). */
+    ops: { host: e.CONTROL_PLANE_OPS_HOST, port: e.CONTROL_PLANE_OPS_PORT },
     adminToken: e.CONTROL_PLANE_ADMIN_TOKEN,
     /** Server URL; the app owns `database` on that server. */
     pgUrl: e.BULKHEAD_PG_URL,

@@ -17,6 +17,7 @@ describe('loadControlPlaneConfig', () => {
     expect(loadControlPlaneConfig(base)).toEqual({
       http: { host: '127.0.0.1', port: 8081 },
       grpc: { host: '127.0.0.1', port: 7081 },
+      ops: { host: '127.0.0.1', port: 9081 },
       adminToken: DEFAULT_ADMIN_TOKEN,
       pgUrl: base.BULKHEAD_PG_URL,
       database: 'bulkhead_control_plane',

@@ -14,7 +14,9 @@ import {
   type Subscription,
 } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
+import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
 import { deadLetterHeaders, envelopeFromHeaders, MalformedMessageError } from './headers.js';
+import { consumerMetrics } from './metrics.js';
 import type { KafkaPublisher } from './producer.js';
 
 const tracer = trace.getTracer('@bulkhead/event-bus-kafka');
@@ -42,6 +44,8 @@ export interface ConsumerSettings {
   publisher: KafkaPublisher;
   /** Consumer group session timeout (default 10 s; the broker's minimum is 6 s). */
   sessionTimeoutMs?: number;
+  /** The app's metrics (consumerMetrics). */
+  metrics?: Metrics;
 }
 
 /**
@@ -107,6 +111,7 @@ export async function subscribe(
   } = subscribeOptions;
   const { publisher, sessionTimeoutMs = SESSION_TIMEOUT_MS } = settings;
   const log = settings.logger.child({ groupId });
+  const measured = consumerMetrics(settings.metrics ?? unscrapedMetrics(), groupId, topics);
   // Kafka's rule of thumb: a third of the session timeout.
   const heartbeatEveryMs = Math.min(1_000, Math.floor(sessionTimeoutMs / 3));
   // A fetch waits up to maxWaitTimeInMs for data and stop() waits for that fetch: keep it short
@@ -235,6 +240,7 @@ export async function subscribe(
     if (entry && Date.now() < entry.dueAt) return later(payload, entry, entry.dueAt - Date.now());
 
     const decoded = decode(topic, partition, record);
+    const counted = measured.get(topic);
     if (!entry) {
       entry = {
         offset: record.offset,
@@ -263,12 +269,16 @@ export async function subscribe(
       const message = decoded.message;
       entry.runs += 1;
       let failure: unknown;
+      const startedAt = performance.now();
       try {
-        await withHeartbeats(payload, () => traced(message, handler));
+        const result = await withHeartbeats(payload, () => traced(message, handler));
+        counted?.handling.observe((performance.now() - startedAt) / 1_000);
+        counted?.outcome[result === 'duplicate' ? 'duplicate' : 'handled'].inc();
         pending.delete(key);
         return 'done';
       } catch (error) {
         failure = error;
+        counted?.handling.observe((performance.now() - startedAt) / 1_000);
       }
       const kind = classifyFailure(failure);
       const context = {
@@ -284,12 +294,14 @@ export async function subscribe(
         entry.unavailableFailures += 1;
         const retryInMs = backoffDelay(entry.unavailableFailures, UNAVAILABLE_RETRY);
         log.warn({ ...context, retryInMs }, 'message handler failed (unavailable); retrying later');
+        counted?.outcome.retried.inc();
         return later(payload, entry, retryInMs);
       }
       if (kind === 'transient') entry.transientFailures += 1;
       if (kind === 'transient' && entry.transientFailures < maxAttempts) {
         const retryInMs = backoffDelay(entry.transientFailures, TRANSIENT_RETRY);
         log.warn({ ...context, retryInMs, maxAttempts }, 'message handler failed; retrying later');
+        counted?.outcome.retried.inc();
         return later(payload, entry, retryInMs);
       }
       log.error({ ...context, maxAttempts }, 'message handler failed; dead-lettering the message');
@@ -306,6 +318,7 @@ export async function subscribe(
     if (entry.step === 'dead-letter') {
       try {
         await withHeartbeats(payload, () => publishDeadLetter(record, deadLetter));
+        counted?.deadLettered[deadLetter.kind].inc();
         entry.step = 'notify';
         entry.stepFailures = 0;
       } catch (error) {
@@ -331,6 +344,7 @@ export async function subscribe(
         return later(payload, entry, retryInMs);
       }
     }
+    counted?.outcome.dead_lettered.inc();
     pending.delete(key);
     return 'done';
   }
@@ -514,7 +528,10 @@ async function groupLag(kafka: Kafka, groupId: string, topics: string[]): Promis
  * Runs the handler in a consumer span whose parent is the context carried in the envelope, so the
  * handler's work continues the trace of the request that produced the message.
  */
-async function traced(message: IncomingMessage, handler: MessageHandler): Promise<void> {
+async function traced(
+  message: IncomingMessage,
+  handler: MessageHandler,
+): Promise<void | 'duplicate'> {
   const { traceparent, tracestate, messageId } = message.envelope;
   const carrier: Record<string, string> = {};
   if (traceparent) carrier.traceparent = traceparent;
@@ -528,13 +545,13 @@ async function traced(message: IncomingMessage, handler: MessageHandler): Promis
     'messaging.message.id': messageId,
   };
   const parent = propagation.extract(ROOT_CONTEXT, carrier);
-  await tracer.startActiveSpan(
+  return tracer.startActiveSpan(
     `process ${message.topic}`,
     { kind: SpanKind.CONSUMER, attributes },
     parent,
     async (span) => {
       try {
-        await handler(message);
+        return await handler(message);
       } catch (error) {
         span.recordException(error instanceof Error ? error : String(error));
         span.setStatus({ code: SpanStatusCode.ERROR });

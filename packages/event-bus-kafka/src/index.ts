@@ -1,12 +1,14 @@
 import { Kafka, logLevel, type ISocketFactory, type KafkaConfig } from 'kafkajs';
 import type { EventBus, Subscription } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
+import type { Metrics } from '@bulkhead/metrics';
 import { subscribe } from './consumer.js';
 import { kafkaLogCreator } from './logging.js';
 import { createPublisher, publisherClient, type KafkaPublisher } from './producer.js';
 import { redrive, type RedriveOptions, type Redriven } from './redrive.js';
 import { ensureTopics } from './topics.js';
 
+export { consumerLagMetric } from './metrics.js';
 export { redriveGroup, type RedriveOptions, type Redriven } from './redrive.js';
 export {
   DEAD_LETTER_HEADERS,
@@ -26,6 +28,11 @@ export interface KafkaEventBusOptions {
    * outbox relay) can retry later; the send itself may still land (producer.ts).
    */
   publishTimeoutMs?: number;
+  /**
+   * The app's metrics: each subscription's consumed, dead-lettered and handling-time series
+   * (consumer.ts); the lag is read at scrape time by whoever owns the subscription (consumerLagMetric).
+   */
+  metrics?: Metrics;
 }
 
 /** Seams for this package's own tests, not for services. */
@@ -77,7 +84,12 @@ export function createKafkaEventBus(
       const subscription: Subscription = await subscribe(
         kafka,
         subscribeOptions,
-        { logger, publisher, sessionTimeoutMs: internals.sessionTimeoutMs },
+        {
+          logger,
+          publisher,
+          sessionTimeoutMs: internals.sessionTimeoutMs,
+          ...(options.metrics ? { metrics: options.metrics } : {}),
+        },
         () => subscriptions.delete(subscription),
       );
       subscriptions.add(subscription);

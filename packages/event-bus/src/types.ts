@@ -42,7 +42,11 @@ export interface IncomingMessage {
   payload: Uint8Array;
 }
 
-export type MessageHandler = (message: IncomingMessage) => Promise<void>;
+/**
+ * Handles one message. It may resolve to `'duplicate'` to say the message had been processed
+ * before and had no effect this time (an idempotent consumer's inbox): counted apart.
+ */
+export type MessageHandler = (message: IncomingMessage) => Promise<void | 'duplicate'>;
 
 /**
  * How a handler's failure is treated (SubscribeOptions.classify):

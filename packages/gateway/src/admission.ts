@@ -8,6 +8,7 @@ import {
 } from '@bulkhead/concurrency-limit';
 import { ERROR_REASONS } from '@bulkhead/contracts';
 import { ADMISSION_REASONS, GrpcError, Status } from '@bulkhead/grpc';
+import { unscrapedMetrics, type Counter, type Metrics } from '@bulkhead/metrics';
 
 /**
  * How long the gateway refuses a cell's new orders itself after the cell refused one for its
@@ -34,8 +35,18 @@ export interface AdmissionOptions {
  * cell's tenants (ConcurrencyLimiter sheds the heaviest first). A refused request costs no
  * call: the gateway answers 503 at once.
  */
+/** A (cell, class) limit and its admitted/shed counters (children made once). */
+interface Limited {
+  cellId: string;
+  kind: RequestClass;
+  limiter: ConcurrencyLimiter;
+  admitted: Counter.Internal;
+  shed: Counter.Internal;
+}
+
 export class CellAdmission {
-  private readonly limiters = new Map<string, ConcurrencyLimiter>();
+  private readonly limiters = new Map<string, Limited>();
+  private readonly requests: Counter<'cell' | 'class' | 'outcome'>;
   /** Per cell: until when (performance.now()) new orders are refused here, without a call. */
   private readonly backlogFullUntil = new Map<string, number>();
   private readonly counters = { shed: 0, backlogShed: 0 };
@@ -43,7 +54,33 @@ export class CellAdmission {
   constructor(
     private readonly options: AdmissionOptions,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+    metrics: Metrics = unscrapedMetrics(),
+  ) {
+    this.requests = metrics.counter({
+      name: 'admission_requests_total',
+      help: "Requests to a cell by the gateway's admission control, by cell, class and outcome",
+      labelNames: ['cell', 'class', 'outcome'],
+    });
+    const limiters = this.limiters;
+    const each = (read: (state: LimiterState) => number) =>
+      function (this: { set(labels: { cell: string; class: string }, value: number): void }) {
+        for (const { cellId, kind, limiter } of limiters.values()) {
+          this.set({ cell: cellId, class: kind }, read(limiter.state));
+        }
+      };
+    metrics.gauge({
+      name: 'admission_limit',
+      help: 'The adaptive concurrency limit of each (cell, class) now',
+      labelNames: ['cell', 'class'],
+      collect: each((state) => state.limit),
+    });
+    metrics.gauge({
+      name: 'admission_inflight',
+      help: 'Requests in flight under the limit of each (cell, class)',
+      labelNames: ['cell', 'class'],
+      collect: each((state) => state.inflight),
+    });
+  }
 
   /**
    * True while the cell recently refused an order for its saga backlog (BACKLOG_HOLD_MS): the
@@ -67,11 +104,14 @@ export class CellAdmission {
     tenantId: string,
     call: () => Promise<T>,
   ): Promise<{ admitted: true; value: T } | { admitted: false }> {
-    const admission = this.limiter(cellId, kind).tryAcquire(tenantId);
+    const limited = this.limiter(cellId, kind);
+    const admission = limited.limiter.tryAcquire(tenantId);
     if (!admission.admitted) {
       this.counters.shed += 1;
+      limited.shed.inc();
       return { admitted: false };
     }
+    limited.admitted.inc();
     let value: T;
     try {
       value = await call();
@@ -89,19 +129,29 @@ export class CellAdmission {
   /** Every limiter's state, by `cell/class`, and what was shed (the ops port shows it). */
   state(): { limits: Record<string, LimiterState>; shed: number; backlogShed: number } {
     return {
-      limits: Object.fromEntries([...this.limiters].map(([key, l]) => [key, l.state])),
+      limits: Object.fromEntries([...this.limiters].map(([key, l]) => [key, l.limiter.state])),
       ...this.counters,
     };
   }
 
-  private limiter(cellId: string, kind: RequestClass): ConcurrencyLimiter {
+  private limiter(cellId: string, kind: RequestClass): Limited {
     const key = `${cellId}/${kind}`;
-    let limiter = this.limiters.get(key);
-    if (!limiter) {
-      limiter = new ConcurrencyLimiter({ algorithm: this.algorithm() });
-      this.limiters.set(key, limiter);
+    let limited = this.limiters.get(key);
+    if (!limited) {
+      const labels = { cell: cellId, class: kind };
+      limited = {
+        cellId,
+        kind,
+        limiter: new ConcurrencyLimiter({ algorithm: this.algorithm() }),
+        admitted: this.requests.labels({ ...labels, outcome: 'admitted' }),
+        shed: this.requests.labels({ ...labels, outcome: 'shed' }),
+      };
+      // Both outcomes exist at 0 from the limit's first request.
+      limited.admitted.inc(0);
+      limited.shed.inc(0);
+      this.limiters.set(key, limited);
     }
-    return limiter;
+    return limited;
   }
 
   private algorithm(): LimitAlgorithm {

@@ -1,15 +1,18 @@
 import { listenHttp } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
+import { createMetrics, type Metrics } from '@bulkhead/metrics';
 import { openSnapshotStore } from '@bulkhead/routing-snapshot';
 import { Lifecycle, type App } from '@bulkhead/service-runtime';
 import { CellAdmission } from './admission.js';
-import { CellClients } from './cell-clients.js';
+import { CALLED_SERVICES, CellClients } from './cell-clients.js';
 import type { GatewayConfig } from './config.js';
 import { createHttpApp } from './http.js';
 import { createRateLimitRedis, TenantRateLimiter } from './rate-limit.js';
 
 export interface GatewayDeps {
   logger: Logger;
+  /** The app's metrics (default: a registry of its own, labelled service="gateway"). */
+  metrics?: Metrics;
 }
 
 export interface GatewayApp extends App {
@@ -31,8 +34,9 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
   let port: number | undefined;
   let ready: () => boolean = () => false;
   // Built up front (they connect nothing until called), so that the ops views can read them.
-  const admission = new CellAdmission(config.admission);
-  const clients = new CellClients(config.grpcDeadlineMs, logger);
+  const metrics = deps.metrics ?? createMetrics({ service: 'gateway' });
+  const admission = new CellAdmission(config.admission, undefined, metrics);
+  const clients = new CellClients(config.grpcDeadlineMs, logger, metrics);
 
   return {
     get port(): number {
@@ -41,6 +45,8 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
     },
 
     isReady: () => ready(),
+
+    metrics,
 
     opsViews: {
       /** Each (cell, service) breaker and retry counts, each (cell, class) admission limit. */
@@ -54,6 +60,7 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
         () =>
           openSnapshotStore(config.snapshotPath, logger, {
             onChange: (t) => clients.retain(t),
+            metrics: { metrics, services: CALLED_SERVICES },
           }),
         (s) => s.close(),
       );
@@ -73,6 +80,7 @@ export function createGatewayApp(config: GatewayConfig, deps: GatewayDeps): Gate
         defaultRateLimitPerSecond: config.defaultRateLimitPerSecond,
         deadlineMs: config.grpcDeadlineMs,
         isReady,
+        metrics,
       });
       const server = await lifecycle.open(
         'HTTP server',

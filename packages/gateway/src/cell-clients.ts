@@ -1,7 +1,8 @@
-import type { CallPolicyState } from '@bulkhead/call-policy';
+import { breakerStateMetric, type CallPolicyState } from '@bulkhead/call-policy';
 import { createGrpcClient, type GrpcClient } from '@bulkhead/grpc';
 import { inventoryV1, ordersV1 } from '@bulkhead/contracts';
 import type { Logger } from '@bulkhead/logger';
+import type { Metrics } from '@bulkhead/metrics';
 import type { RoutingTable } from '@bulkhead/routing-snapshot';
 
 /** The cell services the gateway calls, with their gRPC service definitions. */
@@ -11,6 +12,8 @@ const SERVICES = {
 } as const;
 
 export type CalledService = keyof typeof SERVICES;
+/** The services a cell must have endpoints for to serve the gateway. */
+export const CALLED_SERVICES = Object.keys(SERVICES) as readonly CalledService[];
 type ClientOf<S extends CalledService> = GrpcClient<(typeof SERVICES)[S]>;
 
 /**
@@ -42,7 +45,18 @@ export class CellClients {
   constructor(
     private readonly deadlineMs: number,
     private readonly logger: Logger,
-  ) {}
+    private readonly metrics?: Metrics,
+  ) {
+    // Each client's breaker, from the moment the client exists (circuit_breaker_state).
+    if (metrics) breakerStateMetric(metrics, () => this.breakers());
+  }
+
+  private *breakers() {
+    for (const { cellId, service, client } of this.clients.values()) {
+      const state = client.policyState();
+      if (state) yield { cell: cellId, target: service, state: state.breaker };
+    }
+  }
 
   /** The client of a cell's service at the address the snapshot gives for it. */
   client<S extends CalledService>(cellId: string, service: S, address: string): ClientOf<S> {
@@ -52,6 +66,8 @@ export class CellClients {
     cached?.client.close();
     const client = createGrpcClient(SERVICES[service], address, {
       deadlineMs: this.deadlineMs,
+      cell: cellId,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
       policy: {
         downstream: key,
         logger: this.logger,

@@ -1,5 +1,6 @@
 import express, { type RequestHandler, type Response } from 'express';
 import type { Logger } from '@bulkhead/logger';
+import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
 import { type inventoryV1, ordersV1 } from '@bulkhead/contracts';
 import {
   hashApiKey,
@@ -19,7 +20,9 @@ import {
   noRoute,
   parseBody,
   problemHandler,
+  requestMetrics,
   resource as resourceOf,
+  routeOf,
   SINGLETON_REQUEST_HEADERS,
   singletonHeaders,
 } from '@bulkhead/http';
@@ -47,7 +50,12 @@ export interface HttpDeps {
   /** A request's budget: its calls to the cell share one deadline this long after it arrived. */
   deadlineMs: number;
   isReady: () => boolean;
+  /** The app's metrics: RED of the public API, rate-limit rejections per route. */
+  metrics?: Metrics;
 }
+
+/** The routes behind the per-tenant rate limit (their rejection counters exist from the start). */
+const TENANT_ROUTES = ['/v1/products/:sku', '/v1/orders', '/v1/orders/:id'] as const;
 
 /** Who is calling, set by the authenticate middleware. */
 interface Caller {
@@ -113,6 +121,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const { logger, clients } = deps;
   const openApiDocument = buildOpenApiDocument();
   const probes = healthRoutes(deps.isReady);
+  const metrics = deps.metrics ?? unscrapedMetrics();
+  const rateLimited = metrics.counter({
+    name: 'rate_limit_rejections_total',
+    help: 'Requests refused 429 by the per-tenant rate limit, by route pattern',
+    labelNames: ['route'],
+  });
+  for (const route of TENANT_ROUTES) rateLimited.labels(route).inc(0);
 
   const authenticate: RequestHandler = (req, res, next) => {
     const deadline = Date.now() + deps.deadlineMs;
@@ -193,6 +208,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const limit = tenant.rateLimitPerSecond || deps.defaultRateLimitPerSecond;
     const decision = await deps.limiter.consume(tenant.id, limit);
     if (!decision.allowed) {
+      rateLimited.labels(routeOf(res)).inc();
       throw new HttpProblem(429, `rate limit of ${limit} requests per second exceeded`, {
         headers: { 'Retry-After': String(decision.retryAfterSeconds) },
       });
@@ -282,6 +298,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestMetrics(metrics));
   app.use(singletonHeaders([...SINGLETON_REQUEST_HEADERS, 'idempotency-key']));
 
   const resource = (path: string, methods: Parameters<typeof resourceOf>[2]): void =>

@@ -1,9 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { BulkheadRejectedError, bulkhead } from 'cockatiel';
-import { createCallPolicy, type CallPolicy, type CallPolicyState } from '@bulkhead/call-policy';
+import {
+  CircuitOpenError,
+  createCallPolicy,
+  type CallPolicy,
+  type CallPolicyState,
+} from '@bulkhead/call-policy';
 import { databaseFailure } from '@bulkhead/db/failures';
 import type { Logger } from '@bulkhead/logger';
+import { LATENCY_BUCKETS, unscrapedMetrics, type Histogram, type Metrics } from '@bulkhead/metrics';
 import type { z } from 'zod';
 
 export { grpc };
@@ -189,6 +195,32 @@ export function deadlineGuard(
   };
 }
 
+/** The canonical name of a status code (`OK`, `UNAVAILABLE`, …): the grpc_code label. */
+export function statusName(code: number): string {
+  return Status[code] ?? 'UNKNOWN';
+}
+
+/** `/bulkhead.orders.v1.OrdersService/CreateOrder` → its service and method labels. */
+function methodLabels(path: string): { grpc_service: string; grpc_method: string } {
+  const slash = path.lastIndexOf('/');
+  return { grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1) };
+}
+
+/**
+ * Observes the calls of one method into a RED histogram: one labelled child per status code,
+ * made on first use (OK up front, so the series exists at 0 before the first call).
+ */
+function methodTimer(
+  histogram: Histogram<string>,
+  labels: Record<string, string>,
+): (code: number, startedAt: number) => void {
+  const children: { observe(value: number): void }[] = [];
+  const child = (code: number) =>
+    (children[code] ??= histogram.labels({ ...labels, grpc_code: statusName(code) }));
+  histogram.zero({ ...labels, grpc_code: statusName(Status.OK) });
+  return (code, startedAt) => child(code).observe((performance.now() - startedAt) / 1_000);
+}
+
 export interface GrpcServerOptions {
   /**
    * Bound on the unary calls the server works on at once (default 64). A call beyond it is
@@ -198,6 +230,11 @@ export interface GrpcServerOptions {
   maxInFlight?: number;
   /** How long a connection lives before the server asks the client to open a new one. */
   maxConnectionAgeMs?: number;
+  /**
+   * The app's metrics: `grpc_server_handling_seconds` per method and status of every unary call
+   * (health excluded), `grpc_server_shed_total` per method refused at the in-flight bound.
+   */
+  metrics?: Metrics;
 }
 
 export interface GrpcServerState {
@@ -240,10 +277,33 @@ export function createGrpcServer(options: GrpcServerOptions = {}): GrpcServer {
   health.addToServer(server);
   const inFlight = bulkhead(maxInFlight, 0);
   const counters = { refusedBusy: 0, refusedDeadline: 0 };
+  const metrics = options.metrics ?? unscrapedMetrics();
+  const handling = metrics.histogram({
+    name: 'grpc_server_handling_seconds',
+    help: 'Unary gRPC calls served, by service, method and canonical status code',
+    labelNames: ['grpc_service', 'grpc_method', 'grpc_code'],
+    buckets: LATENCY_BUCKETS,
+  });
+  const shedTotal = metrics.counter({
+    name: 'grpc_server_shed_total',
+    help: 'Unary gRPC calls refused at the server in-flight bound (RESOURCE_EXHAUSTED server_busy)',
+    labelNames: ['grpc_service', 'grpc_method'],
+  });
 
-  const admitted =
-    (handler: grpc.handleUnaryCall<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> =>
-    (call, callback) => {
+  const admitted = (
+    path: string,
+    handler: grpc.handleUnaryCall<unknown, unknown>,
+  ): grpc.handleUnaryCall<unknown, unknown> => {
+    const labels = methodLabels(path);
+    const observe = methodTimer(handling, labels);
+    const shed = shedTotal.labels(labels);
+    shed.inc(0);
+    return (call, callback) => {
+      const startedAt = performance.now();
+      const answer: grpc.sendUnaryData<unknown> = (error, value) => {
+        observe(error ? (error.code ?? Status.UNKNOWN) : Status.OK, startedAt);
+        callback(error, value);
+      };
       const deadline = deadlineOf(call);
       if (call.cancelled || (deadline !== undefined && deadline <= Date.now())) {
         counters.refusedDeadline += 1;
@@ -252,7 +312,7 @@ export function createGrpcServer(options: GrpcServerOptions = {}): GrpcServer {
           'the deadline passed before the call started; nothing was done',
           ADMISSION_REASONS.deadlinePassed,
         );
-        callback(error.toServiceError());
+        answer(error.toServiceError());
         return;
       }
       inFlight
@@ -261,25 +321,27 @@ export function createGrpcServer(options: GrpcServerOptions = {}): GrpcServer {
             new Promise<void>((resolve) => {
               handler(call, (error, value) => {
                 resolve();
-                callback(error, value);
+                answer(error, value);
               });
             }),
         )
         .catch((error: unknown) => {
           // Only a handler that throws instead of answering gets here: it has not called back.
           if (!(error instanceof BulkheadRejectedError)) {
-            callback({ code: Status.INTERNAL, details: 'internal error' });
+            answer({ code: Status.INTERNAL, details: 'internal error' });
             return;
           }
           counters.refusedBusy += 1;
+          shed.inc();
           const busy = new GrpcError(
             Status.RESOURCE_EXHAUSTED,
             `the server is at its bound of ${maxInFlight} calls in flight; retry later`,
             ADMISSION_REASONS.serverBusy,
           );
-          callback(busy.toServiceError());
+          answer(busy.toServiceError());
         });
     };
+  };
 
   return {
     server,
@@ -289,7 +351,7 @@ export function createGrpcServer(options: GrpcServerOptions = {}): GrpcServer {
         const method = definition[name];
         wrapped[name] =
           method && !method.requestStream && !method.responseStream
-            ? admitted(handler as grpc.handleUnaryCall<unknown, unknown>)
+            ? admitted(method.path, handler as grpc.handleUnaryCall<unknown, unknown>)
             : handler;
       }
       server.addService(definition, wrapped);
@@ -352,6 +414,13 @@ export interface GrpcClientOptions {
     /** Methods (by their name in the definition) that are safe to repeat. */
     idempotent?: readonly string[];
   };
+  /**
+   * The app's metrics: `grpc_client_handling_seconds` per method and status of every unary call
+   * (retries included: one observation per call, with its final status), labelled with `cell`.
+   */
+  metrics?: Metrics;
+  /** The callee's cell, for the `cell` label (empty when it is in none, e.g. the control plane). */
+  cell?: string;
 }
 
 /** Per-call options. */
@@ -362,6 +431,12 @@ export interface CallOptions {
   deadline?: number;
   /** Safe to repeat (overrides the method's default): e.g. a create with an idempotency key. */
   idempotent?: boolean;
+}
+
+/** The status a failed client call is counted under: an open breaker refused it (UNAVAILABLE). */
+function clientStatus(error: unknown): number {
+  if (error instanceof GrpcError) return error.code;
+  return error instanceof CircuitOpenError ? Status.UNAVAILABLE : Status.UNKNOWN;
 }
 
 /** UNAVAILABLE: the call did not reach a server that could do it, so a retry may succeed. */
@@ -464,6 +539,22 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
       ? {}
       : { deadline: deadlineOfCall(call) };
   const idempotentMethods = new Set(options.policy?.idempotent ?? []);
+  const handling = (options.metrics ?? unscrapedMetrics()).histogram({
+    name: 'grpc_client_handling_seconds',
+    help: 'Unary gRPC calls made, by service, method, canonical status code and callee cell',
+    labelNames: ['grpc_service', 'grpc_method', 'grpc_code', 'cell'],
+    buckets: LATENCY_BUCKETS,
+  });
+  const timers = new Map<string, (code: number, startedAt: number) => void>();
+  /** The timer of a method, made once per client and method. */
+  const timerOf = (path: string) => {
+    let timer = timers.get(path);
+    if (!timer) {
+      timer = methodTimer(handling, { ...methodLabels(path), cell: options.cell ?? '' });
+      timers.set(path, timer);
+    }
+    return timer;
+  };
   const policy: CallPolicy | undefined =
     options.policy &&
     createCallPolicy({
@@ -492,17 +583,30 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   ): Promise<Res> {
     // Every attempt (a retry included) carries the same absolute deadline as the first.
     const deadline = deadlineOfCall(call);
+    const observe = timerOf(method.path);
+    const startedAt = performance.now();
     const attempt = () =>
       new Promise<Res>((resolve, reject) => {
         channel.makeUnaryRequest(...callArgs(method, request, { deadline }), (error, response) =>
           error ? reject(GrpcError.fromServiceError(error)) : resolve(response as Res),
         );
       });
-    if (!policy) return attempt();
-    return policy.run(attempt, {
-      idempotent: call?.idempotent ?? idempotentMethods.has(name),
-      deadline,
-    });
+    const result = policy
+      ? policy.run(attempt, {
+          idempotent: call?.idempotent ?? idempotentMethods.has(name),
+          deadline,
+        })
+      : attempt();
+    return result.then(
+      (response) => {
+        observe(Status.OK, startedAt);
+        return response;
+      },
+      (error: unknown) => {
+        observe(clientStatus(error), startedAt);
+        throw error;
+      },
+    );
   }
 
   const client: Record<string, unknown> = {

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Logger } from '@bulkhead/logger';
+import { markRoute } from './metrics.js';
 import { HttpProblem, problemFromRequestError, sendProblem } from './problem.js';
 
 /**
@@ -131,13 +132,17 @@ export function singletonHeaders(
 
 type Method = 'get' | 'put' | 'post' | 'delete' | 'patch';
 
-/** Registers a path's handlers by method; any other method gets 405 with Allow. */
+/**
+ * Registers a path's handlers by method; any other method gets 405 with Allow. Every request
+ * the path matches is marked with its pattern first (the route label of requestMetrics).
+ */
 export function resource(
   router: Router,
   path: string,
   methods: Partial<Record<Method, RequestHandler[]>>,
 ): void {
   const route = router.route(path);
+  route.all(markRoute(path));
   const allowed: string[] = [];
   for (const [method, handlers] of Object.entries(methods) as [Method, RequestHandler[]][]) {
     route[method](...handlers);

@@ -31,3 +31,4 @@ export {
   responseHeader,
   type Problem,
 } from './openapi.js';
+export { requestMetrics, routeOf, UNMATCHED_ROUTE } from './metrics.js';

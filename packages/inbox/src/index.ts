@@ -46,7 +46,7 @@ export async function consumeOnce(
   });
 }
 
-export interface InboxHandlerOptions<T> {
+export interface InboxHandlerOptions<T, R = void> {
   pool: Pool;
   /** The inbox namespace: one per consuming service. */
   consumer: string;
@@ -59,7 +59,12 @@ export interface InboxHandlerOptions<T> {
    */
   decode(message: IncomingMessage): T | undefined;
   /** The effect, in the inbox transaction: runs at most once per message id. */
-  handle(tx: PoolClient, decoded: T, message: IncomingMessage): Promise<void>;
+  handle(tx: PoolClient, decoded: T, message: IncomingMessage): Promise<R>;
+  /**
+   * Called with what `handle` returned once its transaction committed (not for a duplicate, not
+   * after a rollback): the place to count what the message did.
+   */
+  committed?(result: R, message: IncomingMessage): void;
 }
 
 /**
@@ -67,7 +72,7 @@ export interface InboxHandlerOptions<T> {
  * decode, then consumeOnce. A message that cannot be decoded throws PermanentMessageError; a
  * failing effect propagates as it is, and the event bus classifies it (retry or dead-letter).
  */
-export function inboxHandler<T>(options: InboxHandlerOptions<T>): MessageHandler {
+export function inboxHandler<T, R = void>(options: InboxHandlerOptions<T, R>): MessageHandler {
   const { pool, consumer, logger } = options;
   return async (message) => {
     const { envelope } = message;
@@ -82,13 +87,16 @@ export function inboxHandler<T>(options: InboxHandlerOptions<T>): MessageHandler
       throw new PermanentMessageError(`unknown message type ${JSON.stringify(envelope.type)}`);
     }
     const value = decoded;
-    const result = await consumeOnce(pool, consumer, message, (tx) =>
-      options.handle(tx, value, message),
-    );
-    if (result === 'duplicate') {
+    let handled: { result: R } | undefined;
+    const outcome = await consumeOnce(pool, consumer, message, async (tx) => {
+      handled = { result: await options.handle(tx, value, message) };
+    });
+    if (outcome === 'duplicate') {
       const { type, messageId, correlationId } = envelope;
       logger.info({ type, messageId, correlationId }, 'duplicate message skipped');
+      return 'duplicate';
     }
+    if (handled) options.committed?.(handled.result, message);
   };
 }
 

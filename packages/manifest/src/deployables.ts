@@ -24,6 +24,12 @@ export const deployables = {
         hostEnv: 'CONTROL_PLANE_GRPC_HOST',
         protocol: 'grpc',
       },
+      ops: {
+        port: 9081,
+        env: 'CONTROL_PLANE_OPS_PORT',
+        hostEnv: 'CONTROL_PLANE_OPS_HOST',
+        protocol: 'http',
+      },
     },
     probePort: 'http',
     calls: [],

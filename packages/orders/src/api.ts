@@ -9,6 +9,7 @@ import {
 } from '@bulkhead/idempotency';
 import type { Logger } from '@bulkhead/logger';
 import type { SagaBacklog } from './backlog.js';
+import type { SagaMetrics } from './saga-metrics.js';
 import { findOrder, placeOrder, type CellContext } from './orders.js';
 
 const idRule = textRule(LIMITS.maxIdLength);
@@ -48,10 +49,12 @@ export function ordersService(
   cell: CellContext,
   logger: Logger,
   backlog: SagaBacklog,
+  metrics: SagaMetrics,
 ): ordersV1.OrdersServiceServer {
   return {
     createOrder: unary(logger, createOrderSchema, async (input, call) => {
       if (!(await backlog.tryAdmit())) {
+        metrics.backlogRejected();
         throw new GrpcError(
           Status.RESOURCE_EXHAUSTED,
           `the cell has ${String(backlog.state.max)} orders in progress; retry later`,
@@ -65,7 +68,7 @@ export function ordersService(
         paymentToken: input.paymentToken,
       };
       try {
-        return await withTransaction<ordersV1.CreateOrderResponse>(
+        const created = await withTransaction<ordersV1.CreateOrderResponse>(
           pool,
           async (tx) => {
             if (!input.idempotencyKey) {
@@ -84,6 +87,9 @@ export function ordersService(
           },
           deadlineGuard(call),
         );
+        // Committed: a saga began (a replay began none).
+        if (!created.replayed) metrics.started();
+        return created;
       } catch (error) {
         if (error instanceof IdempotencyKeyInFlightError) {
           throw new GrpcError(Status.ABORTED, error.message, ERROR_REASONS.idempotencyKeyInFlight);

@@ -8,6 +8,7 @@ import { ordersService } from './api.js';
 import { SagaBacklog } from './backlog.js';
 import { decodeReply } from './order-saga.js';
 import { handleSagaReply, type CellContext } from './orders.js';
+import { openSagaMetrics, sagaMetrics } from './saga-metrics.js';
 import { createSagaSweeper } from './sweeper.js';
 
 /** The orders domain's view of its service's context: the cell, its outbox, the saga's timing. */
@@ -57,6 +58,7 @@ export const orders = defineCellService({
       cellOf(context),
       context.logger,
       new SagaBacklog(context.pool, { max: context.config.settings.maxOpenSagas }),
+      sagaMetrics(context.metrics),
     ),
   }),
   housekeeping: async ({ pool }) => {
@@ -64,12 +66,15 @@ export const orders = defineCellService({
   },
   handler: (context) => {
     const cell = cellOf(context); // once, not per message
+    const metrics = sagaMetrics(context.metrics);
     return inboxHandler({
       pool: context.pool,
       consumer: context.service,
       logger: context.logger,
       decode: ({ envelope, payload }) => decodeReply(envelope.type, payload),
       handle: (tx, reply, message) => handleSagaReply(tx, cell, message, reply, context.logger),
+      // Counted once the reply's transaction committed.
+      committed: (end) => end && metrics.ended(end),
     });
   },
   background: (context) => {
@@ -79,7 +84,9 @@ export const orders = defineCellService({
       logger: context.logger,
       clock: context.clock,
       everyMs: context.config.settings.sweepEveryMs,
+      metrics: sagaMetrics(context.metrics),
     });
+    openSagaMetrics(context.metrics, context.pool, context.config.settings.saga.maxResends + 1);
     return {
       start: () => sweeper.start(),
       stop: () => sweeper.stop(),

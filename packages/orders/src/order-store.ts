@@ -108,6 +108,8 @@ export interface LockedOrder {
   attempts: number;
   /** True when the saga's deadline has passed. */
   overdue: boolean;
+  /** When the order was accepted (its saga began). */
+  acceptedAt: Date;
 }
 
 /**
@@ -148,6 +150,7 @@ export async function loadOrderForUpdate(
     },
     attempts: row.attempts,
     overdue: row.overdue,
+    acceptedAt: row.created_at,
   };
 }
 
@@ -250,6 +253,19 @@ export async function applyOrderPatch(
 }
 
 /** Sagas still running or compensating (the partial index order_sagas_open covers them). */
+/** Open sagas, and those of them re-sent at least `stuckAfter` times (stuck), in one query. */
+export async function countSagas(
+  db: Queryable,
+  stuckAfter: number,
+): Promise<{ open: number; stuck: number }> {
+  const { rows } = await db.query<{ open: number; stuck: number }>(
+    `SELECT count(*)::int AS open, (count(*) FILTER (WHERE attempts >= $1))::int AS stuck
+       FROM order_sagas WHERE status IN ('RUNNING', 'COMPENSATING')`,
+    [stuckAfter],
+  );
+  return rows[0] ?? { open: 0, stuck: 0 };
+}
+
 export async function countOpenSagas(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ open: number }>(
     `SELECT count(*)::int AS open FROM order_sagas WHERE status IN ('RUNNING', 'COMPENSATING')`,

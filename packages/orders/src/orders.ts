@@ -6,6 +6,7 @@ import type { IncomingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 import type { Outbox, OutboxMessage } from '@bulkhead/outbox';
 import { isEnded, type SagaState } from '@bulkhead/saga';
+import type { SagaEnd } from './saga-metrics.js';
 import {
   advance,
   expire,
@@ -142,14 +143,14 @@ export async function handleSagaReply(
   message: IncomingMessage,
   decoded: DecodedReply,
   logger: Logger,
-): Promise<void> {
+): Promise<SagaEnd | undefined> {
   const { correlationId: orderId, tenantId, messageId } = message.envelope;
   const found = await loadOrderForUpdate(tx, tenantId, orderId);
   if (!found) {
     logger.warn({ orderId, tenantId }, 'saga reply for an unknown order');
     return;
   }
-  const { order, saga } = found;
+  const { order, saga, acceptedAt } = found;
   if (decoded.failure) {
     logger.warn(
       { orderId, step: decoded.reply.step, ...decoded.failure },
@@ -166,29 +167,47 @@ export async function handleSagaReply(
   }
   await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0), messageId);
   logger.debug({ orderId, from: saga, to: next.saga }, 'saga advanced');
+  return sagaEnd(next.saga, acceptedAt);
 }
+
+/** How the saga ended, if this move ended it (for the metrics, counted once it committed). */
+function sagaEnd(saga: SagaState<OrderSagaStep>, acceptedAt: Date): SagaEnd | undefined {
+  if (!isEnded(saga)) return undefined;
+  const completed = saga.status === 'COMPLETED';
+  return {
+    outcome: completed ? 'completed' : 'compensated',
+    reason: completed ? 'none' : (saga.failureReason ?? 'unknown'),
+    seconds: Math.max(0, (Date.now() - acceptedAt.getTime()) / 1_000),
+  };
+}
+
+/** What the sweeper did with one saga, and the step whose deadline had passed. */
+export type Swept =
+  { outcome: 'skipped' } | { outcome: 'resent' | 'timed-out'; step: OrderSagaStep };
 
 /**
  * The sweeper's work on one overdue saga, in tx: re-send what it awaits, or time it out. A saga
  * locked by a reply being handled is skipped (that reply moves it; its deadline moves with it).
- * Returns what happened, for the log and the tests.
+ * Returns what happened, for the log, the metrics and the tests.
  */
 export async function sweepSaga(
   tx: PoolClient,
   cell: CellContext,
   ref: { tenantId: string; orderId: string },
   logger: Logger,
-): Promise<'skipped' | 'resent' | 'timed-out'> {
+): Promise<Swept> {
   const found = await loadOrderForUpdate(tx, ref.tenantId, ref.orderId, { skipLocked: true });
-  if (!found?.overdue) return 'skipped';
+  if (!found?.overdue) return { outcome: 'skipped' };
   const { order, saga, attempts } = found;
   const next = expire(order, saga, { resends: attempts, maxResends: cell.saga.maxResends });
-  if (next.ignored) return 'skipped';
+  // The step awaited: the running one, or the latest compensation awaited.
+  const step = saga.step ?? saga.compensating[0];
+  if (next.ignored || !step) return { outcome: 'skipped' };
   const log = { orderId: order.id, tenantId: order.tenantId, saga, attempts };
   if (next.outcome === 'timed-out') {
     await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, 0));
     logger.warn({ ...log, to: next.saga }, 'saga step timed out; compensating');
-    return 'timed-out';
+    return { outcome: 'timed-out', step };
   }
   const resends = attempts + 1;
   await store(tx, cell, order, next, nextDeadline(cell.saga, next.saga, resends));
@@ -198,7 +217,7 @@ export async function sweepSaga(
   } else {
     logger.info({ ...log, resends }, 'saga step overdue; command re-sent');
   }
-  return 'resent';
+  return { outcome: 'resent', step };
 }
 
 /** Stores a move of the saga: its state and deadline, the order, the commands and the event. */

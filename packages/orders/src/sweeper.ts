@@ -3,6 +3,7 @@ import type { Logger } from '@bulkhead/logger';
 import type { Clock } from '@bulkhead/service-runtime';
 import { overdueSagas, sagasResentAtLeast, type OpenSaga } from './order-store.js';
 import { sweepSaga, type CellContext } from './orders.js';
+import type { SagaMetrics } from './saga-metrics.js';
 
 /** Overdue sagas handled per sweep; the next sweep takes the rest. */
 const SWEEP_BATCH = 100;
@@ -31,6 +32,8 @@ export function createSagaSweeper(options: {
   logger: Logger;
   clock: Clock;
   everyMs: number;
+  /** Step time-outs are counted here, once each sweep's transaction committed. */
+  metrics?: SagaMetrics;
 }): SagaSweeper {
   const { pool, cell, clock } = options;
   const logger = options.logger.child({ component: 'saga-sweeper' });
@@ -41,9 +44,11 @@ export function createSagaSweeper(options: {
     const counts = { resent: 0, timedOut: 0 };
     for (const ref of await overdueSagas(pool, SWEEP_BATCH)) {
       if (stopped) break;
-      const outcome = await withTransaction(pool, (tx) => sweepSaga(tx, cell, ref, logger));
-      if (outcome === 'resent') counts.resent += 1;
-      if (outcome === 'timed-out') counts.timedOut += 1;
+      const swept = await withTransaction(pool, (tx) => sweepSaga(tx, cell, ref, logger));
+      if (swept.outcome === 'skipped') continue;
+      options.metrics?.stepTimedOut(swept.step);
+      if (swept.outcome === 'resent') counts.resent += 1;
+      if (swept.outcome === 'timed-out') counts.timedOut += 1;
     }
     return counts;
   }

@@ -9,6 +9,7 @@ export {
 } from './enqueue.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './relay.js';
 export {
+  outboxMetrics,
   outboxState,
   purgeSent,
   requeueParked,

@@ -1,3 +1,4 @@
+import type { Metrics } from '@bulkhead/metrics';
 import type { Queryable } from '@bulkhead/db';
 import { OUTBOX_CHANNEL } from './enqueue.js';
 
@@ -95,4 +96,32 @@ export async function outboxState(pool: Queryable): Promise<OutboxState> {
     parked: row.parked,
     oldestParkedAgeMs: row.oldest_parked_age_ms,
   };
+}
+
+/**
+ * The outbox's state gauges, read at scrape time from `read()` (outboxState, shared with the ops
+ * view): `outbox_unsent_rows`, `outbox_oldest_unsent_age_seconds` (0 when none) and
+ * `outbox_parked_rows`. A scrape whose read fails (the database away) shows NaN, not a stale or
+ * a reassuring 0.
+ */
+export function outboxMetrics(metrics: Metrics, read: () => Promise<OutboxState>): void {
+  const gauge = (name: string, help: string, value: (state: OutboxState) => number) =>
+    metrics.gauge({
+      name,
+      help,
+      async collect() {
+        this.set(await read().then(value, () => Number.NaN));
+      },
+    });
+  gauge(
+    'outbox_unsent_rows',
+    'Outbox rows not yet published (neither sent nor parked)',
+    (s) => s.unsent,
+  );
+  gauge(
+    'outbox_oldest_unsent_age_seconds',
+    'Age of the oldest unsent outbox row (0 when none)',
+    (s) => (s.oldestUnsentAgeMs ?? 0) / 1_000,
+  );
+  gauge('outbox_parked_rows', 'Outbox rows parked after repeated rejection', (s) => s.parked);
 }

@@ -3,6 +3,7 @@ import { listen, withTransaction, type Listener, type Pool, type Queryable } fro
 import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import { PublishError, type EventBus, type OutgoingMessage } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
+import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
 import { OUTBOX_CHANNEL } from './enqueue.js';
 
 /**
@@ -39,6 +40,12 @@ export interface OutboxRelayOptions {
   maxAttempts?: number;
   /** The wait before attempt n + 1 of a rejected row: backoffDelay(n). Default 2 s … 60 s. */
   attemptRetry?: BackoffOptions;
+  /**
+   * The app's metrics: `outbox_published_total{topic}`, `outbox_publish_failures_total{kind}`,
+   * `outbox_relay_round_duration_seconds` (the state gauges are read by whoever owns the pool:
+   * `outboxMetrics`).
+   */
+  metrics?: Metrics;
 }
 
 export interface OutboxRelay {
@@ -71,6 +78,55 @@ interface RoundOutcome {
   more: boolean;
   /** The broker became unavailable during the round: what was done so far is committed. */
   failure?: unknown;
+}
+
+/** What a round did, counted once its transaction committed. */
+interface RoundCounts {
+  /** Rows marked sent, by topic. */
+  sent: OutboxRow[];
+  rejected: number;
+}
+
+/** The relay's counters and round timer, their children made once. */
+function relayMetrics(metrics: Metrics) {
+  const published = metrics.counter({
+    name: 'outbox_published_total',
+    help: 'Outbox rows the relay published (committed as sent), by topic',
+    labelNames: ['topic'],
+  });
+  const failures = metrics.counter({
+    name: 'outbox_publish_failures_total',
+    help: 'Failed outbox publishes, by kind (rejected: the rows count an attempt; unavailable: the round is retried)',
+    labelNames: ['kind'],
+  });
+  const rounds = metrics.histogram({
+    name: 'outbox_relay_round_duration_seconds',
+    help: 'One relay round: claim, publish, mark sent',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  const rejected = failures.labels('rejected');
+  const unavailable = failures.labels('unavailable');
+  rejected.inc(0);
+  unavailable.inc(0);
+  const byTopic = new Map<string, { inc(n: number): void }>();
+  return {
+    /** The rows of a committed round; false for a round that found nothing to do. */
+    committed(counts: RoundCounts): boolean {
+      for (const row of counts.sent) {
+        let child = byTopic.get(row.topic);
+        if (!child) {
+          child = published.labels(row.topic);
+          byTopic.set(row.topic, child);
+        }
+        child.inc(1);
+      }
+      if (counts.rejected > 0) rejected.inc(counts.rejected);
+      return counts.sent.length + counts.rejected > 0;
+    },
+    unavailable: () => unavailable.inc(),
+    /** A round that had rows (or failed): an idle poll is not a round worth timing. */
+    round: (startedAt: number) => rounds.observe((performance.now() - startedAt) / 1_000),
+  };
 }
 
 /** The rows a round may take: neither sent nor parked, nor behind a row of their key in backoff. */
@@ -139,6 +195,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1_000);
   const maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const logger = options.logger.child({ component: 'outbox-relay' });
+  const counted = relayMetrics(options.metrics ?? unscrapedMetrics());
   let stopping = new AbortController();
   let running: Promise<void>[] = [];
   let listener: Listener | undefined;
@@ -163,8 +220,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
-  async function markSent(tx: Queryable, rows: OutboxRow[]): Promise<void> {
+  async function markSent(tx: Queryable, rows: OutboxRow[], counts: RoundCounts): Promise<void> {
     if (rows.length === 0) return;
+    counts.sent.push(...rows);
     await tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)', [
       rows.map((row) => row.seq),
     ]);
@@ -172,7 +230,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   /** Counts a rejected publish of the row: retried after a delay, or parked at maxAttempts. */
-  async function recordRejection(tx: Queryable, row: OutboxRow, error: unknown): Promise<void> {
+  async function recordRejection(
+    tx: Queryable,
+    row: OutboxRow,
+    error: unknown,
+    counts: RoundCounts,
+  ): Promise<void> {
+    counts.rejected += 1;
     const attempts = row.attempts + 1;
     const lastError = describeError(error);
     const fields = {
@@ -206,7 +270,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
    * After a rejected batch: each row on its own, in seq order. A rejected row's later rows of the
    * same topic and key are left for a later round (they wait behind it).
    */
-  async function publishOneByOne(tx: Queryable, rows: OutboxRow[]): Promise<RoundOutcome> {
+  async function publishOneByOne(
+    tx: Queryable,
+    rows: OutboxRow[],
+    counts: RoundCounts,
+  ): Promise<RoundOutcome> {
     const blocked = new Set<string>();
     const sent: OutboxRow[] = [];
     for (const row of rows) {
@@ -217,19 +285,26 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } catch (error) {
         if (!isRejected(error)) {
           // Unavailable now: keep what is known (sent rows, counted attempts) and back off.
-          await markSent(tx, sent);
+          await markSent(tx, sent, counts);
           return { more: true, failure: error };
         }
         blocked.add(orderKey(row));
-        await recordRejection(tx, row, error);
+        await recordRejection(tx, row, error, counts);
       }
     }
-    await markSent(tx, sent);
+    await markSent(tx, sent, counts);
     return { more: true };
   }
 
-  /** One round in one transaction. */
-  async function publishRound(): Promise<RoundOutcome> {
+  /** One round in one transaction; what it did is counted once it committed. */
+  async function publishRound(startedAt: number): Promise<RoundOutcome> {
+    const counts: RoundCounts = { sent: [], rejected: 0 };
+    const outcome = await roundIn(counts);
+    if (counted.committed(counts) || outcome.failure !== undefined) counted.round(startedAt);
+    return outcome;
+  }
+
+  function roundIn(counts: RoundCounts): Promise<RoundOutcome> {
     return withTransaction(pool, async (tx) => {
       const lock = await tx.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
@@ -251,16 +326,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         // Unavailable: roll back, nothing counted; the same rows are published after the outage.
         if (!isRejected(error)) throw error;
         if (batch.length === 1 && batch[0]) {
-          await recordRejection(tx, batch[0], error);
+          await recordRejection(tx, batch[0], error, counts);
           return { more: true };
         }
         logger.warn(
           { err: error, rows: batch.length },
           'outbox batch rejected; publishing one by one',
         );
-        return publishOneByOne(tx, batch);
+        return publishOneByOne(tx, batch, counts);
       }
-      await markSent(tx, batch);
+      await markSent(tx, batch, counts);
       return { more };
     });
   }
@@ -269,12 +344,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     for (let failures = 0; !stopping.signal.aborted;) {
       wakeRequested = false;
       let outcome: RoundOutcome;
+      const startedAt = performance.now();
       try {
-        outcome = await publishRound();
+        outcome = await publishRound(startedAt);
       } catch (error) {
         // Rolled back: the rows stay unsent and are published by a later round.
         outcome = { more: true, failure: error };
+        counted.round(startedAt);
       }
+      if (outcome.failure !== undefined) counted.unavailable();
       if (outcome.failure === undefined) {
         failures = 0;
         if (!outcome.more) await waitForWake(pollIntervalMs);

@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from '@bulkhead/logger';
+import type { Metrics } from '@bulkhead/metrics';
 import { readSnapshotFile } from './file.js';
 import { compareSnapshots, logNewEpoch } from './position.js';
 import type { CellEndpoints, RoutingSnapshot, TenantRoute } from './snapshot.js';
@@ -52,9 +53,19 @@ export interface SnapshotStore {
 export async function openSnapshotStore(
   path: string,
   logger: Logger,
-  options: { pollIntervalMs?: number; onChange?: (table: RoutingTable) => void } = {},
+  options: {
+    pollIntervalMs?: number;
+    onChange?: (table: RoutingTable) => void;
+    /**
+     * The reader's metrics: `routing_snapshot_version`, `routing_snapshot_age_seconds` and
+     * `routing_snapshot_cells{state}` (read at scrape time). A cell is `serving` when the snapshot
+     * has an endpoint for each of `services` (what the reader calls), else `incomplete`.
+     */
+    metrics?: { metrics: Metrics; services: readonly string[] };
+  } = {},
 ): Promise<SnapshotStore> {
   let table: RoutingTable | undefined;
+  let loadedAt: number | undefined;
   let closed = false;
   let reloading: Promise<void> | undefined;
   let again = false;
@@ -85,6 +96,7 @@ export async function openSnapshotStore(
       if (relation === 'new-epoch' && table)
         logNewEpoch(logger, 'routing table', table.snapshot, snapshot);
       table = new RoutingTable(snapshot);
+      loadedAt = performance.now();
       logger.info(
         { epoch: snapshot.epoch, version: snapshot.version, tenants: snapshot.tenants.length },
         'routing snapshot loaded',
@@ -114,6 +126,9 @@ export async function openSnapshotStore(
     });
   };
 
+  if (options.metrics) {
+    snapshotMetrics(options.metrics.metrics, options.metrics.services, () => ({ table, loadedAt }));
+  }
   await mkdir(dirname(path), { recursive: true });
   await load();
   let watcher: FSWatcher | undefined;
@@ -139,4 +154,42 @@ export async function openSnapshotStore(
       watcher?.close();
     },
   };
+}
+
+/** The cell states of routing_snapshot_cells. */
+const CELL_STATES = ['serving', 'incomplete'] as const;
+
+function snapshotMetrics(
+  metrics: Metrics,
+  services: readonly string[],
+  read: () => { table: RoutingTable | undefined; loadedAt: number | undefined },
+): void {
+  metrics.gauge({
+    name: 'routing_snapshot_version',
+    help: 'Version of the routing snapshot in use (0 before the first)',
+    collect() {
+      this.set(read().table?.version ?? 0);
+    },
+  });
+  metrics.gauge({
+    name: 'routing_snapshot_age_seconds',
+    help: 'Time since the last routing snapshot that was accepted was loaded (0 before the first)',
+    collect() {
+      const { loadedAt } = read();
+      this.set(loadedAt === undefined ? 0 : (performance.now() - loadedAt) / 1_000);
+    },
+  });
+  metrics.gauge({
+    name: 'routing_snapshot_cells',
+    help: 'Cells in the routing snapshot in use, by state (serving: an endpoint for every service called)',
+    labelNames: ['state'],
+    collect() {
+      const counts = { serving: 0, incomplete: 0 };
+      for (const cell of read().table?.snapshot.cells ?? []) {
+        const complete = services.every((service) => cell.endpoints[service] !== undefined);
+        counts[complete ? 'serving' : 'incomplete'] += 1;
+      }
+      for (const state of CELL_STATES) this.set({ state }, counts[state]);
+    },
+  });
 }

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { HttpProblem, listenHttp, sendProblem } from '@bulkhead/http';
 import type { Logger } from '@bulkhead/logger';
+import type { Metrics } from '@bulkhead/metrics';
 
 /** What every composition root returns: `createApp(config)` builds it, `start`/`stop` run it. */
 export interface App {
@@ -15,6 +16,8 @@ export interface App {
    * by path: e.g. `/resilience` → breakers and limits. A view may return a promise.
    */
   readonly opsViews?: Record<string, () => unknown>;
+  /** The app's metrics (@bulkhead/metrics): served as Prometheus text at `GET /metrics` on the ops port. */
+  readonly metrics?: Metrics;
 }
 
 export interface OpsServer {
@@ -36,21 +39,58 @@ export function healthRoutes(isReady: () => boolean): HealthRoutes {
   };
 }
 
-/** A small HTTP server for probes, the app's ops views (and later metrics) on its own port. */
+/** 405 for a method other than GET or HEAD on an ops route. */
+function notAllowed(res: http.ServerResponse, method: string | undefined): void {
+  sendProblem(
+    res,
+    new HttpProblem(405, `${method} is not allowed here; allowed: GET, HEAD`, {
+      headers: { Allow: 'GET, HEAD' },
+    }),
+  );
+}
+
+/**
+ * Serves the app's metrics in Prometheus text format (GET, HEAD); a scrape that fails (a gauge
+ * could not read its source) answers 503.
+ */
+function serveMetrics(metrics: Metrics, req: http.IncomingMessage, res: http.ServerResponse): void {
+  metrics.scrape().then(
+    (text) => {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(req.method === 'GET' ? text : undefined);
+    },
+    (error: unknown) =>
+      sendProblem(res, new HttpProblem(503, `the metrics could not be read: ${String(error)}`)),
+  );
+}
+
+/** A small HTTP server for probes, the app's ops views and its metrics on its own port. */
 export async function startOpsServer(options: {
   host: string;
   port: number;
   isReady: () => boolean;
   views?: Record<string, () => unknown>;
+  metrics?: Metrics;
 }): Promise<OpsServer> {
   const routes = healthRoutes(options.isReady);
   const runtime = runtimeView();
   const views = new Map(Object.entries({ '/runtime': runtime.read, ...options.views }));
+  const { metrics } = options;
   const server = await listenHttp(
     (req, res) => {
       if (routes(req, res)) return;
-      const view = views.get((req.url ?? '').split('?')[0] ?? '');
-      if (view && (req.method === 'GET' || req.method === 'HEAD')) {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      const view = views.get(path);
+      const readable = req.method === 'GET' || req.method === 'HEAD';
+      if ((view || (metrics && path === '/metrics')) && !readable) {
+        notAllowed(res, req.method);
+        return;
+      }
+      if (metrics && path === '/metrics') {
+        serveMetrics(metrics, req, res);
+        return;
+      }
+      if (view) {
         // A view may be async (it reads the database): one that fails answers 503.
         Promise.resolve()
           .then(view)
@@ -165,6 +205,7 @@ export async function runService(options: RunOptions): Promise<void> {
           ...options.ops,
           isReady: () => app.isReady(),
           ...(app.opsViews ? { views: app.opsViews } : {}),
+          ...(app.metrics ? { metrics: app.metrics } : {}),
         });
       }
       await app.start();

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@bulkhead/logger';
+import { createMetrics, parseExposition, sampleValue } from '@bulkhead/metrics';
 import { runMain, runService, startOpsServer, type App } from '../src/index.js';
 
 // A signal no test runner uses, sent to this very process.
@@ -93,7 +94,9 @@ describe('runService', () => {
     try {
       const base = `http://127.0.0.1:${ops.port}`;
       expect(await (await fetch(`${base}/resilience`)).json()).toEqual({ reads: 1 });
-      expect((await fetch(`${base}/resilience`, { method: 'POST' })).status).toBe(404);
+      const post = await fetch(`${base}/resilience`, { method: 'POST' });
+      expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+      expect((await fetch(`${base}/nothing`)).status).toBe(404);
       const runtime = (await (await fetch(`${base}/runtime`)).json()) as Record<string, unknown>;
       expect(runtime).toMatchObject({
         eventLoopDelayMs: { p50: expect.any(Number), p99: expect.any(Number) },
@@ -103,6 +106,34 @@ describe('runService', () => {
       });
     } finally {
       await ops.close();
+    }
+  });
+
+  it("serves the app's metrics in Prometheus text format at /metrics", async () => {
+    const metrics = createMetrics({ service: 'test' });
+    metrics.counter({ name: 'ops_test_total', help: 'a counter' }).inc(3);
+    const ops = await startOpsServer({ host: '127.0.0.1', port: 0, isReady: () => true, metrics });
+    try {
+      const base = `http://127.0.0.1:${ops.port}`;
+      const response = await fetch(`${base}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe(metrics.contentType);
+      const samples = parseExposition(await response.text());
+      expect(sampleValue(samples, 'ops_test_total', { service: 'test' })).toBe(3);
+      expect(sampleValue(samples, 'nodejs_eventloop_lag_p99_seconds')).toBeDefined();
+      const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+      expect([head.status, await head.text()]).toEqual([200, '']);
+      const put = await fetch(`${base}/metrics`, { method: 'PUT' });
+      expect([put.status, put.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    } finally {
+      await ops.close();
+    }
+    // Without metrics there is no such route.
+    const bare = await startOpsServer({ host: '127.0.0.1', port: 0, isReady: () => true });
+    try {
+      expect((await fetch(`http://127.0.0.1:${bare.port}/metrics`)).status).toBe(404);
+    } finally {
+      await bare.close();
     }
   });
 });
