@@ -9,12 +9,13 @@
 #   make relay-outage [MINUTES=n]   the outbox relay through a Kafka outage of n minutes (default 10)
 #   make redrive TOPIC=<consumed topic> [ID=<message id>]   re-publish dead letters of TOPIC.dead-letters to TOPIC
 #   make chaos [SEED=1 DURATION=5m PROFILE=full|short]   orders under a seeded fault schedule, then the consistency checker
+#   make dashboards / dashboards-png [RANGE=15m]   regenerate the Grafana dashboards / draw them as PNGs from the local Prometheus
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage redrive chaos
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage redrive chaos dashboards dashboards-png
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
@@ -23,6 +24,7 @@ help:
 	@echo "make relay-outage [MINUTES=n]"
 	@echo "make redrive TOPIC=<consumed topic> [ID=<message id>]"
 	@echo "make chaos [SEED=1 DURATION=5m PROFILE=full|short]"
+	@echo "make dashboards | dashboards-png [RANGE=15m]"
 
 toolchain:
 	@bash infra/local/toolchain.sh
@@ -71,7 +73,7 @@ check-references: toolchain
 # the committed renderings (charts/bulkhead/examples/*/rendered.yaml) that make test compares.
 chart-render: build
 	@node packages/manifest/dist/chart-facts.js write
-	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas
+	@bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas promtool otelcol jaeger
 	@BULKHEAD_UPDATE_RENDERED=1 pnpm exec vitest run --project chart
 
 # The outbox relay through a Kafka outage of MINUTES (default 10) on a broker of the test's own
@@ -126,3 +128,15 @@ format: deps
 
 clean: # src/gen holds the generate stamp too
 	rm -rf packages/*/dist services/*/dist packages/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo packages/contracts/src/gen
+
+# The Grafana dashboards as code (packages/dashboards): regenerate the committed JSON under
+# charts/bulkhead/files/dashboards/ (a unit test fails while it differs from the code).
+dashboards: build
+	@node packages/dashboards/dist/generate.js
+
+# Every dashboard drawn as docs/dashboards/<name>.png from its panel queries against the local
+# Prometheus (BULKHEAD_PROMETHEUS_URL) over the last RANGE, variables at "All". Needs `make up`
+# and some load (make load SCENARIO=smoke) for lines to draw.
+RANGE ?= 15m
+dashboards-png: dashboards
+	@BULKHEAD_DASHBOARD_RANGE=$(RANGE) node packages/dashboards/dist/render-png.js

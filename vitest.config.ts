@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Four suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
+// Five suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
 // (the Helm chart rendered and checked, no cluster), e2e (the public contract against the running
-// stack). `make test` runs all four.
+// stack), dashboards (their panel queries against the local Prometheus after load). `make test`
+// runs all five.
 export default defineConfig({
   test: {
     projects: [
@@ -28,6 +29,17 @@ export default defineConfig({
           include: ['tests/chart/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // Every panel query of every dashboard against the local Prometheus, after load
+          // (make test: right after the k6 smoke scenario).
+          name: 'dashboards',
+          include: ['packages/*/test/**/*.prom.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          fileParallelism: false,
         },
       },
       {

@@ -19,6 +19,8 @@ fi
 command -v java >/dev/null || apt_missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || apt_missing+=(maven)
 command -v curl >/dev/null || apt_missing+=(curl)
+# The fonts the dashboard PNGs are drawn with (make dashboards-png, packages/dashboards).
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || apt_missing+=(fonts-dejavu-core)
 
 if ((${#apt_missing[@]} > 0)); then
   sudo=()

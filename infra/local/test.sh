@@ -10,7 +10,8 @@
 #   4. end-to-end tests of the public contract against the running stack (both cells), with the
 #      observability backends (Jaeger, the OpenTelemetry Collector, Prometheus) up
 #   5. the k6 smoke scenario against the same stack (make load SCENARIO=smoke, ~25 s), its
-#      thresholds judged: one check
+#      thresholds judged: one check; then every panel query of every dashboard against the local
+#      Prometheus (packages/dashboards, vitest project dashboards): one check per query
 #   6. property-based fuzzing of both OpenAPI documents against the running stack (tests/fuzz)
 #   7. a short chaos run (make chaos PROFILE=short: every fault kind once, gaps shortened) in the
 #      runner's own mode — the stack above is stopped first and, if it was running before make
@@ -63,7 +64,7 @@ pnpm exec prettier --check . >/dev/null
 count "prettier --check" $?
 
 step "Helm chart (no cluster: lint, render matrix under Helm 3 and 4, strict schemas, policy)"
-if bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas; then
+if bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas promtool otelcol jaeger; then
   vitest_suite chart --project chart
 else
   count "chart tools install" 1
@@ -101,6 +102,9 @@ if bash infra/local/services.sh start; then
   step "k6 smoke scenario (load-tests/: every endpoint and the gRPC path, thresholds per endpoint)"
   make --no-print-directory load SCENARIO=smoke
   count "k6 smoke scenario within its thresholds" $?
+
+  step "dashboards: every panel query of every dashboard against the local Prometheus, after the load above"
+  vitest_suite dashboards --project dashboards
 
   step "property-based fuzzing (schemathesis over the gateway's and the admin API's OpenAPI documents)"
   script_suite "property-based fuzzing" bash tests/fuzz/run.sh

@@ -6,7 +6,6 @@
  * charts/bulkhead/examples/<case>/rendered.yaml (`make chart-render` rewrites them after a
  * reviewed change). The tools are installed by infra/kind/tools.sh.
  */
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -17,18 +16,30 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHART = path.join(ROOT, 'charts/bulkhead');
-const BIN = path.join(ROOT, '.tools/bin');
-const KUBE_VERSION = '1.34.4';
-const SCHEMAS = path.join(ROOT, '.tools/kube-schemas');
-const UPDATE = process.env.BULKHEAD_UPDATE_RENDERED === '1';
-const RELEASE = 'bulkhead';
-const NAMESPACE = 'bulkhead';
+import {
+  BIN,
+  CHART,
+  KUBE_VERSION,
+  NAMESPACE,
+  RELEASE,
+  ROOT,
+  SCHEMAS,
+  UPDATE,
+  containersOf,
+  facts,
+  matches,
+  parse,
+  pdbSelector,
+  podsOf,
+  run,
+  template,
+  type Container,
+  type K8sObject,
+  type Labels,
+  type PodSpec,
+} from './chart-kit.js';
 
 interface Case {
   name: string;
@@ -43,6 +54,13 @@ const exampleCells: Record<string, string[]> = {
   'external-infra': ['cell-1', 'cell-2'],
   'no-network-policy': ['cell-1', 'cell-2'],
   'infra-only': [],
+  observability: ['cell-1', 'cell-2'],
+  'jaeger-only': ['cell-1', 'cell-2'],
+};
+/** The observability backends that run as Deployments in a case (Prometheus is a StatefulSet). */
+const exampleBackends: Record<string, string[]> = {
+  observability: ['grafana', 'jaeger', 'otel-collector'],
+  'jaeger-only': ['jaeger'],
 };
 const cases: Case[] = [
   ...readdirSync(path.join(CHART, 'examples'))
@@ -72,28 +90,6 @@ const helms = [
   { name: 'helm4', bin: path.join(BIN, 'helm4') },
 ];
 
-// --- running the tools ---------------------------------------------------------------------
-
-function run(bin: string, args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw r.error;
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function template(helm: string, valuesFiles: string[], extra: string[] = []) {
-  return run(helm, [
-    'template',
-    RELEASE,
-    CHART,
-    '--namespace',
-    NAMESPACE,
-    '--kube-version',
-    KUBE_VERSION,
-    ...valuesFiles.flatMap((f) => ['-f', f]),
-    ...extra,
-  ]);
-}
-
 /**
  * The random values of the generated Secret differ per render: masked for comparison. Helm 4
  * leaves a blank line before each document separator where Helm 3 does not: dropped.
@@ -107,103 +103,7 @@ function normalize(rendered: string): string {
     );
 }
 
-type Labels = Record<string, string>;
-interface Probe {
-  grpc?: { port: number };
-  httpGet?: { path: string; port: string | number };
-}
-interface Container {
-  name: string;
-  ports?: { name?: string; containerPort: number }[];
-  env?: { name: string; value?: string; valueFrom?: unknown }[];
-  resources?: { requests?: Labels; limits?: Labels };
-  securityContext?: {
-    runAsNonRoot?: boolean;
-    runAsUser?: number;
-    readOnlyRootFilesystem?: boolean;
-    allowPrivilegeEscalation?: boolean;
-    capabilities?: { drop?: string[]; add?: string[] };
-    seccompProfile?: { type: string };
-  };
-  startupProbe?: Probe;
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
-  restartPolicy?: string;
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-interface PodSpec {
-  initContainers?: Container[];
-  containers: Container[];
-  automountServiceAccountToken?: boolean;
-  serviceAccountName?: string;
-  securityContext?: { runAsNonRoot?: boolean; seccompProfile?: { type: string } };
-  volumes?: { name: string; emptyDir?: object }[];
-  topologySpreadConstraints?: unknown[];
-}
-/** The parts of a rendered object that the checks read (every kind in one shape). */
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Labels };
-  spec?: {
-    template?: { metadata: { labels: Labels }; spec: PodSpec };
-    /** A Service's selector is labels; a PDB's holds matchLabels. */
-    selector?: Labels & { matchLabels?: never };
-    podSelector?: { matchLabels: Labels };
-    policyTypes?: string[];
-    ingress?: { ports?: { port: number }[] }[];
-    ports?: { name: string; port: number; targetPort: string | number }[];
-  };
-}
-
-const containersOf = (pod: PodSpec): Container[] => [
-  ...(pod.initContainers ?? []),
-  ...pod.containers,
-];
-const pdbSelector = (o: K8sObject) =>
-  (o.spec?.selector as unknown as { matchLabels: Labels }).matchLabels;
-
-function parse(rendered: string): K8sObject[] {
-  return parseAllDocuments(rendered)
-    .map((d) => {
-      if (d.errors.length > 0) throw new Error(`invalid YAML: ${d.errors[0]!.message}`);
-      return d.toJS() as K8sObject | null;
-    })
-    .filter((o): o is K8sObject => o !== null);
-}
-
-/** files/deployables.json: the manifest as the chart reads it (packages/manifest/src/chart.ts). */
-const facts = JSON.parse(readFileSync(path.join(CHART, 'files/deployables.json'), 'utf8')) as {
-  deployables: Record<
-    string,
-    {
-      kind: string;
-      ports: Record<string, { port: number; protocol: string }>;
-      callers: Record<string, string[]>;
-      sidecar?: string;
-    }
-  >;
-  cellServices: string[];
-};
-
 // --- the policy ----------------------------------------------------------------------------
-
-interface Pod {
-  owner: K8sObject;
-  labels: Labels;
-  spec: PodSpec;
-}
-
-function podsOf(objects: K8sObject[]): Pod[] {
-  return objects.flatMap((o) =>
-    (o.kind === 'Deployment' || o.kind === 'StatefulSet') && o.spec?.template
-      ? [{ owner: o, labels: o.spec.template.metadata.labels, spec: o.spec.template.spec }]
-      : [],
-  );
-}
-
-const matches = (selector: Labels = {}, labels: Labels = {}) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 const SECRET_NAME = /PASSWORD|TOKEN|SECRET|REDISCLI_AUTH/;
 const URL_WITH_LITERAL_PASSWORD = /:\/\/[^/@\s]*:[^$/@\s][^/@\s]*@/;
@@ -286,17 +186,60 @@ function networkViolations(objects: K8sObject[]): string[] {
   return bad;
 }
 
+const READ_VERBS = new Set(['get', 'list', 'watch']);
+
+/**
+ * API access: only namespaced Roles that read, bound to the chart's own ServiceAccounts (Prometheus
+ * discovering pods); no cluster-wide RBAC. Returns the violations and the accounts that may
+ * mount a token.
+ */
+function rbacViolations(objects: K8sObject[]): { bad: string[]; readers: Set<string> } {
+  const bad: string[] = [];
+  const readers = new Set<string>();
+  for (const o of objects.filter(
+    (x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding',
+  ))
+    bad.push(`${o.kind}/${o.metadata.name}: cluster-wide RBAC`);
+  const roles = new Map(objects.filter((o) => o.kind === 'Role').map((o) => [o.metadata.name, o]));
+  for (const [name, role] of roles) {
+    for (const rule of role.rules ?? []) {
+      const writes = rule.verbs.filter((v) => !READ_VERBS.has(v));
+      if (writes.length > 0) bad.push(`Role/${name}: may ${writes.join(', ')}`);
+    }
+  }
+  for (const binding of objects.filter((o) => o.kind === 'RoleBinding')) {
+    const where = `RoleBinding/${binding.metadata.name}`;
+    if (binding.roleRef?.kind !== 'Role' || !roles.has(binding.roleRef.name)) {
+      bad.push(`${where}: binds no Role of the chart`);
+      continue;
+    }
+    for (const s of binding.subjects ?? []) {
+      if (s.kind !== 'ServiceAccount' || s.namespace !== NAMESPACE)
+        bad.push(`${where}: binds ${s.kind}/${s.name} outside the release`);
+      else readers.add(s.name);
+    }
+  }
+  for (const sa of objects.filter((o) => o.kind === 'ServiceAccount')) {
+    if (sa.automountServiceAccountToken !== false && !readers.has(sa.metadata.name))
+      bad.push(`ServiceAccount/${sa.metadata.name}: token mounted by default without a Role`);
+  }
+  return { bad, readers };
+}
+
 /** Every violation of the policy, as readable lines (empty: compliant). */
 function policyViolations(objects: K8sObject[], networkPolicies: boolean): string[] {
-  const bad: string[] = [];
+  const { bad, readers: apiReaders } = rbacViolations(objects);
   const serviceAccounts = new Set(
     objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name),
   );
   const usedAccounts = new Map<string, string>();
   for (const { owner, spec } of podsOf(objects)) {
     const where = `${owner.kind}/${owner.metadata.name}`;
-    if (spec.automountServiceAccountToken !== false)
-      bad.push(`${where}: mounts a service account token`);
+    if (
+      spec.automountServiceAccountToken !== false &&
+      !apiReaders.has(spec.serviceAccountName ?? '')
+    )
+      bad.push(`${where}: mounts a service account token without a read-only Role`);
     const sa = spec.serviceAccountName;
     if (!sa || sa === 'default' || !serviceAccounts.has(sa))
       bad.push(`${where}: no ServiceAccount of its own`);
@@ -390,6 +333,7 @@ describe.each(cases)('chart case $name', (c) => {
           .filter(([, d]) => d.kind === 'edge' || d.kind === 'control-plane')
           .map(([name]) => `${RELEASE}-${name}`),
         ...c.cells.flatMap((cell) => facts.cellServices.map((s) => `${RELEASE}-${cell}-${s}`)),
+        ...(exampleBackends[c.name] ?? []).map((b) => `${RELEASE}-${b}`),
       ].sort();
       expect(deployments).toEqual(expected);
     });

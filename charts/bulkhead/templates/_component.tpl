@@ -32,6 +32,19 @@ components.yaml). The argument is a dict:
 {{- end }}
 - name: LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ .component | quote }}
+{{- $cellAttribute := ternary (printf ",bulkhead.cell=%s" .cell) "" (ne .cell "") }}
+{{- with include "bulkhead.otlpEndpoint" $root }}
+# Spans go to the collector (or Jaeger) of values.observability; unset, none are recorded.
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef: { fieldPath: metadata.name }
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "service.instance.id=$(K8S_POD_NAME),k8s.namespace.name=%s,k8s.pod.name=$(K8S_POD_NAME)%s" $root.Release.Namespace $cellAttribute | quote }}
+{{- end }}
 {{- if .cell }}
 - name: CELL_ID
   value: {{ .cell | quote }}
@@ -189,10 +202,10 @@ spec:
     metadata:
       labels:
         {{- include "bulkhead.labels" $labels | nindent 8 }}
-      {{- with $settings.podAnnotations }}
+      # prometheus.io/*: every container's port named ops serves /metrics (the chart's
+      # Prometheus scrapes those; podAnnotations can set scrape to "false").
       annotations:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
+        {{- toYaml (merge (deepCopy ($settings.podAnnotations | default dict)) (dict "prometheus.io/scrape" "true" "prometheus.io/path" "/metrics")) | nindent 8 }}
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: false
