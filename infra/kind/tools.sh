@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs pinned tools under .tools/ (gitignored), only those named: the Kubernetes ones,
 # Schemathesis (tests/fuzz), k6 (the load tests, load-tests/) and toxiproxy (the TCP fault proxy
-# of make chaos: its server and its CLI, toxiproxy-server and toxiproxy-cli) and Jaeger v2 (the
-# trace backend):
-#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis k6 toxiproxy jaeger
+# of make chaos: its server and its CLI, toxiproxy-server and toxiproxy-cli), and the observability
+# backends of make up: Jaeger v2 (traces), Prometheus and promtool (metrics, rule checks) and the
+# OpenTelemetry Collector (otelcol, linked as otelcol-bulkhead; built by the collector builder
+# from infra/kind/otelcol-builder.yaml):
+#   infra/kind/tools.sh helm helm4 kubeconform kind kubernetes-validate kube-schemas schemathesis k6 toxiproxy
+#   infra/kind/tools.sh jaeger prometheus promtool otelcol
 # Go tools are `go install`ed from the Go module proxy into .tools/go/<name>-<version>/ and
 # linked as .tools/bin/<name>; Go's module and build caches stay in their default places
 # outside the clone, so a fresh clone on the same machine relinks in seconds instead of
@@ -25,6 +28,15 @@ K6_VERSION=v1.8.1
 TOXIPROXY_VERSION=v2.5.0
 # Jaeger v2's code line; only this module tag of it is on the Go proxy here (v2.13's code).
 JAEGER_VERSION=v1.76.0
+# Prometheus 3.16.0 (its Go module is tagged v0.316.0), with every service discovery but
+# Kubernetes's (the chart's) and the file-based one (make up's) compiled out: a smaller binary and
+# a shorter build. Its web UI assets are not in the module: the API works, the UI page does not.
+PROMETHEUS_VERSION=v0.316.0
+PROMETHEUS_RELEASE=3.16.0
+PROMETHEUS_TAGS=remove_all_sd,enable_kubernetes_sd
+# The collector builder's release and the release of every component in
+# infra/kind/otelcol-builder.yaml (change them together).
+OTELCOL_VERSION=v0.161.0
 # The Kubernetes version the chart targets; Helm's built-in capabilities default to it.
 KUBE_MINOR=34
 KUBE_SCHEMA_VERSION=1.34.0
@@ -32,9 +44,9 @@ KUBE_SCHEMA_VERSION=1.34.0
 log() { printf '[bulkhead] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# go_tool NAME PACKAGE@VERSION [LDFLAGS]
+# go_tool NAME PACKAGE@VERSION [LDFLAGS] [BUILD_TAGS]
 go_tool() {
-  local name=$1 pkg=$2 ldflags=${3:-} version=${2##*@}
+  local name=$1 pkg=$2 ldflags=${3:-} tags=${4:-} version=${2##*@}
   local dir="$TOOLS_DIR/go/$name-$version"
   if [[ ! -f $dir/.complete ]]; then
     command -v go >/dev/null || die "Go is needed to build $name (go install $pkg)"
@@ -42,7 +54,7 @@ go_tool() {
     local tmp="$TOOLS_DIR/go/.tmp-$name-$$" out
     rm -rf "$tmp" && mkdir -p "$tmp"
     out="$TOOLS_DIR/go/$name-$version.log"
-    if ! GOBIN="$tmp" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -trimpath ${ldflags:+-ldflags "$ldflags"} "$pkg" >"$out" 2>&1; then
+    if ! GOBIN="$tmp" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -trimpath ${tags:+-tags "$tags"} ${ldflags:+-ldflags "$ldflags"} "$pkg" >"$out" 2>&1; then
       tail -n 20 "$out" >&2
       rm -rf "$tmp"
       die "go install $pkg failed (log: $out)"
@@ -93,6 +105,34 @@ wrapped_go_tool() {
   ln -sfn "$dir/$name" "$TOOLS_DIR/bin/$name"
 }
 
+# otelcol_tool: the OpenTelemetry Collector with exactly the components of
+# infra/kind/otelcol-builder.yaml, built by the collector builder (itself go_tool'ed) in a
+# throwaway folder; the builder generates the main module and runs go build, so Go's caches make
+# a rebuild on the same machine quick. The folder's name carries a hash of the manifest: a changed
+# component list builds a new binary.
+otelcol_tool() {
+  local name=otelcol-bulkhead manifest="$REPO_ROOT/infra/kind/otelcol-builder.yaml" hash
+  hash=$(sha256sum "$manifest" | cut -c1-12)
+  local dir="$TOOLS_DIR/go/$name-$OTELCOL_VERSION-$hash"
+  if [[ ! -f $dir/.complete ]]; then
+    go_tool otelcol-builder "go.opentelemetry.io/collector/cmd/builder@$OTELCOL_VERSION"
+    log "building the OpenTelemetry Collector $OTELCOL_VERSION (first time on this machine: minutes; later: seconds, from Go's cache)"
+    local tmp="$TOOLS_DIR/go/.tmp-$name-$$" out="$TOOLS_DIR/go/$name-$OTELCOL_VERSION.log"
+    rm -rf "$tmp" && mkdir -p "$tmp/src"
+    cp "$manifest" "$tmp/src/builder.yaml"
+    if ! (cd "$tmp/src" && GOFLAGS=-mod=mod CGO_ENABLED=0 "$TOOLS_DIR/bin/otelcol-builder" --config builder.yaml) >"$out" 2>&1; then
+      tail -n 20 "$out" >&2
+      rm -rf "$tmp"
+      die "building the collector failed (log: $out)"
+    fi
+    mv "$tmp/src/build/$name" "$tmp/$name"
+    rm -rf "$tmp/src"
+    touch "$tmp/.complete"
+    rm -rf "$dir" && mv "$tmp" "$dir"
+  fi
+  ln -sfn "$dir/$name" "$TOOLS_DIR/bin/$name"
+}
+
 # pip_tool NAME VERSION [COMMAND]: NAME==VERSION from PyPI into .tools/NAME-VERSION (a venv),
 # its COMMAND (default NAME) linked as .tools/bin/COMMAND.
 pip_tool() {
@@ -134,6 +174,11 @@ install_one() {
       github.com/jaegertracing/jaeger/cmd/jaeger \
       "github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0"
     ;;
+  prometheus | promtool)
+    go_tool "$1" "github.com/prometheus/prometheus/cmd/$1@$PROMETHEUS_VERSION" \
+      "-X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE" "$PROMETHEUS_TAGS"
+    ;;
+  otelcol) otelcol_tool ;;
   kube-schemas)
     # kubeconform reads kubernetes-validate's strict schemas once their absolute
     # "/api/_definitions.json" references point at a file.
@@ -154,7 +199,7 @@ install_one() {
   esac
 }
 
-(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis|k6|toxiproxy|jaeger ..."
+(($# > 0)) || die "usage: tools.sh helm|helm4|kubeconform|kind|kubernetes-validate|kube-schemas|schemathesis|k6|toxiproxy|jaeger|prometheus|promtool|otelcol ..."
 mkdir -p "$TOOLS_DIR/go"
 exec {lock}>"$TOOLS_DIR/.kind-tools.lock"
 flock -w 1800 "$lock" || die "another tools.sh is still running"
