@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Four suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
-// (the Helm chart rendered and checked, no cluster), e2e (the public contract against the running
-// stack). `make test` runs all four.
+// Five suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
+// (the Helm chart rendered and checked, no cluster), alerts (the Prometheus rules under promtool),
+// e2e (the public contract against the running stack). `make test` runs all five.
 export default defineConfig({
   test: {
     projects: [
@@ -28,6 +28,14 @@ export default defineConfig({
           include: ['tests/chart/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'alerts',
+          include: ['tests/alerts/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
         },
       },
       {
