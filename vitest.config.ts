@@ -1,9 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Five suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
-// (the Helm chart rendered and checked, no cluster), e2e (the public contract against the running
-// stack), dashboards (their panel queries against the local Prometheus after load). `make test`
-// runs all five.
+// Six suites: unit (no I/O), integration (real PostgreSQL/Kafka/Redis from infra/local), chart
+// (the Helm chart rendered and checked, no cluster), alerts (the Prometheus rules under promtool),
+// e2e (the public contract against the running stack), dashboards (their panel queries against
+// the local Prometheus after load). `make test` runs all six.
 export default defineConfig({
   test: {
     projects: [
@@ -29,6 +29,14 @@ export default defineConfig({
           include: ['tests/chart/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'alerts',
+          include: ['tests/alerts/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
         },
       },
       {

@@ -2,7 +2,8 @@
 # `make test`: every suite, on a fresh machine or a warm one.
 #   1. toolchain, dependencies, codegen, build
 #   2. static checks: tsconfig references, test typecheck, lint, format check (each counted as one test)
-#   2b. the Helm chart, rendered and checked without a cluster (tests/chart)
+#   2b. the Helm chart, rendered and checked without a cluster (tests/chart), and the Prometheus
+#       rules it provisions under promtool: check rules, the unit tests of every alert (tests/alerts)
 #   2c. every container image built (infra/images) and started hardened, answering its probe
 #   3. unit + integration tests (vitest) against real PostgreSQL, Kafka and Redis
 #   3b. the observability configs checked (promtool check config, otelcol validate, jaeger validate)
@@ -68,6 +69,13 @@ if bash infra/kind/tools.sh helm helm4 kubeconform kube-schemas promtool otelcol
   vitest_suite chart --project chart
 else
   count "chart tools install" 1
+fi
+
+step "Prometheus rules (promtool check rules and test rules: every alert fires when it should and not when it should not)"
+if bash infra/kind/tools.sh promtool; then
+  vitest_suite alerts --project alerts
+else
+  count "promtool install" 1
 fi
 
 step "infrastructure"
