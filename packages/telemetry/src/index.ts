@@ -4,7 +4,7 @@ import { envDetector, resourceFromAttributes, type Resource } from '@opentelemet
 import { AlwaysOffSampler, BatchSpanProcessor, NoopSpanProcessor } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -48,9 +48,12 @@ export function startTelemetry(env: Record<string, string | undefined> = process
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)(\?|$)/.test(req.url ?? ''),
       }),
-      new ExpressInstrumentation(),
+      // The route's handler span (it names http.route); not one per middleware (JSON body,
+      // auth, rate limit, …), which the HTTP span already covers.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
       new GrpcInstrumentation({ ignoreGrpcMethods: ['Check', 'Watch'] }),
-      new PgInstrumentation({ requireParentSpan: true }),
+      // A span per statement, not per pool checkout (10 of the 112 spans of an order).
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation(),
       // No kafkajs instrumentation: the trace context travels in the message envelope (stored
       // with each outbox row; packages/event-bus-kafka/src/tracing.ts makes the send and process
