@@ -6,6 +6,7 @@
 #   make kind-up / kind-test / kind-down   the platform on a real kind cluster (docs/deploy.md)
 #   make load SCENARIO=x [RATE=n DURATION=d]   one k6 scenario against the local stack (load-tests/)
 #   make bench-overload [CAPACITY=n LEVEL=60s RECOVERY=120s]   the overload benchmark (load-tests/)
+#   make bench-telemetry [ROUNDS=2 VUS=64 DURATION=60s]   orders/s, POST p99 and CPU per order with trace and metric export off and on
 #   make relay-outage [MINUTES=n]   the outbox relay through a Kafka outage of n minutes (default 10)
 #   make redrive TOPIC=<consumed topic> [ID=<message id>]   re-publish dead letters of TOPIC.dead-letters to TOPIC
 #   make chaos [SEED=1 DURATION=5m PROFILE=full|short]   orders under a seeded fault schedule, then the consistency checker
@@ -15,12 +16,12 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload relay-outage redrive chaos dashboards dashboards-png
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload bench-telemetry relay-outage redrive chaos dashboards dashboards-png
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 	@echo "make images | kind-up | kind-test | kind-down | kind-token"
-	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc [RATE=n DURATION=d] | bench-overload [CAPACITY=n]"
+	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc|capacity [RATE=n DURATION=d] | bench-overload [CAPACITY=n] | bench-telemetry [ROUNDS=2]"
 	@echo "make relay-outage [MINUTES=n]"
 	@echo "make redrive TOPIC=<consumed topic> [ID=<message id>]"
 	@echo "make chaos [SEED=1 DURATION=5m PROFILE=full|short]"
@@ -110,6 +111,8 @@ load: build
 	@bash load-tests/run.sh load "$(SCENARIO)" "$(RATE)" "$(DURATION)"
 bench-overload: build
 	@bash load-tests/run.sh bench-overload
+bench-telemetry: build
+	@bash load-tests/telemetry-overhead.sh
 
 # Dead letters of TOPIC.dead-letters back to TOPIC after a fix: all not redriven before, or one
 # message by id (packages/event-bus-kafka/src/redrive.ts; brokers from BULKHEAD_KAFKA_BROKERS).

@@ -1,9 +1,10 @@
 // The k6 suite over the local stack: one script, the scenario chosen by SCENARIO (smoke, load,
-// stress, spike, soak, grpc), its rate and length by RATE (orders per second; the peak for stress
+// stress, spike, soak, grpc, capacity), its rate and length by RATE (orders per second; the peak for stress
 // and spike) and DURATION. Run it with `make load SCENARIO=x RATE=n DURATION=d` (load-tests/run.sh),
-// which also writes the summary and the plot. Open-loop throughout: arrival-rate executors start
-// iterations on schedule whatever the platform's latency; one iteration is one order journey
+// which also writes the summary and the plot. Open-loop, except capacity: arrival-rate executors
+// start iterations on schedule whatever the platform's latency; one iteration is one order journey
 // (lib/journey.js) or one product read.
+import { sleep } from 'k6';
 import { createTenants } from './lib/platform.js';
 import { ENDPOINT, journeyOptions, orderJourney, productRead } from './lib/journey.js';
 import { grpcOrderJourney, loadOrdersProto } from './lib/grpc.js';
@@ -168,8 +169,32 @@ function build(name) {
         },
       };
     }
+    // Closed loop at saturation (make bench-telemetry): VUS order journeys at a time, each VU
+    // starting its next as soon as the last ended (after Retry-After when shed), for DURATION.
+    // What it measures is what completed: orders/s and the POST latency at the platform's limit.
+    // No pass/fail: the thresholds only make k6 export the per-endpoint figures.
+    case 'capacity': {
+      return {
+        scenarios: {
+          orders: {
+            executor: 'constant-vus',
+            exec: 'capacityOrders',
+            vus: Number(__ENV.VUS || 64),
+            duration: duration('60s'),
+            gracefulStop,
+          },
+        },
+        thresholds: {
+          [`http_req_duration{name:${ENDPOINT.postOrder}}`]: ['max>=0'],
+          [`http_req_duration{name:${ENDPOINT.getOrder}}`]: ['max>=0'],
+          accepted_to_terminal: ['max>=0'],
+        },
+      };
+    }
     default:
-      throw new Error(`unknown SCENARIO ${name}: smoke, load, stress, spike, soak or grpc`);
+      throw new Error(
+        `unknown SCENARIO ${name}: smoke, load, stress, spike, soak, grpc or capacity`,
+      );
   }
 }
 
@@ -188,6 +213,12 @@ export function setup() {
 
 export function orders(data) {
   orderJourney(data.tenants, journey);
+}
+
+export function capacityOrders(data) {
+  const result = orderJourney(data.tenants, journey);
+  // A closed loop waits as a client must when shed; without it a refused VU would spin.
+  if (result.outcome === 'shed') sleep(result.retryAfter);
 }
 
 export function reads(data) {

@@ -101,7 +101,10 @@ export function pollUntilTerminal(get, options) {
   return undefined;
 }
 
-/** One order journey. `tenants` from setup(). */
+/**
+ * One order journey. `tenants` from setup(). Returns how it went: `shed` (429/503, with the
+ * Retry-After seconds in `retryAfter`), `failed`, or `ended` (accepted, then polled to its end).
+ */
 export function orderJourney(tenants, options) {
   const tenant = pick(tenants);
   const { kind, body } = nextOrder(options);
@@ -113,14 +116,14 @@ export function orderJourney(tenants, options) {
   });
   if (isShed(post.status)) {
     shed.add(1, { status: String(post.status) });
-    return;
+    return { outcome: 'shed', retryAfter: Number(post.headers['Retry-After']) || 1 };
   }
   const ok = check(post, {
     'POST /v1/orders is 202 with a Location': (r) => r.status === 202 && !!r.headers.Location,
   });
   if (!ok) {
     failed.add(1, { status: String(post.status) });
-    return;
+    return { outcome: 'failed' };
   }
   accepted.add(1);
   const location = `${GATEWAY}${post.headers.Location}`;
@@ -132,6 +135,7 @@ export function orderJourney(tenants, options) {
     return r.status === 200 ? r.json() : undefined;
   }, options);
   recordEnd(order, kind);
+  return { outcome: 'ended' };
 }
 
 /** One product read (a shopper browsing). */
