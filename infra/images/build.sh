@@ -139,7 +139,7 @@ kafka_context() {
 # Go binary (jaeger, otelcol, prometheus) in DIR: rootfs/ with .tools/bin/BINARY (installed by
 # infra/kind/tools.sh TOOL, a no-op when it is there) hard-linked as /usr/local/bin/BINARY,
 # /etc/passwd and /etc/group naming UID as USER, an empty /tmp (1777); data/ (empty, for a
-# volume's mount point); and infra/images/NAME/. VERSION-CHECK is what `BINARY --version` must
+# volume's mount point); and infra/images/backends/ (the Dockerfile, a target per image). VERSION-CHECK is what `BINARY --version` must
 # print, so that the tag names the version inside ("" when the binary does not know its version).
 static_context() {
   local ctx=$1 name=$2 tool=$3 binary=$4 uid=$5 user=$6 want=$7 bin root="$1/rootfs"
@@ -156,11 +156,11 @@ static_context() {
     "$user" "$uid" "$uid" "$user" >"$root/etc/passwd"
   printf 'root:x:0:\n%s:x:%s:\n' "$user" "$uid" >"$root/etc/group"
   chmod 644 "$root/etc/passwd" "$root/etc/group"
-  cp -r "$IMAGES_DIR/$name/." "$ctx/"
+  cp -r "$IMAGES_DIR/backends/." "$ctx/"
 }
 
 build_infra() {
-  local name=$1 ctx
+  local name=$1 ctx target=()
   image_exists "$DEBIAN_IMAGE" || bash "$IMAGES_DIR/base.sh"
   case $name in
     kafka | jaeger | otelcol | prometheus)
@@ -177,7 +177,10 @@ build_infra() {
     otelcol) static_context "$ctx" otelcol otelcol otelcol-bulkhead 10001 otelcol "version ${INFRA_IMAGE[otelcol]##*:}" ;;
     prometheus) static_context "$ctx" prometheus prometheus prometheus 65534 nobody "version ${INFRA_IMAGE[prometheus]##*:v}" ;;
   esac
-  run_build "$name" "${INFRA_IMAGE[$name]}" -f "$ctx/Dockerfile" \
+  case $name in
+    jaeger | otelcol | prometheus) target=(--target "$name" --build-arg "VERSION=${INFRA_IMAGE[$name]##*:}") ;;
+  esac
+  run_build "$name" "${INFRA_IMAGE[$name]}" -f "$ctx/Dockerfile" "${target[@]}" \
     --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
     --label "org.opencontainers.image.revision=$REVISION" --label "org.opencontainers.image.created=$CREATED" \
     --label "$HASH_LABEL=" "$ctx" || die "$name failed"

@@ -232,48 +232,50 @@ kafka_topic_roundtrip() {
 # The observability backends, with the chart's args, uids and env (templates/observability/).
 OBS_FILES="$REPO_ROOT/charts/bulkhead/files"
 
-# The image's user is the chart's runAsUser (the public image's).
-check_image_user() {
-  local name=$1 want=$2
-  check "$name: image user $want" 5 image_user_is "${IMAGE[$name]}" "$want" || true
+# start_backend NAME UID CONFIG DOCKER-RUN-ARGS... -- ARGS...: checks that the image's user is the
+# chart's runAsUser (the public image's), then runs it hardened as UID:UID with the chart's config
+# file (or folder) charts/bulkhead/files/CONFIG mounted at /etc/bulkhead/<its name>, as the chart
+# mounts it.
+start_backend() {
+  local name=$1 uid=$2 config=$3 run=()
+  shift 3
+  while [[ $1 != -- ]]; do run+=("$1"); shift; done
+  shift
+  check "$name: image user $uid:$uid" 5 image_user_is "${IMAGE[$name]}" "$uid:$uid" || true
+  start "$name" "${HARDENED[@]}" --user "$uid:$uid" \
+    -v "$OBS_FILES/$config:/etc/bulkhead/${config##*/}:ro" "${run[@]}" "${IMAGE[$name]}" "$@"
 }
 image_user_is() { [[ $(dk image inspect -f '{{.Config.User}}' "$1") == "$2" ]]; }
 
 smoke_jaeger() {
   local c="bulkhead-smoke-$RUN_ID-jaeger"
-  check_image_user jaeger 10001:10001
-  start jaeger "${HARDENED[@]}" --user 10001:10001 \
-    -v "$OBS_FILES/observability/jaeger.yaml:/etc/bulkhead/jaeger.yaml:ro" \
+  start_backend jaeger 10001 observability/jaeger.yaml \
     -e "JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:${PORT[jaeger_otlp_grpc]}" \
     -e "JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:${PORT[jaeger_otlp_http]}" \
     -e "JAEGER_QUERY_HTTP_ENDPOINT=127.0.0.1:${PORT[jaeger_query]}" \
     -e "JAEGER_QUERY_GRPC_ENDPOINT=127.0.0.1:${PORT[jaeger_query_grpc]}" \
-    -e JAEGER_MAX_TRACES=1000 \
-    "${IMAGE[jaeger]}" --config /etc/bulkhead/jaeger.yaml
+    -e JAEGER_MAX_TRACES=1000 -- --config /etc/bulkhead/jaeger.yaml
   CHECK_CONTAINER=$c check "jaeger: the chart's probe, GET /api/services on :${PORT[jaeger_query]}" 30 \
     http_ok "http://127.0.0.1:${PORT[jaeger_query]}/api/services" || true
 }
 
 smoke_otelcol() {
   local c="bulkhead-smoke-$RUN_ID-otelcol"
-  check_image_user otelcol 10001:10001
   # The chart's env, with a short decision wait and every trace kept (as locally).
-  start otelcol "${HARDENED[@]}" --user 10001:10001 \
-    -v "$OBS_FILES/observability/otel-collector.yaml:/etc/bulkhead/otel-collector.yaml:ro" \
+  start_backend otelcol 10001 observability/otel-collector.yaml \
     -e "OTELCOL_OTLP_GRPC_ENDPOINT=127.0.0.1:${PORT[otelcol_grpc]}" \
     -e "OTELCOL_OTLP_HTTP_ENDPOINT=127.0.0.1:${PORT[otelcol_http]}" \
     -e "OTELCOL_JAEGER_ENDPOINT=127.0.0.1:${PORT[jaeger_otlp_grpc]}" \
     -e "OTELCOL_PROMETHEUS_OTLP_URL=http://127.0.0.1:${PORT[prometheus]}/api/v1/otlp" \
     -e OTELCOL_DECISION_WAIT=1s -e OTELCOL_SLOW_TRACE_MS=2000 -e OTELCOL_SAMPLING_PERCENTAGE=100 \
     -e OTELCOL_MEMORY_LIMIT_MIB=200 -e OTELCOL_MEMORY_SPIKE_LIMIT_MIB=40 \
-    "${IMAGE[otelcol]}" --config=/etc/bulkhead/otel-collector.yaml
+    -- --config=/etc/bulkhead/otel-collector.yaml
   CHECK_CONTAINER=$c check "otelcol: the chart's probe, OTLP gRPC :${PORT[otelcol_grpc]} accepts" 30 \
     port_open_local "${PORT[otelcol_grpc]}" || true
 }
 
 smoke_prometheus() {
   local c="bulkhead-smoke-$RUN_ID-prometheus" conf="$WORK/prometheus/prometheus.yml"
-  check_image_user prometheus 65534:65534
   # The chart's config scrapes through Kubernetes pod discovery; here Prometheus scrapes itself,
   # with the chart's OTLP setting and its rule files, mounted where the chart mounts them.
   mkdir -p "$WORK/prometheus"
@@ -291,10 +293,8 @@ scrape_configs:
       - targets: ['127.0.0.1:${PORT[prometheus]}']
 CONF
   chmod 644 "$conf"
-  start prometheus "${HARDENED[@]}" --user 65534:65534 --tmpfs /prometheus:uid=65534,gid=65534 \
-    -v "$conf:/etc/bulkhead/config/prometheus.yml:ro" \
-    -v "$OBS_FILES/prometheus/rules:/etc/bulkhead/rules:ro" \
-    "${IMAGE[prometheus]}" --config.file=/etc/bulkhead/config/prometheus.yml \
+  start_backend prometheus 65534 prometheus/rules --tmpfs /prometheus:uid=65534,gid=65534 \
+    -v "$conf:/etc/bulkhead/config/prometheus.yml:ro" -- --config.file=/etc/bulkhead/config/prometheus.yml \
     --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=1h \
     --storage.tsdb.retention.size=100MB "--web.listen-address=127.0.0.1:${PORT[prometheus]}" \
     --web.enable-otlp-receiver
