@@ -15,6 +15,7 @@ import {
   GATEWAY,
   platform,
   untilKeyWorksEverywhere,
+  type MetricsTarget,
 } from './platform.js';
 
 const PROMETHEUS = process.env.BULKHEAD_PROMETHEUS_URL ?? 'http://127.0.0.1:9090';
@@ -108,12 +109,13 @@ describe('observability backends', () => {
           `${PROMETHEUS}/api/v1/targets?state=active`,
         );
         const ours = data.activeTargets.filter((t) => t.scrapePool === 'bulkhead');
-        const same =
-          ours.length === expected.length &&
-          expected.every((e) => ours.some((t) => t.scrapeUrl === e.scrapeUrl));
-        return same && ours.every((t) => t.health !== 'unknown')
-          ? { expected, targets: ours }
-          : undefined;
+        const health = (e: MetricsTarget) => ours.find((t) => t.scrapeUrl === e.scrapeUrl)?.health;
+        // Every target scraped; on kind (where every process serves /metrics) each one up, as a
+        // pod that just started may answer its first scrape before it listens.
+        const settled = expected.every((e) =>
+          e.fetchable ? (health(e) ?? 'unknown') !== 'unknown' : health(e) === 'up',
+        );
+        return ours.length === expected.length && settled ? { expected, targets: ours } : undefined;
       },
       { timeoutMs: platform.name === 'kind' ? 90_000 : 20_000, intervalMs: 500 },
     );
