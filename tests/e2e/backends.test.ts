@@ -100,8 +100,11 @@ describe('observability backends', () => {
   it('Prometheus scrapes every process of the platform, labelled with service and cell', async () => {
     // Scraped at least once each; "up" exactly where the process serves GET /metrics (a process
     // without it yet is a target that is down with a 404, never a missing target). Read again
-    // until both sides agree: on kind a pod replaced by an earlier suite takes Prometheus's
-    // discovery a moment to follow.
+    // until both sides agree: a process that began to serve since its last scrape is up at the
+    // next one, and on kind a pod replaced by an earlier suite takes discovery a moment.
+    const served = async (e: MetricsTarget) =>
+      // On kind every process serves /metrics (the suite cannot reach a pod IP to ask).
+      !e.fetchable || (await fetch(e.scrapeUrl)).status === 200;
     const { expected, targets } = await eventually(
       async () => {
         const expected = await platform.metricsTargets();
@@ -109,13 +112,12 @@ describe('observability backends', () => {
           `${PROMETHEUS}/api/v1/targets?state=active`,
         );
         const ours = data.activeTargets.filter((t) => t.scrapePool === 'bulkhead');
-        const health = (e: MetricsTarget) => ours.find((t) => t.scrapeUrl === e.scrapeUrl)?.health;
-        // Every target scraped; on kind (where every process serves /metrics) each one up, as a
-        // pod that just started may answer its first scrape before it listens.
-        const settled = expected.every((e) =>
-          e.fetchable ? (health(e) ?? 'unknown') !== 'unknown' : health(e) === 'up',
-        );
-        return ours.length === expected.length && settled ? { expected, targets: ours } : undefined;
+        if (ours.length !== expected.length) return undefined;
+        for (const e of expected) {
+          const health = ours.find((t) => t.scrapeUrl === e.scrapeUrl)?.health ?? 'unknown';
+          if (health === 'unknown' || (health === 'up') !== (await served(e))) return undefined;
+        }
+        return { expected, targets: ours };
       },
       { timeoutMs: platform.name === 'kind' ? 90_000 : 20_000, intervalMs: 500 },
     );
@@ -126,9 +128,8 @@ describe('observability backends', () => {
       expect(target!.labels.service).toBe(p.service);
       expect(target!.labels.cell).toBe(p.cell);
       expect(target!.labels).toMatchObject(p.labels);
-      // On kind every process serves /metrics (the suite cannot reach a pod IP to ask).
-      const served = !p.fetchable || (await fetch(p.scrapeUrl)).status === 200;
-      expect(`${p.name}: ${target!.health}`).toBe(`${p.name}: ${served ? 'up' : 'down'}`);
+      const up = await served(p);
+      expect(`${p.name}: ${target!.health}`).toBe(`${p.name}: ${up ? 'up' : 'down'}`);
     }
   });
 
@@ -166,7 +167,10 @@ describe('observability backends', () => {
         const result = await query(
           'sum by (service_name) (traces_span_metrics_calls_total{service_name=~"gateway|orders|inventory|payments"})',
         );
-        return result.length === 4 ? result : undefined;
+        // Each one counted (one sum was 0 in a run right after make up).
+        return result.length === 4 && result.every((r) => Number(r.value[1]) > 0)
+          ? result
+          : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     );
