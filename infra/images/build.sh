@@ -4,33 +4,30 @@
 #   infra/images/build.sh [--offline|--online] [NAME...]
 #
 # NAMEs: the services control-plane orders inventory payments gateway config-agent (the root
-# Dockerfile's targets), and base postgres redis kafka (offline images, see below).
-# Default NAMEs: the six services; with --offline also base, postgres, redis and kafka.
+# Dockerfile's targets), and base postgres redis kafka jaeger otelcol prometheus (offline
+# images, see below). Default NAMEs: the six services; with --offline also base and the seven
+# infrastructure images.
 #
 #   --online   the services FROM the public node:24.21.0-bookworm-slim
 #   --offline  the services FROM bulkhead-local/node:24.21.0-bookworm-slim (infra/images/base.sh,
 #              no container registry needed), plus the infrastructure images built from Debian
-#              packages and the Kafka jars of the local stack
+#              packages, the Kafka jars of the local stack and the observability backends' static
+#              binaries of .tools/ (infra/kind/tools.sh jaeger otelcol prometheus)
 #   (neither)  online when the public base image is present or can be pulled, else offline
 #
 # Tags: services bulkhead/<name>:<version>, version = the root package.json "version", or `dev`
 # while it has none (it has none today: nothing is released), or $BULKHEAD_IMAGE_TAG; labels
 # org.opencontainers.image.revision = git short sha (+ -dirty), .created = the commit's time for
 # a clean tree (so a rebuild of the same commit is the same image), else now.
-# Infrastructure: bulkhead-local/postgres:15, bulkhead-local/redis:7, bulkhead-local/kafka:4.1.2.
+# Infrastructure: bulkhead-local/postgres:15, bulkhead-local/redis:7, bulkhead-local/kafka:4.1.2,
+# bulkhead-local/jaeger:2.13.0, bulkhead-local/otelcol:0.161.0, bulkhead-local/prometheus:v3.16.0
+# (the tags of infra/images/lib.sh's INFRA_IMAGE).
 # Ends with a table of image sizes and build times. Logs: ~/.cache/bulkhead/images/logs/.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES=(control-plane orders inventory payments gateway config-agent)
-INFRA=(postgres redis kafka)
-KAFKA_VERSION=4.1.2
-declare -A INFRA_TAG=(
-  [postgres]=bulkhead-local/postgres:15
-  [redis]=bulkhead-local/redis:7
-  [kafka]=bulkhead-local/kafka:$KAFKA_VERSION
-)
 LOG_DIR="$IMAGES_CACHE/logs"
 RESULTS=() # "image seconds" per built image, for the table
 
@@ -138,19 +135,52 @@ kafka_context() {
   cp -r "$IMAGES_DIR/kafka/bin" "$IMAGES_DIR/kafka/config" "$IMAGES_DIR/kafka/Dockerfile" "$ctx/"
 }
 
+# static_context DIR NAME TOOL BINARY UID USER VERSION-CHECK: the context of an image of one static
+# Go binary (jaeger, otelcol, prometheus) in DIR: rootfs/ with .tools/bin/BINARY (installed by
+# infra/kind/tools.sh TOOL, a no-op when it is there) hard-linked as /usr/local/bin/BINARY,
+# /etc/passwd and /etc/group naming UID as USER, an empty /tmp (1777); data/ (empty, for a
+# volume's mount point); and infra/images/backends/ (the Dockerfile, a target per image). VERSION-CHECK is what `BINARY --version` must
+# print, so that the tag names the version inside ("" when the binary does not know its version).
+static_context() {
+  local ctx=$1 name=$2 tool=$3 binary=$4 uid=$5 user=$6 want=$7 bin root="$1/rootfs"
+  bash "$REPO_ROOT/infra/kind/tools.sh" "$tool"
+  bin=$(readlink -f "$REPO_ROOT/.tools/bin/$binary")
+  [[ -x $bin ]] || die "no $binary in .tools/bin (infra/kind/tools.sh $tool)"
+  if [[ -n $want ]] && ! "$bin" --version 2>&1 | grep -qF "$want"; then
+    die "$bin --version does not say '$want': the tag ${INFRA_IMAGE[$name]} would lie"
+  fi
+  mkdir -p "$root/usr/local/bin" "$root/etc" "$root/tmp" "$ctx/data"
+  chmod 1777 "$root/tmp"
+  ln "$bin" "$root/usr/local/bin/$binary" 2>/dev/null || cp "$bin" "$root/usr/local/bin/$binary"
+  printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:%s:%s:%s:/nonexistent:/usr/sbin/nologin\n' \
+    "$user" "$uid" "$uid" "$user" >"$root/etc/passwd"
+  printf 'root:x:0:\n%s:x:%s:\n' "$user" "$uid" >"$root/etc/group"
+  chmod 644 "$root/etc/passwd" "$root/etc/group"
+  cp -r "$IMAGES_DIR/backends/." "$ctx/"
+}
+
 build_infra() {
-  local name=$1 ctx
+  local name=$1 ctx target=()
   image_exists "$DEBIAN_IMAGE" || bash "$IMAGES_DIR/base.sh"
   case $name in
-    kafka)
+    kafka | jaeger | otelcol | prometheus)
       mkdir -p "$IMAGES_CACHE"
-      ctx=$(mktemp -d "$IMAGES_CACHE/kafka-ctx.XXXXXX")
+      ctx=$(mktemp -d "$IMAGES_CACHE/$name-ctx.XXXXXX")
       at_exit rm -rf "$ctx"
-      kafka_context "$ctx"
       ;;
     *) ctx="$IMAGES_DIR/$name" ;;
   esac
-  run_build "$name" "${INFRA_TAG[$name]}" -f "$ctx/Dockerfile" \
+  # The uids are the public images' (and the chart's runAsUser).
+  case $name in
+    kafka) kafka_context "$ctx" ;;
+    jaeger) static_context "$ctx" jaeger jaeger jaeger 10001 jaeger "" ;;
+    otelcol) static_context "$ctx" otelcol otelcol otelcol-bulkhead 10001 otelcol "version ${INFRA_IMAGE[otelcol]##*:}" ;;
+    prometheus) static_context "$ctx" prometheus prometheus prometheus 65534 nobody "version ${INFRA_IMAGE[prometheus]##*:v}" ;;
+  esac
+  case $name in
+    jaeger | otelcol | prometheus) target=(--target "$name" --build-arg "VERSION=${INFRA_IMAGE[$name]##*:}") ;;
+  esac
+  run_build "$name" "${INFRA_IMAGE[$name]}" -f "$ctx/Dockerfile" "${target[@]}" \
     --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
     --label "org.opencontainers.image.revision=$REVISION" --label "org.opencontainers.image.created=$CREATED" \
     --label "$HASH_LABEL=" "$ctx" || die "$name failed"

@@ -27,6 +27,20 @@ DEBIAN_SUITE=bookworm
 DEBIAN_IMAGE="bulkhead-local/debian:$DEBIAN_SUITE-minbase"
 NODE_BASE_IMAGE="bulkhead-local/node:$NODE_VERSION-$DEBIAN_SUITE-slim"
 PUBLIC_BASE_IMAGE="node:$NODE_VERSION-$DEBIAN_SUITE-slim"
+# The offline infrastructure images (build.sh builds them, smoke.sh runs them; infra/kind loads
+# them and infra/kind/values-offline.yaml names them), in build order. The observability
+# backends' tags are the public images' of charts/bulkhead/values.yaml, and the versions of the
+# binaries infra/kind/tools.sh builds (build.sh checks what they say).
+INFRA=(postgres redis kafka jaeger otelcol prometheus)
+KAFKA_VERSION=4.1.2
+declare -A INFRA_IMAGE=(
+  [postgres]=bulkhead-local/postgres:15
+  [redis]=bulkhead-local/redis:7
+  [kafka]=bulkhead-local/kafka:$KAFKA_VERSION
+  [jaeger]=bulkhead-local/jaeger:2.13.0
+  [otelcol]=bulkhead-local/otelcol:0.161.0
+  [prometheus]=bulkhead-local/prometheus:v3.16.0
+)
 
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts every image the way a hardened pod would and checks that it answers its probe.
 #
-#   infra/images/smoke.sh [NAME...]     NAMEs as in build.sh, without `base`; default: all nine
+#   infra/images/smoke.sh [NAME...]     NAMEs as in build.sh, without `base`; default: all twelve
 #
 # Each container runs with `--network host --read-only --tmpfs /tmp --cap-drop ALL
 # --security-opt no-new-privileges` as the image's non-root uid (services 1000:1000).
@@ -15,7 +15,12 @@
 #   infra      bulkhead-local/postgres:15 (pg_isready, a query with the password, a wrong password
 #              refused), bulkhead-local/redis:7 (redis-cli ping), bulkhead-local/kafka:4.1.2 (the
 #              chart's format + start commands, then a topic create and list), on 25432, 26379,
-#              29092/29093, their data on tmpfs.
+#              29092/29093, their data on tmpfs. The observability backends as the chart runs
+#              them (its args, uids and config files, charts/bulkhead/files/observability/):
+#              bulkhead-local/jaeger (GET /api/services on 26686), bulkhead-local/otelcol (its
+#              OTLP gRPC port 24317 accepts), bulkhead-local/prometheus (/-/healthy, /-/ready on
+#              29090, the chart's rule files loaded); with all three, a span sent to the
+#              collector reaches Jaeger and becomes span metrics in Prometheus.
 # One PASS/FAIL line per check, then exactly one line `N passed, N failed`; exits non-zero on any
 # failure. Every container it started is removed on exit, failure or not.
 set -euo pipefail
@@ -23,12 +28,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES=(control-plane orders inventory payments gateway config-agent)
-INFRA=(postgres redis kafka)
 TAG=${BULKHEAD_IMAGE_TAG:-$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' "$REPO_ROOT/package.json" | head -n 1)}
 TAG=${TAG:-dev}
-declare -A IMAGE=(
-  [postgres]=bulkhead-local/postgres:15 [redis]=bulkhead-local/redis:7 [kafka]=bulkhead-local/kafka:4.1.2
-)
+declare -A IMAGE=()
+for s in "${INFRA[@]}"; do IMAGE[$s]=${INFRA_IMAGE[$s]}; done
 for s in "${SERVICES[@]}"; do IMAGE[$s]="bulkhead/$s:$TAG"; done
 
 # Ports: none is used by a local stack (8080-8081, 7081-7xxx, 9085-9xxx, 15432, ...) or by
@@ -38,6 +41,8 @@ declare -A PORT=(
   [orders_grpc]=27111 [orders_ops]=29111 [inventory_grpc]=27112 [inventory_ops]=29112
   [payments_grpc]=27113 [payments_ops]=29113
   [pg]=25432 [redis]=26379 [kafka]=29092 [kafka_ctl]=29093
+  [otelcol_grpc]=24317 [otelcol_http]=24318 [jaeger_otlp_grpc]=24319 [jaeger_otlp_http]=24320
+  [jaeger_query]=26686 [jaeger_query_grpc]=26685 [prometheus]=29090
 )
 LOCAL_PG=127.0.0.1:15432 LOCAL_KAFKA=127.0.0.1:19092 LOCAL_REDIS=127.0.0.1:16379
 NODE="$REPO_ROOT/.tools/bin/node"
@@ -224,6 +229,116 @@ kafka_topic_roundtrip() {
     "${topics[@]}" --list | grep -qx smoke-topic
 }
 
+# The observability backends, with the chart's args, uids and env (templates/observability/).
+OBS_FILES="$REPO_ROOT/charts/bulkhead/files"
+
+# start_backend NAME UID CONFIG DOCKER-RUN-ARGS... -- ARGS...: checks that the image's user is the
+# chart's runAsUser (the public image's), then runs it hardened as UID:UID with the chart's config
+# file (or folder) charts/bulkhead/files/CONFIG mounted at /etc/bulkhead/<its name>, as the chart
+# mounts it.
+start_backend() {
+  local name=$1 uid=$2 config=$3 run=()
+  shift 3
+  while [[ $1 != -- ]]; do run+=("$1"); shift; done
+  shift
+  check "$name: image user $uid:$uid" 5 image_user_is "${IMAGE[$name]}" "$uid:$uid" || true
+  start "$name" "${HARDENED[@]}" --user "$uid:$uid" \
+    -v "$OBS_FILES/$config:/etc/bulkhead/${config##*/}:ro" "${run[@]}" "${IMAGE[$name]}" "$@"
+}
+image_user_is() { [[ $(dk image inspect -f '{{.Config.User}}' "$1") == "$2" ]]; }
+
+smoke_jaeger() {
+  local c="bulkhead-smoke-$RUN_ID-jaeger"
+  start_backend jaeger 10001 observability/jaeger.yaml \
+    -e "JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:${PORT[jaeger_otlp_grpc]}" \
+    -e "JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:${PORT[jaeger_otlp_http]}" \
+    -e "JAEGER_QUERY_HTTP_ENDPOINT=127.0.0.1:${PORT[jaeger_query]}" \
+    -e "JAEGER_QUERY_GRPC_ENDPOINT=127.0.0.1:${PORT[jaeger_query_grpc]}" \
+    -e JAEGER_MAX_TRACES=1000 -- --config /etc/bulkhead/jaeger.yaml
+  CHECK_CONTAINER=$c check "jaeger: the chart's probe, GET /api/services on :${PORT[jaeger_query]}" 30 \
+    http_ok "http://127.0.0.1:${PORT[jaeger_query]}/api/services" || true
+}
+
+smoke_otelcol() {
+  local c="bulkhead-smoke-$RUN_ID-otelcol"
+  # The chart's env, with a short decision wait and every trace kept (as locally).
+  start_backend otelcol 10001 observability/otel-collector.yaml \
+    -e "OTELCOL_OTLP_GRPC_ENDPOINT=127.0.0.1:${PORT[otelcol_grpc]}" \
+    -e "OTELCOL_OTLP_HTTP_ENDPOINT=127.0.0.1:${PORT[otelcol_http]}" \
+    -e "OTELCOL_JAEGER_ENDPOINT=127.0.0.1:${PORT[jaeger_otlp_grpc]}" \
+    -e "OTELCOL_PROMETHEUS_OTLP_URL=http://127.0.0.1:${PORT[prometheus]}/api/v1/otlp" \
+    -e OTELCOL_DECISION_WAIT=1s -e OTELCOL_SLOW_TRACE_MS=2000 -e OTELCOL_SAMPLING_PERCENTAGE=100 \
+    -e OTELCOL_MEMORY_LIMIT_MIB=200 -e OTELCOL_MEMORY_SPIKE_LIMIT_MIB=40 \
+    -- --config=/etc/bulkhead/otel-collector.yaml
+  CHECK_CONTAINER=$c check "otelcol: the chart's probe, OTLP gRPC :${PORT[otelcol_grpc]} accepts" 30 \
+    port_open_local "${PORT[otelcol_grpc]}" || true
+}
+
+smoke_prometheus() {
+  local c="bulkhead-smoke-$RUN_ID-prometheus" conf="$WORK/prometheus/prometheus.yml"
+  # The chart's config scrapes through Kubernetes pod discovery; here Prometheus scrapes itself,
+  # with the chart's OTLP setting and its rule files, mounted where the chart mounts them.
+  mkdir -p "$WORK/prometheus"
+  cat >"$conf" <<CONF
+global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+rule_files:
+  - /etc/bulkhead/rules/*.yml
+otlp:
+  promote_resource_attributes: []
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['127.0.0.1:${PORT[prometheus]}']
+CONF
+  chmod 644 "$conf"
+  start_backend prometheus 65534 prometheus/rules --tmpfs /prometheus:uid=65534,gid=65534 \
+    -v "$conf:/etc/bulkhead/config/prometheus.yml:ro" -- --config.file=/etc/bulkhead/config/prometheus.yml \
+    --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=1h \
+    --storage.tsdb.retention.size=100MB "--web.listen-address=127.0.0.1:${PORT[prometheus]}" \
+    --web.enable-otlp-receiver
+  CHECK_CONTAINER=$c check "prometheus: the chart's probes, /-/healthy and /-/ready on :${PORT[prometheus]}" 60 \
+    prometheus_ready || return 0
+  CHECK_CONTAINER=$c check "prometheus: the chart's rule files loaded (every group of files/prometheus/rules)" 20 \
+    prometheus_rules_loaded || true
+}
+prometheus_ready() {
+  http_ok "http://127.0.0.1:${PORT[prometheus]}/-/healthy" && http_ok "http://127.0.0.1:${PORT[prometheus]}/-/ready"
+}
+prometheus_rules_loaded() {
+  local want got
+  want=$(cat "$OBS_FILES"/prometheus/rules/*.yml | grep -cE '^ *- name:' || true)
+  got=$(curl -s --max-time 2 "http://127.0.0.1:${PORT[prometheus]}/api/v1/rules" | grep -o '"file":' | wc -l)
+  ((want > 0 && got == want)) || { echo "rule groups: $got loaded, $want in the files"; return 1; }
+}
+
+# The three together as in the chart: a span sent to the collector over OTLP/HTTP is kept (tail
+# sampling, 100 %) and reaches Jaeger, and its span metrics reach Prometheus's OTLP receiver.
+smoke_trace_pipeline() {
+  local trace span now service="smoke-$RUN_ID"
+  trace=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  span=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  now=$(date +%s%N)
+  local body
+  body=$(printf '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"%s"}}]},"scopeSpans":[{"spans":[{"traceId":"%s","spanId":"%s","name":"smoke","kind":2,"startTimeUnixNano":"%s","endTimeUnixNano":"%s"}]}]}]}' \
+    "$service" "$trace" "$span" "$((now - 5000000))" "$now")
+  CHECK_CONTAINER="bulkhead-smoke-$RUN_ID-otelcol" check "otelcol: accepts a span over OTLP/HTTP on :${PORT[otelcol_http]}" 20 \
+    curl -sf --max-time 2 -H 'content-type: application/json' -d "$body" \
+    "http://127.0.0.1:${PORT[otelcol_http]}/v1/traces" || return 0
+  CHECK_CONTAINER="bulkhead-smoke-$RUN_ID-jaeger" check "jaeger: holds the span's trace (collector -> tail sampling -> Jaeger)" 60 \
+    jaeger_has_trace "$trace" || true
+  CHECK_CONTAINER="bulkhead-smoke-$RUN_ID-prometheus" check "prometheus: the span's span metrics (collector -> OTLP -> Prometheus)" 60 \
+    prometheus_has_span_metrics "$service" || true
+}
+jaeger_has_trace() {
+  curl -sf --max-time 2 "http://127.0.0.1:${PORT[jaeger_query]}/api/traces/$1" | grep -q "\"traceID\":\"$1\""
+}
+prometheus_has_span_metrics() {
+  curl -sf --max-time 2 -G "http://127.0.0.1:${PORT[prometheus]}/api/v1/query" \
+    --data-urlencode "query=traces_span_metrics_calls_total{service_name=\"$1\"}" | grep -q "\"service_name\":\"$1\""
+}
+
 # A random Kafka cluster id (16 bytes, base64url, not starting with '-').
 uuid_base64() {
   local id=""
@@ -355,9 +470,14 @@ main() {
       fail "$name: image ${IMAGE[$name]} missing (infra/images/build.sh)"
     fi
   done
+  local backends=0
   for name in "${infra[@]}"; do
-    if image_exists "${IMAGE[$name]}"; then "smoke_$name"; fi
+    if image_exists "${IMAGE[$name]}"; then
+      "smoke_$name"
+      [[ " jaeger otelcol prometheus " != *" $name "* ]] || backends=$((backends + 1))
+    fi
   done
+  ((backends < 3)) || smoke_trace_pipeline
   local present=()
   for name in "${svc[@]}"; do
     if image_exists "${IMAGE[$name]}"; then present+=("$name"); fi

@@ -11,8 +11,16 @@ NAMESPACE=bulkhead
 GATEWAY_PORT=${BULKHEAD_KIND_GATEWAY_PORT:-8080}
 CONTROL_PLANE_PORT=${BULKHEAD_KIND_CONTROL_PLANE_PORT:-8081}
 export BULKHEAD_KIND_GATEWAY_PORT=$GATEWAY_PORT BULKHEAD_KIND_CONTROL_PLANE_PORT=$CONTROL_PLANE_PORT
+# Where make kind-test port-forwards Jaeger's query API and Prometheus (127.0.0.1; not the local
+# stack's 16686 and 9090, so that a local Jaeger or Prometheus left running is never the one tested).
+# shellcheck disable=SC2034 # used by test.sh
+JAEGER_PORT=${BULKHEAD_KIND_JAEGER_PORT:-28686}
+# shellcheck disable=SC2034 # used by test.sh
+PROMETHEUS_PORT=${BULKHEAD_KIND_PROMETHEUS_PORT:-28090}
 SERVICE_IMAGES=(control-plane orders inventory payments gateway config-agent)
-OFFLINE_INFRA_IMAGES=(bulkhead-local/postgres:15 bulkhead-local/redis:7 bulkhead-local/kafka:4.1.2)
+# The offline infrastructure images (infra/images/lib.sh's INFRA_IMAGE, as infra/kind/values-offline.yaml names them).
+OFFLINE_INFRA_IMAGES=(bulkhead-local/postgres:15 bulkhead-local/redis:7 bulkhead-local/kafka:4.1.2
+  bulkhead-local/jaeger:2.13.0 bulkhead-local/otelcol:0.161.0 bulkhead-local/prometheus:v3.16.0)
 IMAGE_TAG=${BULKHEAD_IMAGE_TAG:-dev}
 
 log() { printf '[bulkhead] %s\n' "$*" >&2; }
@@ -135,5 +143,7 @@ print_urls() {
   control plane      http://127.0.0.1:$CONTROL_PLANE_PORT   (admin token: make kind-token)
   kubeconfig         export KUBECONFIG=$KUBECONFIG_FILE
   pods               .tools/bin/kubectl -n $NAMESPACE get pods
+  Jaeger query API   .tools/bin/kubectl -n $NAMESPACE port-forward svc/$RELEASE-jaeger 16686
+  Prometheus         .tools/bin/kubectl -n $NAMESPACE port-forward svc/$RELEASE-prometheus 9090
 EOT
 }

@@ -55,6 +55,8 @@ export interface Probe {
 }
 export interface Container {
   name: string;
+  image?: string;
+  imagePullPolicy?: string;
   ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   resources?: { requests?: Labels; limits?: Labels };

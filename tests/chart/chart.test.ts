@@ -61,6 +61,8 @@ const exampleCells: Record<string, string[]> = {
 const exampleBackends: Record<string, string[]> = {
   observability: ['grafana', 'jaeger', 'otel-collector'],
   'jaeger-only': ['jaeger'],
+  kind: ['jaeger', 'otel-collector'],
+  'kind-offline': ['jaeger', 'otel-collector'],
 };
 const cases: Case[] = [
   ...readdirSync(path.join(CHART, 'examples'))
@@ -456,6 +458,46 @@ describe('chart structure', () => {
     ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('what make kind-up installs', () => {
+  const render = (name: string) =>
+    parse(template(helms[0]!.bin, cases.find((c) => c.name === name)!.valuesFiles).stdout);
+  const shell = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+
+  it('offline: pulls no image, and each one it names is built by infra/images and loaded by infra/kind', () => {
+    const containers = podsOf(render('kind-offline')).flatMap((p) => containersOf(p.spec));
+    const local = containers.filter((c) => c.image?.startsWith('bulkhead-local/'));
+    expect(local.filter((c) => c.imagePullPolicy !== 'Never').map((c) => c.name)).toEqual([]);
+    const named = [...new Set(local.map((c) => c.image!))].sort();
+    // infra/images/lib.sh's INFRA_IMAGE (what build.sh --offline builds) ...
+    const images = shell('infra/images/lib.sh');
+    const kafka = /^KAFKA_VERSION=(\S+)$/m.exec(images)![1]!;
+    const built = [...images.matchAll(/^ {2}\[[a-z]+\]=(bulkhead-local\/\S+)$/gm)]
+      .map((m) => m[1]!.replace('$KAFKA_VERSION', kafka))
+      .sort();
+    // ... and infra/kind/lib.sh's OFFLINE_INFRA_IMAGES (what up.sh kind-loads).
+    const loaded = /^OFFLINE_INFRA_IMAGES=\(([^)]*)\)/m
+      .exec(shell('infra/kind/lib.sh'))![1]!
+      .split(/\s+/)
+      .filter(Boolean)
+      .sort();
+    expect(named).toHaveLength(6);
+    expect(built).toEqual(named);
+    expect(loaded).toEqual(named);
+  });
+
+  it('runs Jaeger, the collector and Prometheus, and keeps every trace (tests/e2e/traces.test.ts)', () => {
+    const pods = podsOf(render('kind'));
+    const components = pods.map((p) => p.labels['app.kubernetes.io/component']);
+    expect(components).toEqual(expect.arrayContaining(['jaeger', 'otel-collector', 'prometheus']));
+    expect(components).not.toContain('grafana');
+    const collector = containersOf(
+      pods.find((p) => p.labels['app.kubernetes.io/component'] === 'otel-collector')!.spec,
+    )[0]!;
+    const env = Object.fromEntries((collector.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.OTELCOL_SAMPLING_PERCENTAGE).toBe('100');
   });
 });
 

@@ -2,7 +2,8 @@
  * Where the end-to-end suite runs, and how it disturbs that platform: the local stack
  * (make test, make up) or the Helm release on kind (make kind-test sets
  * BULKHEAD_E2E_PLATFORM=kind, KUBECONFIG, BULKHEAD_KUBECTL and BULKHEAD_KUBE_NAMESPACE).
- * The tests state the invariants; this file only knows how to crash, stop and wait.
+ * The tests state the invariants; this file only knows how to crash, stop and wait, and where
+ * each process serves its metrics.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,21 @@ export const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-t
 /** Jaeger's query API (make up starts Jaeger locally; kind: a port-forward to it). */
 export const JAEGER = process.env.BULKHEAD_JAEGER_URL ?? 'http://127.0.0.1:16686';
 const exec = promisify(execFile);
+
+/** A process of the platform that serves GET /metrics, where Prometheus should scrape it. */
+export interface MetricsTarget {
+  /** For the test's messages: the launch plan's process name, or pod/container on kind. */
+  name: string;
+  /** The deployable (the target's `service` label). */
+  service: string;
+  /** The cell it runs in (the target's `cell` label), if any. */
+  cell?: string;
+  scrapeUrl: string;
+  /** The other target labels that name this process: locally `instance`, on kind `pod`. */
+  labels: Record<string, string>;
+  /** Whether the suite can fetch scrapeUrl itself (a pod IP on kind is not for the host). */
+  fetchable: boolean;
+}
 
 /** Something the suite does to the platform, with a name for the test's messages. */
 export interface Disruption {
@@ -44,6 +60,65 @@ export interface Platform {
   /** Takes one cell's service away entirely (every instance), and brings it back. */
   stopCellService(service: 'orders' | 'inventory' | 'payments', cell: string): Promise<void>;
   startCellService(service: 'orders' | 'inventory' | 'payments', cell: string): Promise<void>;
+  /** Every process running now that Prometheus should scrape. */
+  metricsTargets(): Promise<MetricsTarget[]>;
+}
+
+/**
+ * What services.sh starts, read from the launch plan: each process, and the port its metrics are
+ * on (its ops port, or the probe port of a deployable without one).
+ */
+async function plannedTargets(): Promise<MetricsTarget[]> {
+  const plan = resolve(REPO_ROOT, 'packages/manifest/dist/local-plan.js');
+  const cells = process.env.BULKHEAD_CELL_COUNT ?? '2';
+  const { stdout } = await exec(process.execPath, [
+    plan,
+    'start',
+    '--cells',
+    cells,
+    '--data-dir',
+    '/unused',
+  ]);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split('\t'));
+  const probePort = new Map(
+    lines.filter(([step]) => step === 'wait').map(([, name, url]) => [name, new URL(url!).port]),
+  );
+  return lines
+    .filter(([step]) => step === 'start')
+    .map(([, name, service, ports, ...env]) => {
+      const ops = /(?:^| )ops:(\d+)/.exec(ports!)?.[1];
+      const cell = env.find((v) => v.startsWith('CELL_ID='))?.slice('CELL_ID='.length);
+      return {
+        name: name!,
+        service: service!,
+        ...(cell ? { cell } : {}),
+        scrapeUrl: `http://127.0.0.1:${ops ?? probePort.get(name!)}/metrics`,
+        labels: { instance: name! },
+        fetchable: true,
+      };
+    });
+}
+
+/** The parts of a pod that say where its processes serve metrics. */
+interface KubePod {
+  metadata: {
+    name: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
+  spec: {
+    containers: KubeContainer[];
+    initContainers?: KubeContainer[];
+  };
+  status: { phase: string; podIP?: string };
+}
+interface KubeContainer {
+  name: string;
+  ports?: { name?: string; containerPort: number }[];
 }
 
 function local(): Platform {
@@ -85,6 +160,7 @@ function local(): Platform {
       throw new Error(`${service}-${cell} did not stop within 30 s`);
     },
     startCellService: startAll,
+    metricsTargets: plannedTargets,
   };
 }
 
@@ -169,6 +245,37 @@ function kind(): Platform {
       const deployment = `deployment/bulkhead-${cell}-${service}`;
       await kubectl('scale', deployment, `--replicas=${cellReplicas.get(deployment) ?? '1'}`);
       await waitReady(deployment);
+    },
+    // What the chart's Prometheus keeps (templates/observability/_observability.tpl): each
+    // container port named ops (the config agent's sidecar too) of the release's running pods
+    // annotated prometheus.io/scrape=true.
+    metricsTargets: async () => {
+      const { items } = JSON.parse(
+        await kubectl('get', 'pods', '-l', 'app.kubernetes.io/instance=bulkhead', '-o', 'json'),
+      ) as { items: KubePod[] };
+      return items
+        .filter(
+          (pod) =>
+            pod.status.phase === 'Running' &&
+            pod.status.podIP &&
+            !pod.metadata.deletionTimestamp &&
+            pod.metadata.annotations?.['prometheus.io/scrape'] === 'true',
+        )
+        .flatMap((pod) => {
+          const cell = pod.metadata.labels?.['bulkhead/cell'];
+          return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].flatMap((c) =>
+            (c.ports ?? [])
+              .filter((port) => port.name === 'ops')
+              .map((port) => ({
+                name: `${pod.metadata.name}/${c.name}`,
+                service: c.name,
+                ...(cell ? { cell } : {}),
+                scrapeUrl: `http://${pod.status.podIP}:${port.containerPort}/metrics`,
+                labels: { pod: pod.metadata.name },
+                fetchable: false,
+              })),
+          );
+        });
     },
   };
 }
