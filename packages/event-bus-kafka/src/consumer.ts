@@ -26,6 +26,8 @@ const TRANSIENT_RETRY: BackoffOptions = { initialMs: 200, maxMs: 30_000 };
  * cell sees the same outage; they should not all come back in lockstep).
  */
 const UNAVAILABLE_RETRY: BackoffOptions = { initialMs: 500, maxMs: 15_000, jitter: true };
+/** Between starts of a consumer that kafkajs gave up on (a non-retriable crash). */
+const RESTART_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000, jitter: true };
 /** Publishing a dead letter or running onDeadLetter failed: 0.5 s, 1 s, … capped at 30 s. */
 const DEAD_LETTER_RETRY: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: true };
 const DEFAULT_MAX_ATTEMPTS = 5;
@@ -70,8 +72,8 @@ type Decoded =
 
 /**
  * One consumer-group subscription: fetches, runs the handler once per message in order per
- * partition, commits resolved offsets, and reports a consumer that crashed for good through
- * healthy().
+ * partition, commits resolved offsets, starts again a consumer that kafkajs gave up on, and
+ * reports it through healthy() until it has joined its group again.
  *
  * A failing handler never holds up the other partitions: its message's partition is paused
  * (consumer.pause) until its next try is due and eachBatch returns at once, leaving the record
@@ -131,16 +133,55 @@ export async function subscribe(
   });
   let stopping = false;
   let crashed = false;
+  let restarts = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
   const pending = new Map<string, Pending>();
   const partitionKey = (topic: string, partition: number): string => `${partition}@${topic}`;
+
+  /**
+   * Starts the consumer again, after a backoff, until it has joined its group or stop() is called.
+   * kafkajs does not restart a consumer whose crash it deems non-retriable, and it deems so some
+   * that only a broker's restart caused: "Failed to find group coordinator" while the broker pod
+   * was replaced left a participant consuming nothing, its sagas timing out, under `make
+   * kind-test`. kafkajs has disconnected it by then and keeps its subscriptions, so connect +
+   * run start it afresh (a new group member; the committed offsets say where to resume).
+   */
+  function restartLater(): void {
+    clearTimeout(restartTimer);
+    restarts += 1;
+    const delayMs = backoffDelay(restarts, RESTART_RETRY);
+    restartTimer = setTimeout(() => {
+      if (stopping) return;
+      log.info({ restarts }, 'starting the consumer again');
+      // A start that crashes again comes back through the CRASH event; one that throws, here.
+      consumer
+        .connect()
+        .then(() => consumer.run(runOptions))
+        .catch((error: unknown) => {
+          log.warn({ err: error }, 'the consumer did not start again; retrying');
+          restartLater();
+        });
+    }, delayMs);
+  }
 
   consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
     if (restart) {
       log.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
-    } else {
-      crashed = true; // reported by healthy(): the service turns unready and gets replaced
-      log.error({ err: error }, 'consumer crashed with a non-retriable error and stopped');
+      return;
     }
+    crashed = true; // reported by healthy() until the consumer has joined its group again
+    if (stopping) return;
+    log.error({ err: error }, 'consumer crashed with a non-retriable error; starting it again');
+    // Records waiting for a retry start afresh with the new member (their pauses went with the
+    // old one).
+    for (const entry of pending.values()) clearTimeout(entry.timer);
+    pending.clear();
+    restartLater();
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    if (crashed && !stopping) log.info('the consumer joined its group again');
+    crashed = false;
+    restarts = 0;
   });
   // A partition taken away by a rebalance: forget its pending record (its new owner starts
   // afresh) and lift the pause, which kafkajs would otherwise keep should it come back.
@@ -401,17 +442,18 @@ export async function subscribe(
     }
   }
 
+  const runOptions = {
+    autoCommit: false, // we commit ourselves, only offsets whose handler resolved
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: partitionsConcurrently,
+    eachBatch,
+  };
   await consumer.connect();
   try {
     // A group without committed offsets starts at the beginning: nothing sent before the
     // service's first start is lost.
     await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false, // we commit ourselves, only offsets whose handler resolved
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: partitionsConcurrently,
-      eachBatch,
-    });
+    await consumer.run(runOptions);
   } catch (error) {
     await consumer.disconnect();
     throw error;
@@ -425,6 +467,7 @@ export async function subscribe(
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
+        clearTimeout(restartTimer);
         for (const entry of pending.values()) clearTimeout(entry.timer); // paused stays paused
         await consumer.stop(); // stops fetching; waits for the batch in hand, which commits what it handled
         await consumer.disconnect(); // leaves the group: partitions move at once

@@ -125,7 +125,7 @@ export interface PartitionLag {
 }
 
 export interface Subscription {
-  /** False once the consumer has stopped on a non-retriable error (it will not resume by itself). */
+  /** False while the consumer is down after a crash kafkajs would not recover from (the adapter starts it again). */
   healthy(): boolean;
   /** The group's lag on every partition of its topics, read from the broker. */
   lag(): Promise<PartitionLag[]>;
