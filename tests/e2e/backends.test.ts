@@ -13,13 +13,12 @@ import {
   ADMIN_TOKEN,
   CONTROL_PLANE,
   GATEWAY,
+  JAEGER,
+  PROMETHEUS,
   platform,
   untilKeyWorksEverywhere,
   type MetricsTarget,
 } from './platform.js';
-
-const PROMETHEUS = process.env.BULKHEAD_PROMETHEUS_URL ?? 'http://127.0.0.1:9090';
-const JAEGER = process.env.BULKHEAD_JAEGER_URL ?? 'http://127.0.0.1:16686';
 
 async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   const response = await fetch(url, init);

@@ -22,6 +22,8 @@ export const CONTROL_PLANE = process.env.BULKHEAD_CONTROL_PLANE_URL ?? 'http://1
 export const ADMIN_TOKEN = process.env.CONTROL_PLANE_ADMIN_TOKEN ?? 'dev-admin-token';
 /** Jaeger's query API (make up starts Jaeger locally; kind: a port-forward to it). */
 export const JAEGER = process.env.BULKHEAD_JAEGER_URL ?? 'http://127.0.0.1:16686';
+/** Prometheus's HTTP API (make up starts it locally; kind: a port-forward to it). */
+export const PROMETHEUS = process.env.BULKHEAD_PROMETHEUS_URL ?? 'http://127.0.0.1:9090';
 const exec = promisify(execFile);
 
 /** A process of the platform that serves GET /metrics, where Prometheus should scrape it. */

@@ -178,14 +178,13 @@ export async function subscribe(
     pending.clear();
     restartLater();
   });
-  consumer.on(consumer.events.GROUP_JOIN, () => {
+  // Joined: a restarted consumer is healthy again. A partition taken away by a rebalance: forget
+  // its pending record (its new owner starts afresh) and lift the pause, which kafkajs would
+  // otherwise keep should it come back.
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload: { memberAssignment } }) => {
     if (crashed && !stopping) log.info('the consumer joined its group again');
     crashed = false;
     restarts = 0;
-  });
-  // A partition taken away by a rebalance: forget its pending record (its new owner starts
-  // afresh) and lift the pause, which kafkajs would otherwise keep should it come back.
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload: { memberAssignment } }) => {
     for (const [key, entry] of pending) {
       const [partition, topic] = splitKey(key);
       if (memberAssignment[topic]?.includes(partition)) continue;

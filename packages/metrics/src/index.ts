@@ -190,12 +190,16 @@ export function unscrapedMetrics(): Metrics {
 /**
  * Shares one read between the gauges of a scrape: several gauges filled from one query (the
  * outbox's state, the consumer's lag) call `read()` each, and only the first within `maxAgeMs`
- * (or while it runs) reads. A failed read is not kept.
+ * (or while it runs) reads. A failed read is not kept. `clock` (ms) is for tests.
  */
-export function sharedRead<T>(read: () => Promise<T>, maxAgeMs = 1_000): () => Promise<T> {
+export function sharedRead<T>(
+  read: () => Promise<T>,
+  maxAgeMs = 1_000,
+  clock: () => number = () => performance.now(),
+): () => Promise<T> {
   let last: { at: number; value: Promise<T> } | undefined;
   return () => {
-    const now = performance.now();
+    const now = clock();
     if (last && now - last.at < maxAgeMs) return last.value;
     const value = read();
     const entry = { at: now, value };

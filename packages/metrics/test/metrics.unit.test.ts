@@ -123,13 +123,20 @@ describe('cardinalityProblems', () => {
 describe('sharedRead', () => {
   it('reads once for the gauges of one scrape, again once the value is old, and forgets a failure', async () => {
     let reads = 0;
-    const read = sharedRead(async () => {
-      reads += 1;
-      if (reads === 2) throw new Error('down');
-      return reads;
-    }, 0.5);
+    let now = 0;
+    const read = sharedRead(
+      async () => {
+        reads += 1;
+        if (reads === 2) throw new Error('down');
+        return reads;
+      },
+      1_000,
+      () => now,
+    );
     expect(await Promise.all([read(), read(), read()])).toEqual([1, 1, 1]);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    now = 999;
+    expect(await read()).toBe(1);
+    now = 1_000;
     await expect(read()).rejects.toThrow('down');
     expect(await read()).toBe(3);
   });
