@@ -394,10 +394,11 @@ export interface GrpcClientOptions {
   /** Deadline given to every call that does not set its own (default 2 s). */
   deadlineMs?: number;
   /**
-   * Longest a connection attempt may take before the channel is replaced by a fresh one
-   * (default 5 s). grpc-js has no connect timeout of its own: an attempt whose SYN is lost —
+   * Longest a channel may try to connect without succeeding before it is replaced by a fresh
+   * one (default 5 s). grpc-js has no connect timeout of its own: an attempt whose SYN is lost —
    * in Kubernetes, one routed to a pod that just went away — waits for the kernel's SYN retries
-   * (about 2 min), and every call on the channel waits with it.
+   * (about 2 min), and every call on the channel waits with it, or, when the attempt is a
+   * reconnect after a failed one, fails at once with the old failure's error.
    */
   connectTimeoutMs?: number;
   /** Extra grpc-js channel options (override the defaults below). */
@@ -506,19 +507,29 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   let closed = false;
 
   /**
-   * The connect timeout: while the channel is CONNECTING for longer than connectTimeoutMs, it is
-   * closed and replaced (the stuck attempt's calls fail; later calls use a new connection, which
-   * the cluster routes afresh). Driven by connectivity-state events, no polling.
+   * The connect timeout: while the channel has been trying to connect (CONNECTING, or
+   * TRANSIENT_FAILURE: grpc-js keeps a channel there after a failed attempt while it tries
+   * again, failing every call at once) for longer than connectTimeoutMs without becoming READY,
+   * it is closed and replaced (the stuck attempt's calls fail; later calls use a new connection,
+   * which the cluster routes afresh). A target that refuses every attempt gets a new channel
+   * every connectTimeoutMs, one attempt each, like a capped backoff. Driven by
+   * connectivity-state events, no polling.
    */
   const guard = (watched: grpc.Client) => {
     const ch = watched.getChannel();
+    /** When the channel started trying (left READY or IDLE); undefined while it is not. */
+    let tryingSince: number | undefined;
     const watch = (state: grpc.connectivityState) => {
-      const connecting = state === grpc.connectivityState.CONNECTING;
+      const trying =
+        state === grpc.connectivityState.CONNECTING ||
+        state === grpc.connectivityState.TRANSIENT_FAILURE;
+      tryingSince = trying ? (tryingSince ?? Date.now()) : undefined;
       // A day stands for "no deadline" (setTimeout fires at once past 2^31 ms).
-      const deadline = Date.now() + (connecting ? connectTimeoutMs : 86_400_000);
+      const deadline =
+        tryingSince === undefined ? Date.now() + 86_400_000 : tryingSince + connectTimeoutMs;
       ch.watchConnectivityState(state, deadline, (error) => {
         if (closed || watched !== channel) return;
-        if (error && connecting) {
+        if (error && trying) {
           channel = open();
           guard(channel);
           watched.close();
