@@ -98,24 +98,29 @@ describe('bulkhead between cells', () => {
       refused.push(await call('POST', '/v1/orders', one, order));
     }
     expect(refused.at(-1)?.body.reason).toBe('circuit_open');
-    // Right after the stop a call may find no answer at cell-1's address instead of a refusal
-    // (seen once on kind: the gateway's connection attempt went unanswered) and is answered 504
-    // when its deadline passes, nothing written. A few at most, and only before the first 503:
-    // from then on every answer is a fast 503.
+    // Every answer's status, reason and time, to tell in a failure which answers were slow.
+    const seen = JSON.stringify(refused.map((a) => [a.status, a.body.reason, Math.round(a.ms)]));
+    // Right after the stop a call may wait on a connection attempt nobody answers (seen on kind:
+    // the gateway's attempt was routed to the pod just gone) until the gRPC connect guard gives
+    // the attempt up after 1 s (503) or the call's deadline passes (504), nothing written. A few
+    // at most, and only before the first fast answer: from then on every answer is a fast 503.
     const transition = refused.slice(
       0,
       Math.max(
         0,
-        refused.findIndex((a) => a.status === 503),
+        refused.findIndex((a) => a.ms < 500),
       ),
     );
-    expect(transition.length).toBeLessThanOrEqual(3);
-    for (const answer of transition) expect(answer.status, JSON.stringify(answer.body)).toBe(504);
+    expect(transition.length, seen).toBeLessThanOrEqual(3);
+    for (const answer of transition) {
+      expect([503, 504], seen).toContain(answer.status);
+      if (answer.status === 503) expect(answer.body.reason, seen).toBe('service_unavailable');
+    }
     for (const answer of refused.slice(transition.length)) {
-      expect(answer.status).toBe(503);
-      expect(['service_unavailable', 'circuit_open']).toContain(answer.body.reason);
-      expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
-      expect(answer.ms).toBeLessThan(500);
+      expect(answer.status, seen).toBe(503);
+      expect(['service_unavailable', 'circuit_open'], seen).toContain(answer.body.reason);
+      expect(Number(answer.retryAfter), seen).toBeGreaterThanOrEqual(1);
+      expect(answer.ms, seen).toBeLessThan(500);
     }
     // The rest of cell-1 works: its products are another service behind another breaker.
     expect((await call('GET', `/v1/products/${sku}`, one)).status).toBe(200);

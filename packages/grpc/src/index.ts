@@ -395,8 +395,10 @@ export interface GrpcClientOptions {
   deadlineMs?: number;
   /**
    * Longest a channel may try to connect without succeeding before it is replaced by a fresh
-   * one (default 5 s). grpc-js has no connect timeout of its own: an attempt whose SYN is lost —
-   * in Kubernetes, one routed to a pod that just went away — waits for the kernel's SYN retries
+   * one (default 1 s, as Linkerd's proxy: a connection inside a cluster or on loopback is made
+   * in milliseconds, and one whose SYN was lost is not answered before the kernel retries it
+   * after 1 s). grpc-js has no connect timeout of its own: an attempt whose SYN is lost — in
+   * Kubernetes, one routed to a pod that just went away — waits for the kernel's SYN retries
    * (about 2 min), and every call on the channel waits with it, or, when the attempt is a
    * reconnect after a failed one, fails at once with the old failure's error.
    */
@@ -488,7 +490,7 @@ export function createGrpcClient<D extends grpc.ServiceDefinition>(
   address: string,
   options: GrpcClientOptions = {},
 ): GrpcClient<D> {
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
   const defaultDeadlineMs = options.deadlineMs ?? 2_000;
   const open = () =>
     new grpc.Client(address, grpc.credentials.createInsecure(), {
