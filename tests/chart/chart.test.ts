@@ -427,6 +427,22 @@ describe('chart structure', () => {
     }
   });
 
+  it("names each port once in its pod, and probes name their own container's ports", () => {
+    // Kubernetes warns on a duplicate (services and probes that name it get the first one).
+    for (const { owner, spec } of podsOf(objects)) {
+      const names = containersOf(spec).flatMap((c) => (c.ports ?? []).map((p) => p.name));
+      expect(new Set(names).size, `${owner.metadata.name}: ${names.join(', ')}`).toBe(names.length);
+      for (const c of containersOf(spec)) {
+        const own = (c.ports ?? []).map((p) => p.name);
+        for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) {
+          const port = probe?.httpGet?.port;
+          if (typeof port === 'string')
+            expect(own, `${owner.metadata.name}/${c.name}`).toContain(port);
+        }
+      }
+    }
+  });
+
   it('keeps secrets out of the rendered environment', () => {
     expect(env('bulkhead-control-plane', 'control-plane').CONTROL_PLANE_ADMIN_TOKEN).toBe(
       '<from secret>',

@@ -241,7 +241,7 @@ describe('observability: everything on', () => {
     const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
     for (const pod of bulkheadPods(objects)) {
       for (const port of containersOf(pod.spec).flatMap((c) => c.ports ?? [])) {
-        if (port.name !== 'ops') continue;
+        if (port.name !== 'ops' && port.name !== 'sidecar-ops') continue;
         const allowed = policies.some(
           (np) =>
             selects(np.spec?.podSelector, pod.labels) &&

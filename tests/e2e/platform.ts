@@ -249,7 +249,7 @@ function kind(): Platform {
       await waitReady(deployment);
     },
     // What the chart's Prometheus keeps (templates/observability/_observability.tpl): each
-    // container port named ops (the config agent's sidecar too) of the release's running pods
+    // container port named ops or sidecar-ops (the config agent's) of the release's running pods
     // annotated prometheus.io/scrape=true.
     metricsTargets: async () => {
       const { items } = JSON.parse(
@@ -267,7 +267,7 @@ function kind(): Platform {
           const cell = pod.metadata.labels?.['bulkhead/cell'];
           return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].flatMap((c) =>
             (c.ports ?? [])
-              .filter((port) => port.name === 'ops')
+              .filter((port) => port.name === 'ops' || port.name === 'sidecar-ops')
               .map((port) => ({
                 name: `${pod.metadata.name}/${c.name}`,
                 service: c.name,

@@ -124,12 +124,15 @@ components.yaml). The argument is a dict:
 {{- $probe := index $spec.ports $spec.probePort -}}
 {{- $grpcPort := "" -}}
 {{- range $name, $p := $spec.ports }}{{ if and (eq $p.protocol "grpc") (not $grpcPort) }}{{ $grpcPort = $p.port }}{{ end }}{{ end -}}
+{{- /* Port names are unique in a pod: a sidecar's carry the prefix "sidecar-" (its ops port is
+  sidecar-ops beside the main container's ops). */ -}}
+{{- $portPrefix := ternary "sidecar-" "" (eq $spec.kind "sidecar") -}}
 name: {{ .component }}
 image: {{ include "bulkhead.image" . }}
 imagePullPolicy: {{ .root.Values.image.pullPolicy }}
 ports:
 {{- range $name, $p := $spec.ports }}
-  - name: {{ $name }}
+  - name: {{ $portPrefix }}{{ $name }}
     containerPort: {{ $p.port }}
     protocol: TCP
 {{- end }}
@@ -142,11 +145,11 @@ securityContext:
 # Started once its probe port answers /healthz: migrations and broker waits may take a while,
 # and a slow dependency must not get the process restarted.
 startupProbe:
-  httpGet: { path: /healthz, port: {{ $spec.probePort }} }
+  httpGet: { path: /healthz, port: {{ $portPrefix }}{{ $spec.probePort }} }
   periodSeconds: 2
   failureThreshold: 90
 livenessProbe:
-  httpGet: { path: /healthz, port: {{ $spec.probePort }} }
+  httpGet: { path: /healthz, port: {{ $portPrefix }}{{ $spec.probePort }} }
   periodSeconds: 10
   timeoutSeconds: 3
   failureThreshold: 3
@@ -155,7 +158,7 @@ readinessProbe:
 {{- if $grpcPort }}
   grpc: { port: {{ $grpcPort }} }
 {{- else }}
-  httpGet: { path: /readyz, port: {{ $spec.probePort }} }
+  httpGet: { path: /readyz, port: {{ $portPrefix }}{{ $spec.probePort }} }
 {{- end }}
   periodSeconds: 5
   timeoutSeconds: 3
