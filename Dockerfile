@@ -32,13 +32,14 @@ RUN --mount=type=secret,id=build-ca \
     && test "$(pnpm --version)" = "${PNPM_VERSION}"
 WORKDIR /src
 
-# Only what `pnpm install` reads, so that a source change does not re-run the install.
+# Only what `pnpm install` reads (manifests, lockfile, the patches of patchedDependencies), so
+# that a source change does not re-run the install.
 FROM toolchain AS manifests
 COPY . /context
 RUN cd /context \
     && mkdir /manifests \
     && find . -name package.json -not -path '*/node_modules/*' -print0 \
-       | tar --null -cf - -T - pnpm-lock.yaml pnpm-workspace.yaml .npmrc \
+       | tar --null -cf - -T - pnpm-lock.yaml pnpm-workspace.yaml .npmrc patches \
        | tar -xf - -C /manifests
 
 FROM toolchain AS deps

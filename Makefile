@@ -116,10 +116,9 @@ bench-telemetry: build
 
 # Dead letters of TOPIC.dead-letters back to TOPIC after a fix: all not redriven before, or one
 # message by id (packages/event-bus-kafka/src/redrive.ts; brokers from BULKHEAD_KAFKA_BROKERS).
-# kafkajs 2.2.4 sets a negative timer on Node 24 (harmless, clamped to 1 ms): its warning is noise.
 redrive: build
 	@test -n "$(TOPIC)" || { echo "usage: make redrive TOPIC=<consumed topic> [ID=<message id>]" >&2; exit 2; }
-	@node --disable-warning=TimeoutNegativeWarning packages/event-bus-kafka/dist/redrive-cli.js "$(TOPIC)" $(if $(ID),"$(ID)")
+	@node packages/event-bus-kafka/dist/redrive-cli.js "$(TOPIC)" $(if $(ID),"$(ID)")
 
 # Order load under a seeded, replayable fault schedule, then the consistency checker; output under
 # .data/chaos/<seed>-<time>/ (docs/consistency.md). Starts and stops its own services.

@@ -13,7 +13,6 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT" || exit 1
 export PATH="$TOOLS_BIN:$PATH"
-export NODE_OPTIONS="${NODE_OPTIONS:-} --disable-warning=TimeoutNegativeWarning"
 RESULTS="$KIND_DATA/test-results"
 mkdir -p "$RESULTS"
 passed=0

@@ -63,7 +63,7 @@ wait_port 127.0.0.1 "$BULKHEAD_TOXIPROXY_PORT" 20 toxiproxy || die "toxiproxy di
 
 urls=$("$NODE" "$PLAN" urls) && while IFS= read -r line; do export "${line?}"; done <<<"$urls"
 set +e
-"$NODE" --enable-source-maps --disable-warning=TimeoutNegativeWarning packages/chaos/dist/main.js run --seed "$SEED" --duration "$DURATION" --profile "$PROFILE"
+"$NODE" --enable-source-maps packages/chaos/dist/main.js run --seed "$SEED" --duration "$DURATION" --profile "$PROFILE"
 status=$?
 set -e
 log "chaos: the runner exited $status"

@@ -43,7 +43,7 @@ run_service() {
   [[ -f $REPO_ROOT/services/$dir/dist/main.js ]] || die "services/$dir is not built: run 'make build'"
   (cd "$REPO_ROOT/services/$dir" &&
     start_bg "$name" "$ports" env LOG_LEVEL="$LOG_LEVEL" "${OTLP_ENV[@]}" "$@" \
-      "$NODE" --enable-source-maps --disable-warning=TimeoutNegativeWarning --import @bulkhead/telemetry/register dist/main.js)
+      "$NODE" --enable-source-maps --import @bulkhead/telemetry/register dist/main.js)
 }
 
 cmd_start() {

@@ -24,8 +24,6 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT" || exit 1
 export PATH="$TOOLS_DIR/bin:$PATH"
-# kafkajs 2.2.4 trips a harmless Node 24 warning in its request queue.
-export NODE_OPTIONS="${NODE_OPTIONS:-} --disable-warning=TimeoutNegativeWarning"
 RESULTS="$DATA_DIR/test-results"
 mkdir -p "$RESULTS"
 passed=0
