@@ -38,9 +38,9 @@ read -r -a pg_clients <<<"${LIMITS_PG_CLIENTS:-1 8 32}"
 pg_seconds=${LIMITS_PG_SECONDS:-5}
 vus=${LIMITS_VUS:-64}
 duration=${LIMITS_DURATION:-10s}
-kafka_records=${LIMITS_KAFKA_RECORDS:-200000}
+kafka_records=${LIMITS_KAFKA_RECORDS:-500000}
 record_size=${LIMITS_KAFKA_RECORD_SIZE:-300}
-kafkajs_messages=${LIMITS_KAFKAJS_MESSAGES:-50000}
+kafkajs_messages=${LIMITS_KAFKAJS_MESSAGES:-200000}
 kafkajs_batch=${LIMITS_KAFKAJS_BATCH:-100}
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "limits: $1 must be a positive integer, not '$2'"; }
 ((${#pg_clients[@]} > 0)) || die "limits: LIMITS_PG_CLIENTS is empty"
@@ -82,6 +82,8 @@ db_created=""
 topics_created=""
 
 pg_args=(-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres)
+# kafkajs 2.2.4 sets a negative timeout somewhere on Node 24 (clamped to 1 ms, harmless): unwarned.
+kafkajs=(node --disable-warning=TimeoutNegativeWarning load-tests/limits/kafkajs.mjs)
 psql_pg() { timeout 30 psql "${pg_args[@]}" "$@"; }
 
 stop_server() {
@@ -96,7 +98,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_server
   if [[ -n $topics_created ]]; then
-    timeout 60 node load-tests/limits/kafkajs.mjs delete "$BULKHEAD_KAFKA_BROKERS" \
+    timeout 60 "${kafkajs[@]}" delete "$BULKHEAD_KAFKA_BROKERS" \
       "$tools_group,$kafkajs_group" "$tools_topic" "$kafkajs_topic" ||
       log "limits: could not delete the scratch topics $tools_topic, $kafkajs_topic"
   fi
@@ -132,11 +134,16 @@ postgres_limits() {
   done
   # One statement, autocommit: each script run is one transaction, one commit, one WAL flush.
   printf "INSERT INTO limits_commit (note) VALUES ('x');\n" >"$out/pgbench-commit.sql"
+  # The server's WAL flushes (pg_stat_wal, cluster-wide; nothing else runs) around each run:
+  # commits per flush tells whether commits were grouped.
+  local wal_syncs="SELECT wal_sync FROM pg_stat_wal"
   for c in "${pg_clients[@]}"; do
     local threads=$((c < $(nproc) ? c : $(nproc)))
+    psql_pg -d "$db" -Atc "$wal_syncs" >"$out/pgbench-$c.wal-sync"
     timeout $((pg_seconds + 30)) pgbench -n -M prepared -f "$out/pgbench-commit.sql" -c "$c" -j "$threads" \
       -T "$pg_seconds" -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres "$db" >"$out/pgbench-$c.log" 2>&1 ||
       die "limits: pgbench at $c clients failed (see $out/pgbench-$c.log)"
+    psql_pg -d "$db" -Atc "$wal_syncs" >>"$out/pgbench-$c.wal-sync"
   done
   printf '%s\n' "${pg_clients[@]}" >"$out/pgbench-clients.txt"
 }
@@ -174,7 +181,7 @@ run_server() {
 # --- Kafka: the broker's own tools, then kafkajs -------------------------------------------------
 kafka_limits() {
   topics_created=1 # before: a create that fails half-way leaves topics too (delete skips absent ones)
-  timeout 60 node load-tests/limits/kafkajs.mjs create "$BULKHEAD_KAFKA_BROKERS" 3 "$tools_topic" "$kafkajs_topic"
+  timeout 60 "${kafkajs[@]}" create "$BULKHEAD_KAFKA_BROKERS" 3 "$tools_topic" "$kafkajs_topic"
   log "limits: kafka tools, $kafka_records records of $record_size bytes (topic $tools_topic)"
   kafka_tool 90 org.apache.kafka.tools.ProducerPerformance --topic "$tools_topic" --num-records "$kafka_records" \
     --record-size "$record_size" --throughput -1 --producer-props "bootstrap.servers=$BULKHEAD_KAFKA_BROKERS" acks=all \
@@ -183,7 +190,7 @@ kafka_limits() {
     --topic "$tools_topic" --group "$tools_group" --messages "$kafka_records" --timeout 10000 \
     >"$out/kafka-consumer-perf.log" 2>&1 || die "limits: ConsumerPerformance failed (see $out/kafka-consumer-perf.log)"
   log "limits: kafkajs, $kafkajs_messages messages in sends of $kafkajs_batch (topic $kafkajs_topic)"
-  timeout 150 node load-tests/limits/kafkajs.mjs bench "$BULKHEAD_KAFKA_BROKERS" "$kafkajs_topic" "$kafkajs_group" \
+  timeout 150 "${kafkajs[@]}" bench "$BULKHEAD_KAFKA_BROKERS" "$kafkajs_topic" "$kafkajs_group" \
     "$kafkajs_messages" "$record_size" "$kafkajs_batch" >"$out/kafkajs.json" 2>"$out/kafkajs.log" ||
     die "limits: the kafkajs run failed (see $out/kafkajs.log)"
 }

@@ -55,12 +55,18 @@ function postgres() {
         /number of failed transactions: (\d+)/,
         'failed transaction count',
       )[1];
+      const [before, after] = read(`pgbench-${clients}.wal-sync`).trim().split('\n');
+      const walSyncs =
+        number(after, `pg_stat_wal after pgbench-${clients}`) -
+        number(before, `pg_stat_wal before pgbench-${clients}`);
       return {
         clients: number(clients, 'client count'),
         commitsPerSecond: number(tps, `tps in ${file}`),
         transactions: number(processed, `transactions in ${file}`),
         failed: number(failed, `failures in ${file}`),
         latencyAvgMs: number(latency, `latency in ${file}`),
+        walSyncs,
+        commitsPerWalSync: walSyncs > 0 ? Number(processed) / walSyncs : null,
       };
     });
   const best = runs.reduce((a, b) => (b.commitsPerSecond > a.commitsPerSecond ? b : a));
@@ -164,6 +170,7 @@ writeFileSync(join(dir, 'limits.json'), `${JSON.stringify(limits, null, 2)}\n`);
 
 const f0 = (n) => Math.round(n).toLocaleString('en-US');
 const f2 = (n) => n.toFixed(2);
+const f3 = (n) => n.toPrecision(3);
 const { postgres: pg, http, grpc, kafka } = limits;
 const rows = [];
 if (pg) {
@@ -171,7 +178,7 @@ if (pg) {
     ...pg.runs.map((r) => [
       `postgres commits/s, ${r.clients} client${r.clients > 1 ? 's' : ''}`,
       f0(r.commitsPerSecond),
-      `avg ${f2(r.latencyAvgMs)} ms`,
+      `avg ${f2(r.latencyAvgMs)} ms, ${r.commitsPerWalSync === null ? '-' : f2(r.commitsPerWalSync)} commits per WAL sync`,
     ]),
     [
       'postgres settings',
@@ -184,13 +191,13 @@ if (http)
   rows.push([
     `http hello req/s, ${http.vus} VUs`,
     f0(http.perSecond),
-    `p50 ${f2(http.p50Ms)} ms, p99 ${f2(http.p99Ms)} ms, server ${f2(http.serverCpuSecondsPer1000)} k6 ${f2(http.k6CpuSecondsPer1000)} CPU s/1000`,
+    `p50 ${f2(http.p50Ms)} ms, p99 ${f2(http.p99Ms)} ms, server ${f3(http.serverCpuSecondsPer1000)} k6 ${f3(http.k6CpuSecondsPer1000)} CPU s/1000`,
   ]);
 if (grpc)
   rows.push([
     `grpc echo calls/s, ${grpc.vus} VUs`,
     f0(grpc.perSecond),
-    `p50 ${f2(grpc.p50Ms)} ms, p99 ${f2(grpc.p99Ms)} ms, server ${f2(grpc.serverCpuSecondsPer1000)} k6 ${f2(grpc.k6CpuSecondsPer1000)} CPU s/1000`,
+    `p50 ${f2(grpc.p50Ms)} ms, p99 ${f2(grpc.p99Ms)} ms, server ${f3(grpc.serverCpuSecondsPer1000)} k6 ${f3(grpc.k6CpuSecondsPer1000)} CPU s/1000`,
   ]);
 if (kafka) {
   rows.push(
@@ -207,12 +214,12 @@ if (kafka) {
     [
       `kafkajs produced/s, sends of ${kafka.kafkajs.batch}`,
       f0(kafka.kafkajs.producedPerSecond),
-      `${f2(kafka.kafkajs.produceCpuSecondsPer1000)} CPU s/1000`,
+      `${f3(kafka.kafkajs.produceCpuSecondsPer1000)} CPU s/1000`,
     ],
     [
       'kafkajs consumed/s, group',
       f0(kafka.kafkajs.consumedPerSecond),
-      `${f2(kafka.kafkajs.consumeCpuSecondsPer1000)} CPU s/1000, join ${f0(kafka.kafkajs.consumeJoinMs)} ms`,
+      `${f3(kafka.kafkajs.consumeCpuSecondsPer1000)} CPU s/1000, join ${f0(kafka.kafkajs.consumeJoinMs)} ms`,
     ],
   );
 }
