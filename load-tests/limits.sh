@@ -82,9 +82,23 @@ db_created=""
 topics_created=""
 
 pg_args=(-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres)
+# bounded SECONDS CMD...: CMD waited for in the background (so that a signal to this script ends
+# the wait at once, and cleanup stops CMD), killed after SECONDS. --foreground: CMD stays in our
+# process group, where a group signal (Ctrl-C) reaches it too.
+child_pid=""
+bounded() {
+  local limit=$1 status=0
+  shift
+  timeout --foreground "$limit" "$@" &
+  child_pid=$!
+  wait "$child_pid" || status=$?
+  child_pid=""
+  return "$status"
+}
+
 # kafkajs 2.2.4 sets a negative timeout somewhere on Node 24 (clamped to 1 ms, harmless): unwarned.
 kafkajs=(node --disable-warning=TimeoutNegativeWarning load-tests/limits/kafkajs.mjs)
-psql_pg() { timeout 30 psql "${pg_args[@]}" "$@"; }
+psql_pg() { bounded 30 psql "${pg_args[@]}" "$@"; }
 
 stop_server() {
   [[ -n $server_pid ]] || return 0
@@ -96,9 +110,14 @@ stop_server() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  if [[ -n $child_pid ]]; then
+    kill "$child_pid" 2>/dev/null || true
+    wait "$child_pid" 2>/dev/null || true
+    child_pid=""
+  fi
   stop_server
   if [[ -n $topics_created ]]; then
-    timeout 60 "${kafkajs[@]}" delete "$BULKHEAD_KAFKA_BROKERS" \
+    bounded 60 "${kafkajs[@]}" delete "$BULKHEAD_KAFKA_BROKERS" \
       "$tools_group,$kafkajs_group" "$tools_topic" "$kafkajs_topic" ||
       log "limits: could not delete the scratch topics $tools_topic, $kafkajs_topic"
   fi
@@ -119,7 +138,7 @@ printf '{"parts":"%s","id":"%s","pgSeconds":%s,"vus":%s,"seconds":%s,"kafkaRecor
 kafka_tool() {
   local bound=$1
   shift
-  timeout "$bound" java -Xms128m -Xmx512m -Dlog4j2.level=WARN -cp "$KAFKA_HOME/libs/*" "$@"
+  bounded "$bound" java -Xms128m -Xmx512m -Dlog4j2.level=WARN -cp "$KAFKA_HOME/libs/*" "$@"
 }
 
 # --- PostgreSQL: commits per second --------------------------------------------------------------
@@ -140,7 +159,7 @@ postgres_limits() {
   for c in "${pg_clients[@]}"; do
     local threads=$((c < $(nproc) ? c : $(nproc)))
     psql_pg -d "$db" -Atc "$wal_syncs" >"$out/pgbench-$c.wal-sync"
-    timeout $((pg_seconds + 30)) pgbench -n -M prepared -f "$out/pgbench-commit.sql" -c "$c" -j "$threads" \
+    bounded $((pg_seconds + 30)) pgbench -n -M prepared -f "$out/pgbench-commit.sql" -c "$c" -j "$threads" \
       -T "$pg_seconds" -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres "$db" >"$out/pgbench-$c.log" 2>&1 ||
       die "limits: pgbench at $c clients failed (see $out/pgbench-$c.log)"
     psql_pg -d "$db" -Atc "$wal_syncs" >>"$out/pgbench-$c.wal-sync"
@@ -169,10 +188,9 @@ run_server() {
   # k6's own CPU too (bash's time: user and system seconds of the child), since it shares the cores.
   local TIMEFORMAT='%U %S'
   {
-    time LIMIT=$name LIMIT_ADDR=127.0.0.1:$port VUS=$vus DURATION=$duration timeout $((seconds + 60)) \
-      k6 run --quiet --summary-export "$out/k6-$name.json" load-tests/k6/limits.js >"$out/k6-$name.log" 2>&1 ||
-      die "limits: k6 against the $name server failed (see $out/k6-$name.log)"
-  } 2>"$out/k6-$name.cpu"
+    time LIMIT=$name LIMIT_ADDR=127.0.0.1:$port VUS=$vus DURATION=$duration bounded $((seconds + 60)) \
+      k6 run --quiet --summary-export "$out/k6-$name.json" load-tests/k6/limits.js >"$out/k6-$name.log" 2>&1
+  } 2>"$out/k6-$name.cpu" || die "limits: k6 against the $name server failed (see $out/k6-$name.log)"
   node load-tests/process-cpu.mjs sample "$out/$name-proc" >"$out/$name-cpu.after.json"
   node load-tests/process-cpu.mjs diff "$out/$name-cpu.before.json" "$out/$name-cpu.after.json" >"$out/$name-cpu.json"
   stop_server
@@ -181,7 +199,7 @@ run_server() {
 # --- Kafka: the broker's own tools, then kafkajs -------------------------------------------------
 kafka_limits() {
   topics_created=1 # before: a create that fails half-way leaves topics too (delete skips absent ones)
-  timeout 60 "${kafkajs[@]}" create "$BULKHEAD_KAFKA_BROKERS" 3 "$tools_topic" "$kafkajs_topic"
+  bounded 60 "${kafkajs[@]}" create "$BULKHEAD_KAFKA_BROKERS" 3 "$tools_topic" "$kafkajs_topic"
   log "limits: kafka tools, $kafka_records records of $record_size bytes (topic $tools_topic)"
   kafka_tool 90 org.apache.kafka.tools.ProducerPerformance --topic "$tools_topic" --num-records "$kafka_records" \
     --record-size "$record_size" --throughput -1 --producer-props "bootstrap.servers=$BULKHEAD_KAFKA_BROKERS" acks=all \
@@ -190,7 +208,7 @@ kafka_limits() {
     --topic "$tools_topic" --group "$tools_group" --messages "$kafka_records" --timeout 10000 \
     >"$out/kafka-consumer-perf.log" 2>&1 || die "limits: ConsumerPerformance failed (see $out/kafka-consumer-perf.log)"
   log "limits: kafkajs, $kafkajs_messages messages in sends of $kafkajs_batch (topic $kafkajs_topic)"
-  timeout 150 "${kafkajs[@]}" bench "$BULKHEAD_KAFKA_BROKERS" "$kafkajs_topic" "$kafkajs_group" \
+  bounded 150 "${kafkajs[@]}" bench "$BULKHEAD_KAFKA_BROKERS" "$kafkajs_topic" "$kafkajs_group" \
     "$kafkajs_messages" "$record_size" "$kafkajs_batch" >"$out/kafkajs.json" 2>"$out/kafkajs.log" ||
     die "limits: the kafkajs run failed (see $out/kafkajs.log)"
 }
