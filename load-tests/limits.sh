@@ -23,11 +23,13 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../infra/local/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../infra/local/lib.sh"
+out=${1:?usage: load-tests/limits.sh OUT_DIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd) # relative to the caller's directory
 cd "$REPO_ROOT"
 export PATH="$TOOLS_DIR/bin:$PATH"
 export K6_NO_USAGE_REPORT=true
 
-out=${1:?usage: load-tests/limits.sh OUT_DIR}
 read -r -a parts <<<"${LIMITS_PARTS:-postgres http grpc kafka}"
 for part in "${parts[@]}"; do
   [[ $part =~ ^(postgres|http|grpc|kafka)$ ]] || die "limits: LIMITS_PARTS holds postgres, http, grpc and kafka, not '$part'"
@@ -69,8 +71,6 @@ fi
 [[ -d $REPO_ROOT/load-tests/node_modules/kafkajs ]] || die "limits: load-tests has no node_modules: run make build first"
 bash infra/kind/tools.sh k6 >/dev/null
 
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
 id="limits_$(date -u +%Y%m%d%H%M%S)_$$"
 db=$id
 tools_topic="$id.tools"
