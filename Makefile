@@ -16,12 +16,12 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export npm_config_update_notifier := false
 
-.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload bench-telemetry relay-outage redrive chaos dashboards dashboards-png
+.PHONY: help toolchain deps generate build up down status test lint format typecheck check-references clean chart-render images kind-up kind-down kind-test kind-token load bench-overload bench-telemetry bench relay-outage redrive chaos dashboards dashboards-png
 
 help:
 	@echo "make up | down | status | test | build | lint | typecheck | check-references | format | chart-render | clean"
 	@echo "make images | kind-up | kind-test | kind-down | kind-token"
-	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc|capacity [RATE=n DURATION=d] | bench-overload [CAPACITY=n] | bench-telemetry [ROUNDS=2]"
+	@echo "make load SCENARIO=smoke|load|stress|spike|soak|grpc|capacity [RATE=n DURATION=d] | bench-overload [CAPACITY=n] | bench-telemetry [ROUNDS=2] | bench [STEPS=\"25 50 100\" STEP=30s SUSTAIN_RATE=n]"
 	@echo "make relay-outage [MINUTES=n]"
 	@echo "make redrive TOPIC=<consumed topic> [ID=<message id>]"
 	@echo "make chaos [SEED=1 DURATION=5m PROFILE=full|short]"
@@ -113,6 +113,8 @@ bench-overload: build
 	@bash load-tests/run.sh bench-overload
 bench-telemetry: build
 	@bash load-tests/telemetry-overhead.sh
+bench: build
+	@bash load-tests/bench.sh
 
 # Dead letters of TOPIC.dead-letters back to TOPIC after a fix: all not redriven before, or one
 # message by id (packages/event-bus-kafka/src/redrive.ts; brokers from BULKHEAD_KAFKA_BROKERS).

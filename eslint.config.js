@@ -55,6 +55,8 @@ export default tseslint.config(
         console: 'readonly',
         fetch: 'readonly',
         setTimeout: 'readonly',
+        URL: 'readonly',
+        AbortSignal: 'readonly',
       },
     },
   },

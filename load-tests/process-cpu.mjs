@@ -1,7 +1,10 @@
-// CPU time of every process the local stack registered (infra, services, observability
-// backends), read from /proc: a registered process's CPU is its own plus that of every live
-// descendant (PostgreSQL's backends, a wrapper's child).
-//   node load-tests/process-cpu.mjs sample RUN_DIR   one JSON line: { at, seconds: { name: s } }
+// CPU time and memory of every process the local stack registered (infra, services,
+// observability backends), read from /proc: a registered process's CPU and memory are its own
+// plus those of every live descendant (PostgreSQL's backends, a wrapper's child). Memory is the
+// proportional set size (smaps_rollup's Pss: a page shared by n processes counts 1/n in each), so
+// PostgreSQL's shared buffers count once, not once per backend as resident sizes would.
+//   node load-tests/process-cpu.mjs sample RUN_DIR   one JSON line:
+//                                                   { at, seconds: { name: s }, memoryBytes: { name: n } }
 //   node load-tests/process-cpu.mjs diff A B         per name, CPU seconds spent between A and B
 // Children that exit between two samples are not counted (the stack's long-lived ones are all
 // that matter here).
@@ -32,32 +35,46 @@ function processes() {
   return all;
 }
 
-/** CPU seconds of `root` and its descendants. */
-function treeSeconds(all, root) {
+/** A process's proportional set size in bytes (0 once it has exited). */
+function pssBytes(pid) {
+  try {
+    const kib = /^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return kib ? Number(kib[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds and memory (Pss) of `root` and its descendants. */
+function tree(all, root) {
   const children = new Map();
   for (const [pid, { ppid }] of all) {
     if (!children.has(ppid)) children.set(ppid, []);
     children.get(ppid).push(pid);
   }
-  let total = 0;
+  const total = { seconds: 0, memoryBytes: 0 };
   const stack = [root];
   while (stack.length > 0) {
     const pid = stack.pop();
-    total += all.get(pid)?.seconds ?? 0;
+    total.seconds += all.get(pid)?.seconds ?? 0;
+    total.memoryBytes += pssBytes(pid);
     stack.push(...(children.get(pid) ?? []));
   }
   return total;
 }
 
-function sample(runDir) {
+export function sample(runDir) {
   const all = processes();
   const seconds = {};
+  const memoryBytes = {};
   for (const file of readdirSync(runDir)) {
     if (!file.endsWith('.pid')) continue;
     const pid = Number(readFileSync(join(runDir, file), 'utf8').trim());
-    if (all.has(pid)) seconds[file.slice(0, -'.pid'.length)] = treeSeconds(all, pid);
+    if (!all.has(pid)) continue;
+    const name = file.slice(0, -'.pid'.length);
+    ({ seconds: seconds[name], memoryBytes: memoryBytes[name] } = tree(all, pid));
   }
-  return { at: Date.now(), seconds };
+  return { at: Date.now(), seconds, memoryBytes };
 }
 
 function diff(a, b) {
@@ -70,7 +87,9 @@ function diff(a, b) {
 }
 
 const [mode, ...args] = process.argv.slice(2);
-if (mode === 'sample' && args.length === 1) {
+if (!import.meta.main) {
+  // imported (load-tests/platform-stats.mjs watch): no command line to run
+} else if (mode === 'sample' && args.length === 1) {
   console.log(JSON.stringify(sample(args[0])));
 } else if (mode === 'diff' && args.length === 2) {
   const [a, b] = args.map((f) => JSON.parse(readFileSync(f, 'utf8')));

@@ -28,6 +28,8 @@ const unfinished = new Counter('orders_unfinished');
 // From the order's createdAt to its updatedAt once terminal: the orders service's own clock, so
 // the poll interval does not blur it.
 const acceptedToTerminal = new Trend('accepted_to_terminal', true);
+// The same for the orders that ended CONFIRMED only (make bench's accepted → confirmed).
+const acceptedToConfirmed = new Trend('accepted_to_confirmed', true);
 
 export const isShed = (status) => status === 429 || status === 503;
 
@@ -80,9 +82,12 @@ export function recordEnd(order, kind) {
     check(null, { 'order terminal within the poll bound': () => false });
     return false;
   }
-  if (order.status === 'CONFIRMED') confirmed.add(1);
-  else rejected.add(1, { reason: String(order.reason) });
-  acceptedToTerminal.add(Date.parse(order.updatedAt) - Date.parse(order.createdAt));
+  const tookMs = Date.parse(order.updatedAt) - Date.parse(order.createdAt);
+  if (order.status === 'CONFIRMED') {
+    confirmed.add(1);
+    acceptedToConfirmed.add(tookMs);
+  } else rejected.add(1, { reason: String(order.reason) });
+  acceptedToTerminal.add(tookMs);
   check(order, {
     'order terminal within the poll bound': () => true,
     'order ends as its kind should': (o) => expectedOutcome(kind, o),
