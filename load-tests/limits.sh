@@ -60,7 +60,7 @@ positive LIMITS_KAFKAJS_BATCH "$kafkajs_batch"
 seconds=${duration%s}
 
 if wants postgres; then
-  command -v pgbench >/dev/null || die "limits: pgbench not found (apt-get install postgresql-client)"
+  [[ -x $PG_BIN/pgbench ]] || die "limits: $PG_BIN/pgbench not found (it comes with postgresql-15: bash infra/local/install.sh)"
   "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres -d postgres -t 2 ||
     die "limits: PostgreSQL is not answering on 127.0.0.1:$BULKHEAD_PG_PORT: start the infra first (bash infra/local/infra.sh start)"
 fi
@@ -158,7 +158,7 @@ postgres_limits() {
   for c in "${pg_clients[@]}"; do
     local threads=$((c < $(nproc) ? c : $(nproc)))
     psql_pg -d "$db" -Atc "$wal_syncs" >"$out/pgbench-$c.wal-sync"
-    bounded $((pg_seconds + 30)) pgbench -n -M prepared -f "$out/pgbench-commit.sql" -c "$c" -j "$threads" \
+    bounded $((pg_seconds + 30)) "$PG_BIN/pgbench" -n -M prepared -f "$out/pgbench-commit.sql" -c "$c" -j "$threads" \
       -T "$pg_seconds" -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres "$db" >"$out/pgbench-$c.log" 2>&1 ||
       die "limits: pgbench at $c clients failed (see $out/pgbench-$c.log)"
     psql_pg -d "$db" -Atc "$wal_syncs" >>"$out/pgbench-$c.wal-sync"
