@@ -30,6 +30,7 @@ done
 for d in "$step" "$sustain"; do
   [[ $d =~ ^[1-9][0-9]*[sm]$ ]] || die "bench: STEP and SUSTAIN must look like 30s or 10m, not '$d'"
 done
+((${#steps[@]} > 0)) || [[ -n $sustain_rate ]] || die "bench: STEPS is empty and no SUSTAIN_RATE is given: nothing to run"
 [[ ${LIMITS:-1} == 0 || ${LIMITS:-1} == 1 ]] || die "bench: LIMITS is 0 or 1, not '${LIMITS}'"
 seconds_of() { if [[ $1 == *m ]]; then echo $((${1%m} * 60)); else echo "${1%s}"; fi; }
 

@@ -176,10 +176,11 @@ imagePullPolicy: {{ .image.pullPolicy | default "IfNotPresent" }}
 prometheus.yml. One job: the pods of this release in its namespace (Kubernetes pod discovery,
 filtered by the API server on the instance label), one target per container port named `ops`
 or `sidecar-ops` (every Bulkhead process serves /metrics there; the gateway pod has two: the
-gateway's ops and its config agent's sidecar-ops, since port names are unique in a pod). Targets are labelled service (the container) and cell (the pod's bulkhead/cell
-label), which is what `up` and the rules' absent() alerts need; honor_labels keeps the service
-and cell that each process already sets on its own series (docs/observability.md) instead of
-renaming them exported_*.
+gateway's ops and its config agent's sidecar-ops, since port names are unique in a pod).
+Targets are labelled service (the container) and cell (the pod's bulkhead/cell label), which is
+what `up` and the rules' absent() alerts need; honor_labels keeps the service and cell that each
+process already sets on its own series (docs/observability.md) instead of renaming them
+exported_*.
 */}}
 {{- define "bulkhead.prometheusConfig" -}}
 global:
