@@ -149,9 +149,10 @@ export function createConfigAgentApp(
       });
       call = stream;
       // A call the control plane never opens is cancelled and tried again on a new channel: the
-      // control plane sends headers as soon as it takes a watch. Seen on kind after the control
-      // plane's pods were replaced: one watch waited 131 s (about the kernel's give-up time for a
-      // connection attempt nobody answers) while the new pods had been ready for 2 minutes.
+      // control plane sends headers as soon as it takes a watch. A connection attempt nobody
+      // answers (on kind: one routed to a control-plane pod just replaced; 131 s once) is
+      // createGrpcClient's connect guard's to end; this covers a connection that is up to
+      // something that never takes the watch.
       const openTimer = setTimeout(() => {
         logger.warn(
           { address: config.controlPlaneAddress, openTimeoutMs: config.watchOpenTimeoutMs },
