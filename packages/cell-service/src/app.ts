@@ -1,4 +1,5 @@
 import {
+  CELL_TOPIC_PARTITIONS,
   CELL_TOPIC_RETENTION_MS,
   DEAD_LETTER_TOPIC_RETENTION_MS,
   cellConsumerGroup,
@@ -7,7 +8,12 @@ import {
   type CellService,
 } from '@bulkhead/cell';
 import { prepareDatabase, type MigrationSet } from '@bulkhead/db';
-import type { DeadLetter, MessageHandler, Subscription } from '@bulkhead/event-bus';
+import type {
+  BatchingMessageHandler,
+  DeadLetter,
+  MessageHandler,
+  Subscription,
+} from '@bulkhead/event-bus';
 import { createGrpcServer, type grpc } from '@bulkhead/grpc';
 import { inboxMigrations, purgeProcessed } from '@bulkhead/inbox';
 import { consumerLagMetric } from '@bulkhead/event-bus-kafka';
@@ -44,8 +50,11 @@ export interface CellServiceParts<Settings = unknown> {
     definition: grpc.ServiceDefinition;
     implementation: grpc.UntypedServiceImplementation;
   };
-  /** The handler of the topic it consumes (the manifest's `consumes`, group <cell>.<service>). */
-  handler(context: CellServiceContext<Settings>): MessageHandler;
+  /**
+   * The handler of the topic it consumes (the manifest's `consumes`, group <cell>.<service>); a
+   * batching one (the inbox's) gets runs of each partition's messages at once.
+   */
+  handler(context: CellServiceContext<Settings>): MessageHandler | BatchingMessageHandler;
   /**
    * Called for each consumed message that was dead-lettered, before its offset is committed
    * (a saga participant answers the saga with a failure). Retried while it throws.
@@ -56,7 +65,10 @@ export interface CellServiceParts<Settings = unknown> {
    * started after the consumer, stopped before it; its ops views join the app's.
    */
   background?(context: CellServiceContext<Settings>): BackgroundWork;
-  /** Partitions handled at once; each holds one pooled connection while it works. Default 3. */
+  /**
+   * Partitions handled at once; each holds one pooled connection while it works. Default 6: every
+   * partition of a cell topic.
+   */
   partitionsConcurrently?: number;
   /** Extra periodic clean-up of the service's own tables (e.g. expired idempotency keys). */
   housekeeping?(context: CellServiceContext<Settings>): Promise<void>;
@@ -98,7 +110,7 @@ export function createCellServiceApp<Settings>(
 ): CellServiceApp<Settings> {
   const context = createCellServiceContext(parts.service, config, overrides);
   const { logger, pool, bus, cellId, metrics } = context;
-  const relay = createOutboxRelay({ pool, bus, logger, metrics });
+  const relay = createOutboxRelay({ pool, bus, logger, metrics, outbox: context.outbox });
   const background = parts.background?.(context);
   const lifecycle = new Lifecycle(logger);
   lifecycle.defer('context', () => context.close());
@@ -164,7 +176,7 @@ export function createCellServiceApp<Settings>(
           bus.subscribe({
             groupId: group,
             topics: [consumedTopic(cellId, parts.service)],
-            partitionsConcurrently: parts.partitionsConcurrently ?? 3,
+            partitionsConcurrently: parts.partitionsConcurrently ?? CELL_TOPIC_PARTITIONS,
             handler: parts.handler(context),
             classify: classifyFailure,
             ...(parts.onDeadLetter && { onDeadLetter: parts.onDeadLetter(context) }),

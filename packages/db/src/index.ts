@@ -53,6 +53,32 @@ export interface TransactionOptions {
   guard?: () => number | undefined;
 }
 
+/** What runs once the transaction a client is in (withTransaction) has committed. */
+const commitHooks = new WeakMap<pg.PoolClient, Array<() => void>>();
+
+/** A hook that throws would make a committed transaction look failed: it is reported instead. */
+function runHook(hook: () => void): void {
+  try {
+    hook();
+  } catch (error) {
+    // Committed already: the caller must not see its transaction fail. A bug in the hook.
+    process.emitWarning(`an afterCommit hook threw: ${String(error)}`);
+  }
+}
+
+/**
+ * Runs `hook` once the transaction of `withTransaction` that `client` is in has committed (never
+ * after a rollback), right after the COMMIT, before withTransaction returns; a hook must not
+ * throw. False when the client is in no such transaction: the caller does without (e.g. the
+ * outbox NOTIFYs instead).
+ */
+export function afterCommit(client: Queryable, hook: () => void): boolean {
+  const hooks = commitHooks.get(client as pg.PoolClient);
+  if (!hooks) return false;
+  hooks.push(hook);
+  return true;
+}
+
 /** Runs fn inside BEGIN/COMMIT on one pooled client; rolls back on any error and rethrows it. */
 export async function withTransaction<T>(
   pool: pg.Pool,
@@ -70,11 +96,16 @@ export async function withTransaction<T>(
         ? 'BEGIN'
         : `BEGIN; SET LOCAL statement_timeout = ${String(Math.max(1, Math.ceil(timeout)))}`,
     );
+    const hooks: Array<() => void> = [];
+    commitHooks.set(client, hooks);
     const result = await fn(client);
     options.guard?.();
     await client.query('COMMIT');
+    commitHooks.delete(client);
+    for (const hook of hooks) runHook(hook);
     return result;
   } catch (error) {
+    commitHooks.delete(client);
     await client.query('ROLLBACK').catch((rollbackError: Error) => {
       broken = rollbackError;
     });

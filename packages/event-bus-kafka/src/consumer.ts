@@ -3,6 +3,7 @@ import { backoffDelay, type BackoffOptions } from '@bulkhead/backoff';
 import {
   deadLetterTopic,
   PermanentMessageError,
+  type BatchingMessageHandler,
   type DeadLetter,
   type Envelope,
   type FailureKind,
@@ -31,6 +32,7 @@ const RESTART_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 30_000, jitter:
 /** Publishing a dead letter or running onDeadLetter failed: 0.5 s, 1 s, … capped at 30 s. */
 const DEAD_LETTER_RETRY: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: true };
 const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_MAX_BATCH_SIZE = 100;
 /** Consumer group session: a member that sends no heartbeat for this long is removed. */
 const SESSION_TIMEOUT_MS = 10_000;
 /** Long-poll time of a fetch (kafkajs default 5 s, which is also how long stop() could take). */
@@ -107,8 +109,11 @@ export async function subscribe(
     partitionsConcurrently = 1,
     classify = defaultClassify,
     maxAttempts = DEFAULT_MAX_ATTEMPTS,
+    maxBatchSize = DEFAULT_MAX_BATCH_SIZE,
     onDeadLetter,
   } = subscribeOptions;
+  const batching: BatchingMessageHandler | undefined =
+    'batch' in handler && maxBatchSize > 1 ? handler : undefined;
   const { publisher, sessionTimeoutMs = SESSION_TIMEOUT_MS } = settings;
   const log = settings.logger.child({ groupId });
   const measured = consumerMetrics(settings.metrics ?? unscrapedMetrics(), groupId, topics);
@@ -310,7 +315,7 @@ export async function subscribe(
       const startedAt = performance.now();
       try {
         const result = await withHeartbeats(payload, () =>
-          processInSpan(message, groupId, handler),
+          processInSpan(message, groupId, () => handler(message)),
         );
         counted?.handling.observe((performance.now() - startedAt) / 1_000);
         counted?.outcome[result === 'duplicate' ? 'duplicate' : 'handled'].inc();
@@ -389,6 +394,60 @@ export async function subscribe(
     return 'done';
   }
 
+  /**
+   * The decodable records from `from` on, up to maxBatchSize, as messages (a record without a
+   * valid envelope ends the run: it takes the per-message path, which dead-letters it).
+   */
+  function runFrom(payload: EachBatchPayload, from: number): IncomingMessage[] {
+    const { topic, partition, messages } = payload.batch;
+    const run: IncomingMessage[] = [];
+    for (let i = from; i < messages.length && run.length < maxBatchSize; i++) {
+      const decoded = decode(topic, partition, messages[i]!);
+      if (!decoded.message) break;
+      run.push(decoded.message);
+    }
+    return run;
+  }
+
+  /**
+   * Hands the run to the batching handler; returns how many of its messages, from the first,
+   * took effect. A run that fails is split in halves, each tried again, until the message at
+   * fault stands alone: it is not retried here but left to the per-message path (with its
+   * retries, backoff and dead letter), and the messages after it wait for it. A failure that
+   * says a dependency is down ends the run at once: no split can help.
+   */
+  async function handleRun(
+    payload: EachBatchPayload,
+    batchHandler: BatchingMessageHandler,
+    run: IncomingMessage[],
+  ): Promise<number> {
+    const { topic, partition } = payload.batch;
+    const counted = measured.get(topic);
+    const startedAt = performance.now();
+    try {
+      const results = await withHeartbeats(payload, () =>
+        batchHandler.batch(run, (message, work) => processInSpan(message, groupId, work)),
+      );
+      const seconds = (performance.now() - startedAt) / 1_000;
+      for (const result of results) {
+        counted?.handling.observe(seconds);
+        counted?.outcome[result === 'duplicate' ? 'duplicate' : 'handled'].inc();
+      }
+      return run.length;
+    } catch (error) {
+      const kind = classifyFailure(error);
+      log.debug(
+        { err: error, topic, partition, offset: run[0]?.offset, messages: run.length, kind },
+        'a batch failed; splitting it',
+      );
+      if (run.length === 1 || kind === 'unavailable') return 0;
+      const half = Math.ceil(run.length / 2);
+      const first = await handleRun(payload, batchHandler, run.slice(0, half));
+      if (first < half || !payload.isRunning() || payload.isStale()) return first;
+      return half + (await handleRun(payload, batchHandler, run.slice(half)));
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { topic, partition, messages } = payload.batch;
     if (messages.length === 0) return;
@@ -422,19 +481,38 @@ export async function subscribe(
         topics: [{ topic, partitions: [{ partition, offset }] }],
       });
     };
+    const resolved = async (offset: string): Promise<void> => {
+      payload.resolveOffset(offset);
+      uncommitted = offset;
+      if (Date.now() - lastCommit >= COMMIT_EVERY_MS) {
+        await commit();
+        await payload.heartbeat();
+      }
+    };
+    const records = payload.batch.messages;
+    const key = partitionKey(topic, partition);
     try {
-      for (const record of payload.batch.messages) {
+      for (let i = 0; i < records.length;) {
         // Stopping, or a seek is pending: leave the rest unresolved (delivered again).
         if (!payload.isRunning() || payload.isStale()) return;
+        // Runs of messages go to a batching handler, except while a record of the partition
+        // waits for its next try (it goes on alone).
+        if (batching && !pending.has(key)) {
+          const run = runFrom(payload, i);
+          if (run.length > 1) {
+            const done = await handleRun(payload, batching, run);
+            if (done > 0) await resolved(run[done - 1]!.offset);
+            i += done;
+            if (done === run.length) continue;
+            if (!payload.isRunning() || payload.isStale()) return;
+          }
+        }
+        const record = records[i]!;
         // 'later': the partition is paused; the record and the rest of the batch stay
         // unresolved and are fetched again from this record once it is resumed.
         if ((await processRecord(payload, record)) === 'later') return;
-        payload.resolveOffset(record.offset);
-        uncommitted = record.offset;
-        if (Date.now() - lastCommit >= COMMIT_EVERY_MS) {
-          await commit();
-          await payload.heartbeat();
-        }
+        await resolved(record.offset);
+        i += 1;
       }
     } finally {
       if (!payload.isStale()) await commit();
@@ -488,7 +566,7 @@ function defaultClassify(error: unknown): FailureKind {
 }
 
 function validate(options: SubscribeOptions): void {
-  const { groupId, topics, partitionsConcurrently, maxAttempts } = options;
+  const { groupId, topics, partitionsConcurrently, maxAttempts, maxBatchSize } = options;
   if (typeof groupId !== 'string' || groupId === '') {
     throw new TypeError('subscribe: groupId must be a non-empty string');
   }
@@ -505,6 +583,9 @@ function validate(options: SubscribeOptions): void {
     throw new RangeError('subscribe: partitionsConcurrently must be an integer ≥ 1');
   }
   if (!positive(maxAttempts)) throw new RangeError('subscribe: maxAttempts must be an integer ≥ 1');
+  if (!positive(maxBatchSize)) {
+    throw new RangeError('subscribe: maxBatchSize must be an integer ≥ 1');
+  }
 }
 
 /** A Kafka record → IncomingMessage, or the reason it carries no valid envelope. */

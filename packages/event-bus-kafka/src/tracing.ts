@@ -6,7 +6,7 @@ import {
   type Attributes,
   type Span,
 } from '@opentelemetry/api';
-import type { IncomingMessage, MessageHandler, OutgoingMessage } from '@bulkhead/event-bus';
+import type { IncomingMessage, OutgoingMessage } from '@bulkhead/event-bus';
 import {
   contextFrom,
   inSpan,
@@ -88,12 +88,12 @@ export function endSendSpans(spans: Span[], error?: unknown): void {
   }
 }
 
-/** Runs the handler in a `process <topic>` span, the child of the message's send span. */
-export function processInSpan(
+/** Runs the message's work in a `process <topic>` span, the child of the message's send span. */
+export function processInSpan<T>(
   message: IncomingMessage,
   groupId: string,
-  handler: MessageHandler,
-): ReturnType<MessageHandler> {
+  work: () => Promise<T>,
+): Promise<T> {
   const { envelope } = message;
   const attributes: Attributes = {
     ...BASE,
@@ -111,7 +111,7 @@ export function processInSpan(
     tracer,
     `process ${message.topic}`,
     { kind: SpanKind.CONSUMER, attributes },
-    () => handler(message),
+    work,
     contextFrom(envelope),
   );
 }

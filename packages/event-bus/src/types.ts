@@ -48,6 +48,24 @@ export interface IncomingMessage {
  */
 export type MessageHandler = (message: IncomingMessage) => Promise<void | 'duplicate'>;
 
+/** Runs one message's part of a batch in that message's own context (its process span). */
+export type EachMessage = <T>(message: IncomingMessage, work: () => Promise<T>) => Promise<T>;
+
+/**
+ * A MessageHandler that can also take a run of consecutive messages of one partition at once,
+ * all or nothing (the inbox's: one transaction for the run). `batch` resolves to what the
+ * handler would have for each message, in order; if it throws, nothing of the run took effect.
+ * The consumer then splits the run to find the message at fault, which alone takes the
+ * per-message path (retries, dead letter); the rest are batched again.
+ */
+export interface BatchingMessageHandler {
+  (message: IncomingMessage): Promise<void | 'duplicate'>;
+  batch(
+    messages: readonly IncomingMessage[],
+    each: EachMessage,
+  ): Promise<Array<void | 'duplicate'>>;
+}
+
 /**
  * How a handler's failure is treated (SubscribeOptions.classify):
  * - `permanent`: retrying cannot help (undecodable, unknown type, a data or constraint error, a
@@ -98,7 +116,12 @@ export interface SubscribeOptions {
    * with backoff (handlers must be idempotent) or dead-lettered. A partition whose message waits
    * for its next try does not hold up the others.
    */
-  handler: MessageHandler;
+  handler: MessageHandler | BatchingMessageHandler;
+  /**
+   * A BatchingMessageHandler gets runs of up to this many consecutive messages of a partition
+   * (what one fetch brought; nothing waits for a run to fill). Default 100; 1: one at a time.
+   */
+  maxBatchSize?: number;
   /** Partitions processed concurrently (default 1). */
   partitionsConcurrently?: number;
   /** Classifies a handler failure (default: PermanentMessageError → permanent, else transient). */

@@ -8,8 +8,8 @@ import {
 } from '@bulkhead/db';
 import {
   PermanentMessageError,
+  type BatchingMessageHandler,
   type IncomingMessage,
-  type MessageHandler,
 } from '@bulkhead/event-bus';
 import type { Logger } from '@bulkhead/logger';
 
@@ -65,16 +65,40 @@ export interface InboxHandlerOptions<T, R = void> {
    * after a rollback): the place to count what the message did.
    */
   committed?(result: R, message: IncomingMessage): void;
+  /**
+   * Runs once per batch, in its transaction, before the first effect, with the messages not
+   * processed before: e.g. takes every row lock the batch's effects will take, in one order, so
+   * that two batches (of two partitions) never wait for each other in a cycle.
+   */
+  prepareBatch?(tx: PoolClient, messages: readonly IncomingMessage[]): Promise<void>;
+}
+
+/** Records the message ids not recorded before; returns those it recorded (one statement). */
+async function recordNew(tx: PoolClient, consumer: string, ids: string[]): Promise<Set<string>> {
+  const recorded = await tx.query<{ message_id: string }>(
+    `INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::text[])
+     ON CONFLICT DO NOTHING RETURNING message_id`,
+    [consumer, ids],
+  );
+  return new Set(recorded.rows.map((row) => row.message_id));
 }
 
 /**
  * The one message handler of every consumer (the saga orchestrator and the participants alike):
  * decode, then consumeOnce. A message that cannot be decoded throws PermanentMessageError; a
  * failing effect propagates as it is, and the event bus classifies it (retry or dead-letter).
+ *
+ * It batches too (`batch`, which the event bus calls with runs of a partition's messages): ONE
+ * transaction for the run — the ids recorded in one statement, duplicates (of earlier runs or
+ * within this one) skipped, `prepareBatch`, then each new message's effect in order, the same
+ * `handle` as one at a time — so a run costs one commit, not one per message. Any failure rolls
+ * the whole run back; the bus then splits it to find the message at fault.
  */
-export function inboxHandler<T, R = void>(options: InboxHandlerOptions<T, R>): MessageHandler {
+export function inboxHandler<T, R = void>(
+  options: InboxHandlerOptions<T, R>,
+): BatchingMessageHandler {
   const { pool, consumer, logger } = options;
-  return async (message) => {
+  const decodeOrThrow = (message: IncomingMessage): T => {
     const { envelope } = message;
     let decoded: T | undefined;
     try {
@@ -86,18 +110,59 @@ export function inboxHandler<T, R = void>(options: InboxHandlerOptions<T, R>): M
     if (decoded === undefined) {
       throw new PermanentMessageError(`unknown message type ${JSON.stringify(envelope.type)}`);
     }
-    const value = decoded;
+    return decoded;
+  };
+  const skipped = ({ envelope }: IncomingMessage): 'duplicate' => {
+    const { type, messageId, correlationId } = envelope;
+    logger.info({ type, messageId, correlationId }, 'duplicate message skipped');
+    return 'duplicate';
+  };
+
+  const one = async (message: IncomingMessage): Promise<void | 'duplicate'> => {
+    const value = decodeOrThrow(message);
     let handled: { result: R } | undefined;
     const outcome = await consumeOnce(pool, consumer, message, async (tx) => {
       handled = { result: await options.handle(tx, value, message) };
     });
-    if (outcome === 'duplicate') {
-      const { type, messageId, correlationId } = envelope;
-      logger.info({ type, messageId, correlationId }, 'duplicate message skipped');
-      return 'duplicate';
-    }
+    if (outcome === 'duplicate') return skipped(message);
     if (handled) options.committed?.(handled.result, message);
   };
+
+  const batch: BatchingMessageHandler['batch'] = async (messages, each) => {
+    const decoded = messages.map(decodeOrThrow);
+    const handled: Array<{ result: R; message: IncomingMessage }> = [];
+    const outcomes = await withTransaction(pool, async (tx) => {
+      const fresh = await recordNew(
+        tx,
+        consumer,
+        messages.map((m) => m.envelope.messageId),
+      );
+      // The first delivery of an id in the run is the one recorded; any later one is a duplicate.
+      const isNew = messages.map((m) => fresh.delete(m.envelope.messageId));
+      await options.prepareBatch?.(
+        tx,
+        messages.filter((_, i) => isNew[i]),
+      );
+      const results: Array<void | 'duplicate'> = [];
+      for (const [i, message] of messages.entries()) {
+        if (!isNew[i]) {
+          results.push('duplicate');
+          continue;
+        }
+        const result = await each(message, () => options.handle(tx, decoded[i] as T, message));
+        handled.push({ result, message });
+        results.push(undefined);
+      }
+      return results;
+    });
+    for (const [i, message] of messages.entries()) {
+      if (outcomes[i] === 'duplicate') skipped(message);
+    }
+    for (const { result, message } of handled) options.committed?.(result, message);
+    return outcomes;
+  };
+
+  return Object.assign(one, { batch });
 }
 
 /**

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool, PoolClient } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
-import { migratedTestDatabase, type MigratedTestDatabase } from '@bulkhead/testkit';
-import { consumeOnce, inboxMigrations, purgeProcessed } from '../src/index.js';
+import { migratedTestDatabase, testLogger, type MigratedTestDatabase } from '@bulkhead/testkit';
+import { consumeOnce, inboxHandler, inboxMigrations, purgeProcessed } from '../src/index.js';
 
 let db: MigratedTestDatabase;
 let pool: Pool;
@@ -137,6 +137,67 @@ describe('inbox (idempotent consumer)', () => {
       'duplicate',
     );
     expect(await counter('per-consumer')).toBe(2);
+  });
+});
+
+describe('inbox handler, in batches', () => {
+  /** Each message increments the counter its key names; `fail` makes that effect throw. */
+  function counting(fail: (key: string) => boolean = () => false) {
+    const committed: string[] = [];
+    const prepared: number[] = [];
+    const handler = inboxHandler<string, string>({
+      pool,
+      consumer: 'batching',
+      logger: testLogger('inbox'),
+      decode: (m) => m.key,
+      async handle(tx, key) {
+        if (fail(key)) throw new Error(`effect of ${key} failed`);
+        await increment(key)(tx);
+        return key;
+      },
+      committed: (key) => committed.push(key),
+      prepareBatch: async (_, messages) => {
+        prepared.push(messages.length);
+      },
+    });
+    return { handler, committed, prepared };
+  }
+  const keyed = (key: string, messageId = randomUUID()): IncomingMessage => ({
+    ...incoming(messageId),
+    key,
+  });
+  const each = <T>(_: IncomingMessage, work: () => Promise<T>): Promise<T> => work();
+
+  it('runs a batch in one transaction: duplicates of earlier runs and within the run are skipped', async () => {
+    const { handler, committed, prepared } = counting();
+    const seen = keyed('batch-seen');
+    expect(await handler(seen)).toBeUndefined();
+    const twice = keyed('batch-twice');
+    const results = await handler.batch(
+      [keyed('batch-a'), twice, seen, keyed('batch-b'), { ...twice, offset: '9' }],
+      each,
+    );
+    expect(results).toEqual([undefined, undefined, 'duplicate', undefined, 'duplicate']);
+    expect(prepared).toEqual([3]); // with the new messages only
+    expect(committed).toEqual(['batch-seen', 'batch-a', 'batch-twice', 'batch-b']);
+    for (const key of ['batch-seen', 'batch-a', 'batch-twice', 'batch-b']) {
+      expect(await counter(key), key).toBe(1);
+    }
+    // The whole run again: every message is a duplicate now.
+    expect(await handler.batch([seen, twice], each)).toEqual(['duplicate', 'duplicate']);
+  });
+
+  it('a batch with a failing effect takes no effect at all and records no id', async () => {
+    const { handler, committed } = counting((key) => key === 'batch-bad');
+    const good = keyed('batch-good');
+    await expect(handler.batch([good, keyed('batch-bad')], each)).rejects.toThrow(
+      'effect of batch-bad failed',
+    );
+    expect(await counter('batch-good')).toBe(0);
+    expect(committed).toEqual([]);
+    // Nothing of it was recorded: alone, the good message takes effect.
+    expect(await handler.batch([good], each)).toEqual([undefined]);
+    expect(await counter('batch-good')).toBe(1);
   });
 });
 

@@ -3,7 +3,7 @@ import { inventoryV1 } from '@bulkhead/contracts';
 import { migrationsDir, type MigrationSet } from '@bulkhead/db';
 import { sagaParticipant } from '@bulkhead/saga-participant';
 import { inventoryService } from './api.js';
-import { inventoryRoutes } from './commands.js';
+import { inventoryRoutes, lockStockOfCommands } from './commands.js';
 
 export const inventoryMigrations: MigrationSet = {
   name: 'inventory',
@@ -18,7 +18,9 @@ export const inventory = defineCellService({
     definition: inventoryV1.InventoryServiceService,
     implementation: inventoryService(pool, logger),
   }),
-  ...sagaParticipant((context) => inventoryRoutes(context.logger)),
+  ...sagaParticipant((context) => inventoryRoutes(context.logger), {
+    prepareBatch: lockStockOfCommands,
+  }),
 });
 
 export type InventoryApp = CellServiceApp;

@@ -1,9 +1,10 @@
 import { inventoryMessagesV1, sagaMessages as M } from '@bulkhead/contracts';
 import type { Logger } from '@bulkhead/logger';
-import { PermanentMessageError } from '@bulkhead/event-bus';
+import type { PoolClient } from '@bulkhead/db';
+import { PermanentMessageError, type IncomingMessage } from '@bulkhead/event-bus';
 import { reply, type Route, route } from '@bulkhead/saga-participant';
 import type { ReservationFailure } from './reservation.js';
-import { reserveStock, settleReservation } from './stock.js';
+import { lockStockOf, reserveStock, settleReservation } from './stock.js';
 
 const { ReservationFailure: Failure } = inventoryMessagesV1;
 
@@ -47,4 +48,28 @@ export function inventoryRoutes(logger: Logger): Record<string, Route> {
       return reply(M.StockCommitted, { orderId });
     }),
   };
+}
+
+/**
+ * Before a batch of commands runs: the stock rows all of them will change, locked in one order
+ * (lockStockOf). The commands were decoded once already (the batch would have failed otherwise).
+ */
+export async function lockStockOfCommands(
+  tx: PoolClient,
+  commands: readonly IncomingMessage[],
+): Promise<void> {
+  const reserve: Array<{ tenantId: string; sku: string }> = [];
+  const settle: Array<{ tenantId: string; orderId: string }> = [];
+  for (const { envelope, payload } of commands) {
+    const { tenantId } = envelope;
+    if (envelope.type === M.ReserveStock.typeName) {
+      for (const { sku } of M.ReserveStock.decode(payload).lines) reserve.push({ tenantId, sku });
+    } else if (
+      envelope.type === M.ReleaseStock.typeName ||
+      envelope.type === M.CommitStock.typeName
+    ) {
+      settle.push({ tenantId, orderId: envelope.correlationId });
+    }
+  }
+  await lockStockOf(tx, { reserve, settle });
 }

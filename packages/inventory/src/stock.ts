@@ -239,3 +239,38 @@ async function settledBefore(
   );
   return { kind: 'cancelled' };
 }
+
+/**
+ * Locks, in one statement and in (tenant, sku) order, every product that a batch of commands
+ * will change: the SKUs of the reservations to make and those of the orders' RESERVED lines to
+ * settle. The batch's commands then run one by one (each takes its locks again, held already);
+ * two batches of two partitions never wait for each other in a cycle.
+ */
+export async function lockStockOf(
+  tx: Queryable,
+  changes: {
+    reserve: Array<{ tenantId: string; sku: string }>;
+    settle: Array<{ tenantId: string; orderId: string }>;
+  },
+): Promise<void> {
+  if (changes.reserve.length + changes.settle.length === 0) return;
+  await tx.query(
+    `SELECT 1 FROM products p
+      WHERE (p.tenant_id, p.sku) IN (
+              SELECT * FROM unnest($1::text[], $2::text[])
+              UNION
+              SELECT r.tenant_id, r.sku
+                FROM reservations r
+                JOIN unnest($3::text[], $4::text[]) AS s (tenant_id, order_id)
+                  ON r.tenant_id = s.tenant_id AND r.order_id = s.order_id
+               WHERE r.status = 'RESERVED')
+      ORDER BY p.tenant_id, p.sku
+        FOR UPDATE OF p`,
+    [
+      changes.reserve.map((line) => line.tenantId),
+      changes.reserve.map((line) => line.sku),
+      changes.settle.map((order) => order.tenantId),
+      changes.settle.map((order) => order.orderId),
+    ],
+  );
+}

@@ -6,7 +6,7 @@ import type { Logger } from '@bulkhead/logger';
 import { unscrapedMetrics, type Metrics } from '@bulkhead/metrics';
 import { SpanKind, trace, type Span } from '@opentelemetry/api';
 import { recordFailure, startFanInSpan } from '@bulkhead/telemetry/context';
-import { OUTBOX_CHANNEL } from './enqueue.js';
+import { OUTBOX_CHANNEL, type Outbox } from './enqueue.js';
 
 const tracer = trace.getTracer('@bulkhead/outbox');
 
@@ -22,6 +22,12 @@ const RELAY_LOCK_KEY = 0x6f7574626f78; // "outbox" in ASCII
  */
 const RETRY: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
 
+/**
+ * A relay locked out by another one tries again this soon: this process's rows wake only its own
+ * relay, and the other one may have just finished its last round.
+ */
+const LOCKED_OUT_RETRY_MS = 50;
+
 /** Rejected rows: 5 attempts, 2 s, 4 s, 8 s, 16 s apart (parked about 30 s after the first). */
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_ATTEMPT_RETRY: BackoffOptions = { initialMs: 2_000, maxMs: 60_000 };
@@ -33,9 +39,20 @@ export interface OutboxRelayOptions {
   pool: Pool;
   bus: EventBus;
   logger: Logger;
-  /** Rows per round (one transaction, one publish). Default 100. */
+  /**
+   * The outbox this process writes through: the relay wakes as soon as one of its transactions
+   * commits (no NOTIFY). Rows written elsewhere wake it by NOTIFY, or at the next poll.
+   */
+  outbox?: Outbox;
+  /** Rows per round (one transaction, one publish). Default 500. */
   batchSize?: number;
-  /** Fallback poll when no NOTIFY arrives (e.g. the LISTEN connection is down). Default 1 s. */
+  /**
+   * Once woken, how long a round waits for more rows to come before it claims them, unless
+   * batchSize rows are known to wait already: under load rounds grow instead of multiplying.
+   * Default 2 ms; 0: at once.
+   */
+  lingerMs?: number;
+  /** Fallback poll when no wake arrives (e.g. the LISTEN connection is down). Default 1 s. */
   pollIntervalMs?: number;
   /**
    * Publishes of a row the broker rejects (PublishError kind 'rejected') before the row is
@@ -80,6 +97,8 @@ export interface OutboxRow {
 /** What a round left: whether more rows may be waiting, and the failure that ended it. */
 interface RoundOutcome {
   more: boolean;
+  /** Another relay holds the round lock. */
+  lockedOut?: boolean;
   /** The broker became unavailable during the round: what was done so far is committed. */
   failure?: unknown;
 }
@@ -133,21 +152,28 @@ function relayMetrics(metrics: Metrics) {
   };
 }
 
-/** The rows a round may take: neither sent nor parked, nor behind a row of their key in backoff. */
-const SELECT_ROUND = `
-  SELECT o.seq, o.message_id, o.topic, o.message_key, o.message_type, o.payload, o.tenant_id,
-         o.cell_id, o.correlation_id, o.causation_id, o.traceparent, o.tracestate, o.created_at,
-         o.attempts
-    FROM outbox o
-   WHERE o.sent_at IS NULL AND o.parked_at IS NULL
-     AND NOT EXISTS (
-           SELECT 1 FROM outbox r
-            WHERE r.next_attempt_at IS NOT NULL AND r.sent_at IS NULL AND r.parked_at IS NULL
-              AND r.topic = o.topic AND r.message_key = o.message_key AND r.seq <= o.seq
-              AND r.next_attempt_at > now())
-   ORDER BY o.seq
-   LIMIT $1
-     FOR UPDATE OF o`;
+/**
+ * Claims the rows a round may take and marks them sent, in one statement: neither sent nor
+ * parked, nor behind a row of their key in backoff; the first `$1` in seq order. A row the round
+ * then does not publish is released again (releaseClaimed) before its transaction commits, so
+ * only published rows commit as sent; a round that fails rolls back and claims nothing.
+ */
+const CLAIM_ROUND = `
+  UPDATE outbox SET sent_at = now()
+   WHERE seq IN (
+           SELECT o.seq FROM outbox o
+            WHERE o.sent_at IS NULL AND o.parked_at IS NULL
+              AND NOT EXISTS (
+                    SELECT 1 FROM outbox r
+                     WHERE r.next_attempt_at IS NOT NULL AND r.sent_at IS NULL
+                       AND r.parked_at IS NULL AND r.topic = o.topic
+                       AND r.message_key = o.message_key AND r.seq <= o.seq
+                       AND r.next_attempt_at > now())
+            ORDER BY o.seq
+            LIMIT $1
+              FOR UPDATE)
+  RETURNING seq, message_id, topic, message_key, message_type, payload, tenant_id, cell_id,
+            correlation_id, causation_id, traceparent, tracestate, created_at, attempts`;
 
 /**
  * The rows a round publishes in one call: a row rejected before on its own (so that a batch is
@@ -195,7 +221,11 @@ function positiveInteger(name: string, value: number): number {
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, bus, attemptRetry = DEFAULT_ATTEMPT_RETRY } = options;
-  const batchSize = positiveInteger('batchSize', options.batchSize ?? 100);
+  const batchSize = positiveInteger('batchSize', options.batchSize ?? 500);
+  const lingerMs = options.lingerMs ?? 2;
+  if (!Number.isFinite(lingerMs) || lingerMs < 0) {
+    throw new RangeError(`lingerMs must be a number ≥ 0, got ${lingerMs}`);
+  }
   const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1_000);
   const maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const logger = options.logger.child({ component: 'outbox-relay' });
@@ -203,12 +233,21 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let stopping = new AbortController();
   let running: Promise<void>[] = [];
   let listener: Listener | undefined;
+  let stopWatchingCommits: (() => void) | undefined;
   let wakeRequested = false;
   let wakeUp: (() => void) | undefined;
+  /** Rows this process committed since the last round started (what a linger waits for). */
+  let committedRows = 0;
 
   function wake(): void {
     wakeRequested = true;
     wakeUp?.();
+  }
+
+  function committed(rows: number): void {
+    committedRows += rows;
+    if (!wakeRequested) wake();
+    else if (committedRows >= batchSize) wakeUp?.(); // ends a linger
   }
 
   /** Resolves on wake() (a NOTIFY, a reconnect, stop()) or after ms. */
@@ -224,13 +263,39 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
-  async function markSent(tx: Queryable, rows: OutboxRow[], counts: RoundCounts): Promise<void> {
+  /** Resolves after ms, or at once on a wake that says batchSize rows are waiting, or stop(). */
+  async function linger(ms: number): Promise<void> {
+    if (ms <= 0 || committedRows >= batchSize) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => wakeUp?.(), ms);
+      wakeUp = () => {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** The claimed rows were published: they stay marked sent. */
+  function markSent(rows: OutboxRow[], counts: RoundCounts): void {
     if (rows.length === 0) return;
     counts.sent.push(...rows);
-    await tx.query('UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)', [
-      rows.map((row) => row.seq),
-    ]);
     logger.debug({ count: rows.length, lastSeq: rows.at(-1)?.seq }, 'outbox rows published');
+  }
+
+  /** Claimed rows the round did not publish (nor count a rejection for): unsent again. */
+  async function releaseClaimed(
+    tx: Queryable,
+    claimed: OutboxRow[],
+    counts: RoundCounts,
+    rejected: ReadonlySet<number>,
+  ): Promise<void> {
+    const sent = new Set(counts.sent.map((row) => row.seq));
+    const release = claimed
+      .filter((row) => !sent.has(row.seq) && !rejected.has(row.seq))
+      .map((row) => row.seq);
+    if (release.length === 0) return;
+    await tx.query('UPDATE outbox SET sent_at = NULL WHERE seq = ANY($1)', [release]);
   }
 
   /** Counts a rejected publish of the row: retried after a delay, or parked at maxAttempts. */
@@ -239,8 +304,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     row: OutboxRow,
     error: unknown,
     counts: RoundCounts,
+    rejected: Set<number>,
   ): Promise<void> {
     counts.rejected += 1;
+    rejected.add(row.seq);
     const attempts = row.attempts + 1;
     const lastError = describeError(error);
     const fields = {
@@ -253,7 +320,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (attempts >= maxAttempts) {
       await tx.query(
         `UPDATE outbox SET attempts = $2, last_error = $3, next_attempt_at = NULL,
-                           parked_at = now()
+                           sent_at = NULL, parked_at = now()
           WHERE seq = $1`,
         [row.seq, attempts, lastError],
       );
@@ -262,7 +329,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
     const retryInMs = backoffDelay(attempts, attemptRetry);
     await tx.query(
-      `UPDATE outbox SET attempts = $2, last_error = $3,
+      `UPDATE outbox SET attempts = $2, last_error = $3, sent_at = NULL,
                          next_attempt_at = now() + $4 * interval '1 millisecond'
         WHERE seq = $1`,
       [row.seq, attempts, lastError, retryInMs],
@@ -278,6 +345,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     tx: Queryable,
     rows: OutboxRow[],
     counts: RoundCounts,
+    rejected: Set<number>,
   ): Promise<RoundOutcome> {
     const blocked = new Set<string>();
     const sent: OutboxRow[] = [];
@@ -289,14 +357,14 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } catch (error) {
         if (!isRejected(error)) {
           // Unavailable now: keep what is known (sent rows, counted attempts) and back off.
-          await markSent(tx, sent, counts);
+          markSent(sent, counts);
           return { more: true, failure: error };
         }
         blocked.add(orderKey(row));
-        await recordRejection(tx, row, error, counts);
+        await recordRejection(tx, row, error, counts, rejected);
       }
     }
-    await markSent(tx, sent, counts);
+    markSent(sent, counts);
     return { more: true };
   }
 
@@ -346,39 +414,45 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         [RELAY_LOCK_KEY],
       );
       // Another relay is publishing; it keeps going until no rows are left.
-      if (!lock.rows[0]?.locked) return { more: false };
+      if (!lock.rows[0]?.locked) return { more: false, lockedOut: true };
       // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
       // publish them a second time.
-      const { rows } = await tx.query<OutboxRow>(SELECT_ROUND, [batchSize]);
+      const claimed = await tx.query<OutboxRow>(CLAIM_ROUND, [batchSize]);
+      const rows = claimed.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
       if (rows.length === 0) return { more: false };
       const batch = nextBatch(rows);
       onBatch(batch);
       const more = batch.length < rows.length || rows.length === batchSize;
+      const rejected = new Set<number>();
+      let outcome: RoundOutcome = { more };
       try {
         // Each message carries the trace context of the transaction that enqueued it in its
         // envelope, so consumers continue that trace.
         await bus.publish(batch.map(toOutgoingMessage));
+        markSent(batch, counts);
       } catch (error) {
         // Unavailable: roll back, nothing counted; the same rows are published after the outage.
         if (!isRejected(error)) throw error;
         if (batch.length === 1 && batch[0]) {
-          await recordRejection(tx, batch[0], error, counts);
-          return { more: true };
+          await recordRejection(tx, batch[0], error, counts, rejected);
+          outcome = { more: true };
+        } else {
+          logger.warn(
+            { err: error, rows: batch.length },
+            'outbox batch rejected; publishing one by one',
+          );
+          outcome = await publishOneByOne(tx, batch, counts, rejected);
         }
-        logger.warn(
-          { err: error, rows: batch.length },
-          'outbox batch rejected; publishing one by one',
-        );
-        return publishOneByOne(tx, batch, counts);
       }
-      await markSent(tx, batch, counts);
-      return { more };
+      await releaseClaimed(tx, rows, counts, rejected);
+      return outcome;
     });
   }
 
   async function publishLoop(): Promise<void> {
     for (let failures = 0; !stopping.signal.aborted;) {
       wakeRequested = false;
+      committedRows = 0;
       let outcome: RoundOutcome;
       const startedAt = performance.now();
       try {
@@ -391,7 +465,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (outcome.failure !== undefined) counted.unavailable();
       if (outcome.failure === undefined) {
         failures = 0;
-        if (!outcome.more) await waitForWake(pollIntervalMs);
+        if (outcome.more) continue;
+        // Locked out: the other relay may have stopped before this process's rows came.
+        await waitForWake(outcome.lockedOut ? LOCKED_OUT_RETRY_MS : pollIntervalMs);
+        if (!stopping.signal.aborted && !outcome.lockedOut) await linger(lingerMs);
         continue;
       }
       failures += 1;
@@ -410,14 +487,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopping = new AbortController();
       // A commit NOTIFYs; after a lost LISTEN connection, rows may have been committed unheard.
       listener = await listen(pool, OUTBOX_CHANNEL, { onNotify: wake, onReconnect: wake }, logger);
+      stopWatchingCommits = options.outbox?.onCommitted(committed);
       running = [publishLoop()];
-      logger.info({ batchSize, pollIntervalMs, maxAttempts }, 'outbox relay started');
+      logger.info({ batchSize, lingerMs, pollIntervalMs, maxAttempts }, 'outbox relay started');
     },
     async stop() {
       stopping.abort();
       wake();
       await Promise.all(running);
       running = [];
+      stopWatchingCommits?.();
       await listener?.close();
       logger.info('outbox relay stopped');
     },

@@ -34,7 +34,8 @@ import {
 const logger = testLogger('outbox');
 
 // The outbox of a service, reading the trace context the way the cell services' outbox does.
-const { enqueue } = createOutbox({ traceContext: currentTraceContext });
+const outbox = createOutbox({ traceContext: currentTraceContext });
+const { enqueue } = outbox;
 let db: MigratedTestDatabase;
 let pool: Pool;
 let testBus: TestBus;
@@ -106,12 +107,28 @@ async function rowsOf(topic: string) {
   return rows;
 }
 
+/**
+ * Enqueues in a transaction that is not withTransaction's (as another process, or a tool, would
+ * commit): nothing in this process learns of the commit but through PostgreSQL's NOTIFY.
+ */
+async function enqueueElsewhere(messages: OutboxMessage[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await enqueue(client, messages);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
 /** Starts a relay, runs fn, and always stops the relay. */
 async function withRelay<T>(
   options: Partial<OutboxRelayOptions>,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const relay = createOutboxRelay({ pool, bus, logger, ...options });
+  // The relay of the process that writes through `outbox` (as in a cell service).
+  const relay = createOutboxRelay({ pool, bus, logger, outbox, ...options });
   await relay.start();
   try {
     return await fn();
@@ -236,12 +253,22 @@ describe('transactional outbox', () => {
     }
   });
 
-  it('wakes on NOTIFY at commit, long before the fallback poll', async () => {
+  it.each([
+    ['a transaction of its own process: in-process, without NOTIFY', false],
+    ['a transaction elsewhere: on NOTIFY', true],
+  ])('wakes at the commit of %s, long before the fallback poll', async (_, elsewhere) => {
     const topic = await testBus.topic();
+    // What PostgreSQL delivers on the relays' channel meanwhile.
+    const listening = await pool.connect();
+    let notified = 0;
+    listening.on('notification', () => (notified += 1));
+    await listening.query('LISTEN outbox');
     await withRelay({ pollIntervalMs: 10_000 }, async () => {
-      await sleep(200); // the relay's first round is over; it now waits for a NOTIFY
+      await sleep(200); // the relay's first round is over; it now waits to be woken
       for (const body of ['first', 'second']) {
-        await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', body)]));
+        const messages = [outboxMessage(topic, 'k', body)];
+        if (elsewhere) await enqueueElsewhere(messages);
+        else await withTransaction(pool, (tx) => enqueue(tx, messages));
         const committedAt = Date.now();
         await eventually(async () => ((await unsentCount()) === 0 ? true : undefined), {
           timeoutMs: 500,
@@ -250,6 +277,11 @@ describe('transactional outbox', () => {
         logger.info({ latencyMs: Date.now() - committedAt }, 'commit to published');
       }
     });
+    // The relay woke on the NOTIFYs, so they have been sent: the listener here gets them too.
+    if (elsewhere) await eventually(async () => (notified >= 2 ? true : undefined));
+    await listening.query('UNLISTEN outbox');
+    listening.release();
+    expect(notified).toBe(elsewhere ? 2 : 0);
   });
 
   it('reconnects its LISTEN connection after it drops', async () => {
@@ -271,7 +303,7 @@ describe('transactional outbox', () => {
         (await listeners()).some((pid) => !dropped.includes(pid)) ? true : undefined,
       );
       // ...and commits wake the relay again (the fallback poll is 10 s away).
-      await withTransaction(pool, (tx) => enqueue(tx, [outboxMessage(topic, 'k', 'after drop')]));
+      await enqueueElsewhere([outboxMessage(topic, 'k', 'after drop')]);
       await eventually(async () => ((await unsentCount()) === 0 ? true : undefined), {
         timeoutMs: 1_000,
       });

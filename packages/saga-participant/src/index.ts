@@ -4,8 +4,9 @@ import { cellTopic } from '@bulkhead/cell';
 import {
   PermanentMessageError,
   type DeadLetter,
+  type BatchingMessageHandler,
   type Envelope,
-  type MessageHandler,
+  type IncomingMessage,
 } from '@bulkhead/event-bus';
 import { inboxHandler } from '@bulkhead/inbox';
 import type { Logger } from '@bulkhead/logger';
@@ -64,8 +65,10 @@ export interface ParticipantContext {
 export function commandHandler(
   context: ParticipantContext,
   routes: Readonly<Record<string, Route>>,
-): MessageHandler {
+  options: ParticipantOptions = {},
+): BatchingMessageHandler {
   return inboxHandler<Work>({
+    ...(options.prepareBatch && { prepareBatch: options.prepareBatch }),
     pool: context.pool,
     consumer: context.service,
     logger: context.logger,
@@ -114,13 +117,26 @@ export function commandFailedReply(
   };
 }
 
+/** What a participant adds to the per-command routes. */
+export interface ParticipantOptions {
+  /**
+   * Runs once per batch of commands, in its transaction, before the first command's work (the
+   * commands are batched by the event bus; each still runs its own route): e.g. takes the row
+   * locks of every command of the batch in one order, so that two batches never deadlock.
+   */
+  prepareBatch?(tx: PoolClient, commands: readonly IncomingMessage[]): Promise<void>;
+}
+
 /** A saga participant's two consumer parts of its cell service definition. */
-export function sagaParticipant(routes: (context: ParticipantContext) => Record<string, Route>): {
-  handler(context: ParticipantContext): MessageHandler;
+export function sagaParticipant(
+  routes: (context: ParticipantContext) => Record<string, Route>,
+  options: ParticipantOptions = {},
+): {
+  handler(context: ParticipantContext): BatchingMessageHandler;
   onDeadLetter(context: ParticipantContext): (deadLetter: DeadLetter) => Promise<void>;
 } {
   return {
-    handler: (context) => commandHandler(context, routes(context)),
+    handler: (context) => commandHandler(context, routes(context), options),
     onDeadLetter: (context) => commandFailedReply(context),
   };
 }
