@@ -2,8 +2,9 @@
  * Loaded with `node --import @bulkhead/telemetry/register` by every service. When spans are
  * exported (telemetryEnabled: OTEL_EXPORTER_OTLP_ENDPOINT set), it puts instrumentation in place
  * before any instrumented module (http, express, grpc-js, pg, ioredis) is imported. Otherwise it
- * does nothing at all: no import hook, no SDK, no instrumentation (about 9% of a service's CPU
- * even with every span dropped); the project's spans are the OpenTelemetry API's no-ops.
+ * does nothing at all: no import hook, no SDK, no instrumentation (with every span dropped they
+ * still doubled the CPU of a bare HTTP server: docs/performance.md); the project's spans are the
+ * OpenTelemetry API's no-ops.
  */
 import { register } from 'node:module';
 import { telemetryEnabled } from './enabled.js';
