@@ -1,7 +1,9 @@
-// The bare servers of load-tests/limits.sh, each on 127.0.0.1 on a free port, until SIGTERM:
-//   node load-tests/limits/servers.mjs http   node:http: 200 with a tiny JSON body, keep-alive
-//   node load-tests/limits/servers.mjs grpc   @grpc/grpc-js (the platform's version): the unary
-//                                             Echo of echo.proto, answering the request's bytes
+// The bare servers of load-tests/limits.sh (and load-tests/telemetry-floor.mjs), each on
+// 127.0.0.1 on PORT (default: a free one), until SIGTERM:
+//   node load-tests/limits/servers.mjs http [PORT]   node:http: 200 with a tiny JSON body, keep-alive
+//   node load-tests/limits/servers.mjs grpc [PORT]   @grpc/grpc-js (the platform's version): the
+//                                                    unary Echo of echo.proto, answering the
+//                                                    request's bytes
 // Prints one line, the port, once it listens.
 import { Buffer } from 'node:buffer';
 import http from 'node:http';
@@ -23,7 +25,7 @@ const ECHO_SERVICE = {
   },
 };
 
-function startHttp() {
+function startHttp(port) {
   const server = http.createServer((_req, res) => {
     res.writeHead(200, {
       'content-type': 'application/json',
@@ -32,30 +34,30 @@ function startHttp() {
     res.end(BODY);
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+  server.listen(port, '127.0.0.1', () => console.log(server.address().port));
   return () => server.close();
 }
 
-function startGrpc() {
+function startGrpc(port) {
   const server = new grpc.Server();
   server.addService(ECHO_SERVICE, { echo: (call, callback) => callback(null, call.request) });
-  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
+  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
     if (error) {
       console.error(`grpc: bind failed: ${error.message}`);
       process.exit(1);
     }
-    console.log(port);
+    console.log(bound);
   });
   return () => server.forceShutdown();
 }
 
-const mode = process.argv[2];
+const [mode, portArg = '0'] = process.argv.slice(2);
 const start = { http: startHttp, grpc: startGrpc }[mode];
-if (!start) {
-  console.error('usage: node load-tests/limits/servers.mjs http|grpc');
+if (!start || !/^\d+$/.test(portArg)) {
+  console.error('usage: node load-tests/limits/servers.mjs http|grpc [PORT]');
   process.exit(2);
 }
-const stop = start();
+const stop = start(Number(portArg));
 process.once('SIGTERM', () => {
   stop();
   process.exit(0);

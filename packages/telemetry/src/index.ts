@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { AlwaysOffSampler, BatchSpanProcessor, NoopSpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { telemetryEnabled } from './enabled.js';
+
+export { telemetryEnabled };
 
 export interface Telemetry {
-  /** True when spans leave the process (OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  /** True when spans leave the process and the SDK runs (telemetryEnabled). */
   readonly exporting: boolean;
   shutdown(): Promise<void>;
 }
@@ -34,12 +37,15 @@ export function telemetryResource(env: Record<string, string | undefined>): Reso
 
 /**
  * Starts the OpenTelemetry Node SDK, for traces only (metrics are prom-client's, on each
- * process's ops port). It always runs, so trace context is created and propagated (HTTP → gRPC →
- * outbox row → Kafka headers → consumer) even locally; spans are exported over OTLP/gRPC, in
- * batches, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables apply).
+ * process's ops port), when spans are exported (telemetryEnabled: OTEL_EXPORTER_OTLP_ENDPOINT
+ * set). Then spans leave over OTLP/gRPC in batches, head-sampled as the standard
+ * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG say (default parentbased_always_on: every trace,
+ * for the collector to tail-sample), and trace context is propagated (HTTP → gRPC → outbox row →
+ * Kafka headers → consumer). Otherwise it starts nothing: no instrumentation, no context manager,
+ * no propagator; the project's spans are the API's no-ops and no traceparent is created.
  */
 export function startTelemetry(env: Record<string, string | undefined> = process.env): Telemetry {
-  const exporting = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (!telemetryEnabled(env)) return { exporting: false, shutdown: () => Promise.resolve() };
   const sdk = new NodeSDK({
     resource: telemetryResource(env),
     resourceDetectors: [envDetector],
@@ -59,12 +65,9 @@ export function startTelemetry(env: Record<string, string | undefined> = process
       // with each outbox row; packages/event-bus-kafka/src/tracing.ts makes the send and process
       // spans from it). kafkajs's own spans would take the relay's context, not the message's.
     ],
-    // Without an exporter nothing is recorded (AlwaysOff; the no-op processor only makes the SDK
-    // install its tracer provider), but every span still gets a real trace and span id, so
-    // traceparent flows through HTTP, gRPC and Kafka at little cost.
-    ...(exporting
-      ? { spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })] }
-      : { sampler: new AlwaysOffSampler(), spanProcessors: [new NoopSpanProcessor()] }),
+    // No sampler: the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (unset:
+    // parentbased_always_on).
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
     // Traces only: no metric readers (metrics are prom-client's, on the ops port) and no log
     // processors (logs are pino's JSON lines on stdout, with trace_id/span_id); left unset, the SDK
     // would build OTLP exporters for both from the environment.
@@ -72,5 +75,5 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     logRecordProcessors: [],
   });
   sdk.start();
-  return { exporting, shutdown: () => sdk.shutdown() };
+  return { exporting: true, shutdown: () => sdk.shutdown() };
 }
