@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make bench [STEPS="25 50 100 150 200 250" STEP=30s SUSTAIN_RATE= SUSTAIN=10m LIMITS=1]: the
+# make bench [STEPS="25 50 100 150 200 250" STEP=30s SUSTAIN_RATE= SUSTAIN=10m LIMITS=1 TRACES=1]: the
 # platform's throughput on this box, each figure next to the machine's own limit, in one go.
 #   1. the limits (load-tests/limits.sh): PostgreSQL's commit rate (the same server and settings),
 #      a bare HTTP hello and a bare gRPC echo under k6, raw Kafka produce/consume; the services
 #      stopped meanwhile (LIMITS=0 skips them);
-#   2. the stack as make up starts it, at rest: memory per process;
+#   2. the stack as make up starts it (TRACES=0: without the observability backends, so no
+#      process runs telemetry at all), at rest: memory per process;
 #   3. the k6 `load` scenario (orders with their polls, and product reads) at each rate of STEPS
 #      orders/s for STEP, one k6 run per step; around each, CPU seconds and memory per process
 #      (load-tests/process-cpu.mjs) and the platform's own counters (load-tests/platform-stats.mjs:
@@ -32,6 +33,7 @@ for d in "$step" "$sustain"; do
 done
 ((${#steps[@]} > 0)) || [[ -n $sustain_rate ]] || die "bench: STEPS is empty and no SUSTAIN_RATE is given: nothing to run"
 [[ ${LIMITS:-1} == 0 || ${LIMITS:-1} == 1 ]] || die "bench: LIMITS is 0 or 1, not '${LIMITS}'"
+[[ ${TRACES:-1} == 0 || ${TRACES:-1} == 1 ]] || die "bench: TRACES is 0 or 1, not '${TRACES}'"
 seconds_of() { if [[ $1 == *m ]]; then echo $((${1%m} * 60)); else echo "${1%s}"; fi; }
 
 out="$DATA_DIR/load/bench-$(date -u +%Y%m%dT%H%M%SZ)"
@@ -43,8 +45,14 @@ if [[ ${LIMITS:-1} == 1 ]]; then
   bash load-tests/limits.sh "$out/limits"
 fi
 
-log "bench: the stack as make up starts it"
-bash infra/local/observability.sh start
+if [[ ${TRACES:-1} == 1 ]]; then
+  log "bench: the stack as make up starts it"
+  bash infra/local/observability.sh start
+else
+  log "bench: the stack as make up starts it, without the observability backends (TRACES=0)"
+  bash infra/local/services.sh stop >/dev/null
+  bash infra/local/observability.sh stop
+fi
 bash infra/local/services.sh start >/dev/null
 node load-tests/process-cpu.mjs sample "$RUN_DIR" >"$out/rest.json"
 

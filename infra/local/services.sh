@@ -9,8 +9,8 @@
 # BULKHEAD_ORDERS_GRPC_PORT=17111 (cell-1's; cell n adds 10 x (n-1)).
 # With the OpenTelemetry Collector running (observability.sh start, part of make up) every
 # service exports its spans to it (OTEL_EXPORTER_OTLP_ENDPOINT, unless already set); without it
-# spans are not exported (trace context still propagates), and Prometheus's targets are rewritten
-# from the same cell count when it runs.
+# no telemetry runs at all (no SDK, no trace context: packages/telemetry). Prometheus's targets
+# are rewritten from the same cell count when it runs.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -13,8 +13,51 @@ export type Queryable = Pick<pg.ClientBase, 'query'>;
 // int8 (bigint) columns hold counts and cents well below 2^53: parse them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
 
+/** Statement texts prepared per connection, at most; past it a new text runs unprepared. */
+const MAX_PREPARED_TEXTS = 500;
+const statementNames = new Map<string, string>();
+
+/** The name a parameterized statement is prepared under (one per distinct text), if any. */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_PREPARED_TEXTS) {
+    name = `bulkhead_${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * A client that prepares each parameterized statement once per connection (PostgreSQL's
+ * extended protocol with a named statement: parsed and planned once, then only bound and run),
+ * instead of parsing and planning it on every run. Only `query(text, values)` calls: a config
+ * object is passed on as it is, and a text without values (BEGIN, COMMIT, several statements in
+ * one) cannot be prepared.
+ */
+class PreparingClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const [text, values, callback] = args;
+    if (typeof text === 'string' && Array.isArray(values)) {
+      const name = statementName(text);
+      if (name !== undefined) {
+        const config = { name, text, values };
+        return (super.query as (...a: unknown[]) => never)(
+          ...(callback === undefined ? [config] : [config, callback]),
+        );
+      }
+    }
+    return (super.query as (...a: unknown[]) => never)(...args);
+  }
+}
+
 export interface PoolOptions {
   max?: number;
+  /**
+   * Prepare every parameterized statement once per connection (default true). Off for a
+   * connection pooler that cannot keep named statements (PgBouncer in transaction mode before
+   * 1.21).
+   */
+  prepareStatements?: boolean;
   applicationName?: string;
   /** Where to report idle connections that fail (e.g. a PostgreSQL restart). */
   logger?: Logger;
@@ -22,6 +65,7 @@ export interface PoolOptions {
 
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
+    ...(options.prepareStatements === false ? {} : { Client: PreparingClient }),
     connectionString,
     max: options.max ?? 10,
     application_name: options.applicationName,

@@ -73,15 +73,26 @@ export async function insertOrder(
   saga: SagaState<OrderSagaStep>,
   deadlineMs: number,
 ): Promise<ordersV1.Order> {
+  // One statement, one round trip: the order and its saga (order_sagas references orders; the
+  // foreign key is checked at the statement's end, when both rows exist).
   const inserted = await tx.query<OrderRow>(
-    `INSERT INTO orders (id, tenant_id, customer_id, status, items, payment_token)
+    `WITH saga AS (
+       INSERT INTO order_sagas (order_id, status, step, compensating, failure_reason, deadline_at)
+       VALUES ($1, $6, $7, $8, $9, now() + $10 * interval '1 millisecond'))
+     INSERT INTO orders (id, tenant_id, customer_id, status, items, payment_token)
      VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`,
-    [order.id, order.tenantId, order.customerId, JSON.stringify(order.items), order.paymentToken],
-  );
-  await tx.query(
-    `INSERT INTO order_sagas (order_id, status, step, compensating, failure_reason, deadline_at)
-     VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 millisecond')`,
-    [order.id, saga.status, saga.step, saga.compensating, saga.failureReason, deadlineMs],
+    [
+      order.id,
+      order.tenantId,
+      order.customerId,
+      JSON.stringify(order.items),
+      order.paymentToken,
+      saga.status,
+      saga.step,
+      saga.compensating,
+      saga.failureReason,
+      deadlineMs,
+    ],
   );
   return toProto(inserted.rows[0]!);
 }
