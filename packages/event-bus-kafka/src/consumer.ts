@@ -37,7 +37,11 @@ const DEFAULT_MAX_BATCH_SIZE = 100;
 const SESSION_TIMEOUT_MS = 10_000;
 /** Long-poll time of a fetch (kafkajs default 5 s, which is also how long stop() could take). */
 const FETCH_MAX_WAIT_MS = 500;
-/** Resolved offsets are committed at least this often while a batch is processed, and at its end. */
+/**
+ * Resolved offsets are committed together, once this long has passed since the last commit (by
+ * the batch in hand, or a timer while none is), and when the consumer stops: one Kafka request a
+ * second rather than one per batch and partition.
+ */
 const COMMIT_EVERY_MS = 1_000;
 
 export interface ConsumerSettings {
@@ -141,7 +145,33 @@ export async function subscribe(
   let restarts = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   const pending = new Map<string, Pending>();
+  /** Per partition, the next offset to read once every record before it was handled. */
+  const toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  let lastCommitAt = Date.now();
   const partitionKey = (topic: string, partition: number): string => `${partition}@${topic}`;
+
+  /** What toCommit holds, by topic, for a commit request; empties it. */
+  function takeOffsetsToCommit(): Array<{ topic: string; partition: number; offset: string }> {
+    const offsets = [...toCommit.values()];
+    toCommit.clear();
+    lastCommitAt = Date.now();
+    return offsets;
+  }
+
+  /**
+   * Commits what is resolved when a batch is not there to do it (a quiet group, stop()). A commit
+   * that fails (a rebalance under way) loses nothing but the progress it carried: those records
+   * are delivered again and the inbox deduplicates them.
+   */
+  async function commitResolved(): Promise<void> {
+    if (toCommit.size === 0) return;
+    const offsets = takeOffsetsToCommit();
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (error) {
+      log.debug({ err: error, partitions: offsets.length }, 'committing offsets failed');
+    }
+  }
 
   /**
    * Starts the consumer again, after a backoff, until it has joined its group or stop() is called.
@@ -181,6 +211,7 @@ export async function subscribe(
     // old one).
     for (const entry of pending.values()) clearTimeout(entry.timer);
     pending.clear();
+    toCommit.clear(); // the new member starts from the committed offsets
     restartLater();
   });
   // Joined: a restarted consumer is healthy again. A partition taken away by a rebalance: forget
@@ -196,6 +227,11 @@ export async function subscribe(
       clearTimeout(entry.timer);
       pending.delete(key);
       consumer.resume([{ topic, partitions: [partition] }]);
+    }
+    // Progress on a partition now another member's is not ours to commit (it replays from the
+    // committed offset; the inbox deduplicates).
+    for (const [key, { topic, partition }] of toCommit) {
+      if (!memberAssignment[topic]?.includes(partition)) toCommit.delete(key);
     }
   });
 
@@ -469,28 +505,21 @@ export async function subscribe(
     // Offsets are committed after the handler resolved, in groups rather than one Kafka round
     // trip per message: a crash replays at most the uncommitted tail, which the handlers'
     // inbox deduplicates.
-    let uncommitted: string | undefined;
-    let lastCommit = Date.now();
+    const key = partitionKey(topic, partition);
     const commit = async (): Promise<void> => {
-      if (uncommitted === undefined) return;
-      // Kafka stores the NEXT offset to read.
-      const offset = (BigInt(uncommitted) + 1n).toString();
-      uncommitted = undefined;
-      lastCommit = Date.now();
-      await payload.commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset }] }],
-      });
+      if (toCommit.size === 0) return;
+      await payload.commitOffsetsIfNecessary({ topics: byTopic(takeOffsetsToCommit()) });
     };
     const resolved = async (offset: string): Promise<void> => {
       payload.resolveOffset(offset);
-      uncommitted = offset;
-      if (Date.now() - lastCommit >= COMMIT_EVERY_MS) {
+      // Kafka stores the NEXT offset to read.
+      toCommit.set(key, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+      if (Date.now() - lastCommitAt >= COMMIT_EVERY_MS) {
         await commit();
         await payload.heartbeat();
       }
     };
     const records = payload.batch.messages;
-    const key = partitionKey(topic, partition);
     try {
       for (let i = 0; i < records.length;) {
         // Stopping, or a seek is pending: leave the rest unresolved (delivered again).
@@ -515,7 +544,9 @@ export async function subscribe(
         i += 1;
       }
     } finally {
-      if (!payload.isStale()) await commit();
+      // Stopping: everything resolved, of every partition, before the consumer leaves its group.
+      const due = !payload.isRunning() || Date.now() - lastCommitAt >= COMMIT_EVERY_MS;
+      if (!payload.isStale() && due) await commit();
     }
   }
 
@@ -525,6 +556,11 @@ export async function subscribe(
     partitionsConsumedConcurrently: partitionsConcurrently,
     eachBatch,
   };
+  // A quiet group commits what its last batches resolved within a second, too.
+  const commitTimer = setInterval(() => {
+    if (!stopping && Date.now() - lastCommitAt >= COMMIT_EVERY_MS) void commitResolved();
+  }, COMMIT_EVERY_MS);
+  commitTimer.unref();
   await consumer.connect();
   try {
     // A group without committed offsets starts at the beginning: nothing sent before the
@@ -532,6 +568,7 @@ export async function subscribe(
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run(runOptions);
   } catch (error) {
+    clearInterval(commitTimer);
     await consumer.disconnect();
     throw error;
   }
@@ -545,7 +582,9 @@ export async function subscribe(
       (stopped ??= (async () => {
         stopping = true;
         clearTimeout(restartTimer);
+        clearInterval(commitTimer);
         for (const entry of pending.values()) clearTimeout(entry.timer); // paused stays paused
+        await commitResolved(); // what the batches before the one in hand resolved
         await consumer.stop(); // stops fetching; waits for the batch in hand, which commits what it handled
         await consumer.disconnect(); // leaves the group: partitions move at once
         for (const entry of pending.values()) clearTimeout(entry.timer); // set meanwhile
@@ -554,6 +593,19 @@ export async function subscribe(
         log.info('unsubscribed');
       })()),
   };
+}
+
+/** Offsets of several partitions as a commit request's topics. */
+function byTopic(
+  offsets: Array<{ topic: string; partition: number; offset: string }>,
+): Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> {
+  const topics = new Map<string, Array<{ partition: number; offset: string }>>();
+  for (const { topic, partition, offset } of offsets) {
+    let partitions = topics.get(topic);
+    if (!partitions) topics.set(topic, (partitions = []));
+    partitions.push({ partition, offset });
+  }
+  return [...topics].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
 function splitKey(key: string): [number, string] {
