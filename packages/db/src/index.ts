@@ -95,6 +95,14 @@ export interface TransactionOptions {
    * statement_timeout, or undefined for none. E.g. the caller's deadline (grpc deadlineGuard).
    */
   guard?: () => number | undefined;
+  /**
+   * False: the COMMIT returns before its WAL is flushed to disk (synchronous_commit = off for
+   * this transaction only). A crash can then lose the last fraction of a second of such
+   * transactions (never corrupt them, and never another transaction's), so only for work whose
+   * loss is repaired by doing it again — e.g. the relay marking rows sent: a lost mark publishes
+   * them again, and consumers deduplicate. Default true.
+   */
+  durable?: boolean;
 }
 
 /** What runs once the transaction a client is in (withTransaction) has committed. */
@@ -135,11 +143,12 @@ export async function withTransaction<T>(
   try {
     const timeout = options.guard?.();
     // SET LOCAL goes with BEGIN in one simple query: no extra round trip.
-    await client.query(
-      timeout === undefined
-        ? 'BEGIN'
-        : `BEGIN; SET LOCAL statement_timeout = ${String(Math.max(1, Math.ceil(timeout)))}`,
-    );
+    let begin = 'BEGIN';
+    if (timeout !== undefined) {
+      begin += `; SET LOCAL statement_timeout = ${String(Math.max(1, Math.ceil(timeout)))}`;
+    }
+    if (options.durable === false) begin += '; SET LOCAL synchronous_commit = off';
+    await client.query(begin);
     const hooks: Array<() => void> = [];
     commitHooks.set(client, hooks);
     const result = await fn(client);

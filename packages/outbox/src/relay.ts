@@ -408,45 +408,52 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     counts: RoundCounts,
     onBatch: (batch: OutboxRow[]) => void,
   ): Promise<RoundOutcome> {
-    return withTransaction(pool, async (tx) => {
-      const lock = await tx.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_xact_lock($1) AS locked',
-        [RELAY_LOCK_KEY],
-      );
-      // Another relay is publishing; it keeps going until no rows are left.
-      if (!lock.rows[0]?.locked) return { more: false, lockedOut: true };
-      // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
-      // publish them a second time.
-      const claimed = await tx.query<OutboxRow>(CLAIM_ROUND, [batchSize]);
-      const rows = claimed.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
-      if (rows.length === 0) return { more: false };
-      const batch = nextBatch(rows);
-      onBatch(batch);
-      const more = batch.length < rows.length || rows.length === batchSize;
-      const rejected = new Set<number>();
-      let outcome: RoundOutcome = { more };
-      try {
-        // Each message carries the trace context of the transaction that enqueued it in its
-        // envelope, so consumers continue that trace.
-        await bus.publish(batch.map(toOutgoingMessage));
-        markSent(batch, counts);
-      } catch (error) {
-        // Unavailable: roll back, nothing counted; the same rows are published after the outage.
-        if (!isRejected(error)) throw error;
-        if (batch.length === 1 && batch[0]) {
-          await recordRejection(tx, batch[0], error, counts, rejected);
-          outcome = { more: true };
-        } else {
-          logger.warn(
-            { err: error, rows: batch.length },
-            'outbox batch rejected; publishing one by one',
-          );
-          outcome = await publishOneByOne(tx, batch, counts, rejected);
+    // Not durable: a round does not wait for a disk flush of its own. A mark lost in a crash
+    // publishes its rows again (at least once already; consumers deduplicate), in order: the
+    // WAL is flushed in order, so a later round's mark never outlives an earlier one's.
+    return withTransaction(
+      pool,
+      async (tx) => {
+        const lock = await tx.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_xact_lock($1) AS locked',
+          [RELAY_LOCK_KEY],
+        );
+        // Another relay is publishing; it keeps going until no rows are left.
+        if (!lock.rows[0]?.locked) return { more: false, lockedOut: true };
+        // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
+        // publish them a second time.
+        const claimed = await tx.query<OutboxRow>(CLAIM_ROUND, [batchSize]);
+        const rows = claimed.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+        if (rows.length === 0) return { more: false };
+        const batch = nextBatch(rows);
+        onBatch(batch);
+        const more = batch.length < rows.length || rows.length === batchSize;
+        const rejected = new Set<number>();
+        let outcome: RoundOutcome = { more };
+        try {
+          // Each message carries the trace context of the transaction that enqueued it in its
+          // envelope, so consumers continue that trace.
+          await bus.publish(batch.map(toOutgoingMessage));
+          markSent(batch, counts);
+        } catch (error) {
+          // Unavailable: roll back, nothing counted; the same rows are published after the outage.
+          if (!isRejected(error)) throw error;
+          if (batch.length === 1 && batch[0]) {
+            await recordRejection(tx, batch[0], error, counts, rejected);
+            outcome = { more: true };
+          } else {
+            logger.warn(
+              { err: error, rows: batch.length },
+              'outbox batch rejected; publishing one by one',
+            );
+            outcome = await publishOneByOne(tx, batch, counts, rejected);
+          }
         }
-      }
-      await releaseClaimed(tx, rows, counts, rejected);
-      return outcome;
-    });
+        await releaseClaimed(tx, rows, counts, rejected);
+        return outcome;
+      },
+      { durable: false },
+    );
   }
 
   async function publishLoop(): Promise<void> {
