@@ -2,7 +2,7 @@
 # bash load-tests/kafka-clients.sh OUT_DIR: kafkajs (load-tests/limits/kafkajs.mjs) against
 # @platformatic/kafka (load-tests/limits/platformatic-kafka.mjs), issue 11's second client, on the
 # local broker (bash infra/local/infra.sh start; the services need not run). For each BATCH:COUNT
-# of KAFKA_CLIENTS_RUNS ("1:12000 10:60000 100:500000") each client produces COUNT messages shaped
+# of KAFKA_CLIENTS_RUNS ("1:15000 10:60000 100:500000") each client produces COUNT messages shaped
 # like the platform's (a KAFKA_CLIENTS_SIZE-byte value (120), the envelope's 8 headers, a uuid key)
 # in sends of BATCH, then consumes them in a group, each run on a fresh topic of 3 partitions; then
 # each client idles KAFKA_CLIENTS_IDLE_SECONDS (30) with a connected producer and consumer. The two
@@ -20,7 +20,7 @@ cd "$REPO_ROOT"
 export PATH="$TOOLS_DIR/bin:$PATH"
 
 rounds=${KAFKA_CLIENTS_ROUNDS:-3}
-read -r -a runs <<<"${KAFKA_CLIENTS_RUNS:-1:12000 10:60000 100:500000}"
+read -r -a runs <<<"${KAFKA_CLIENTS_RUNS:-1:15000 10:60000 100:500000}"
 size=${KAFKA_CLIENTS_SIZE:-120}
 idle_seconds=${KAFKA_CLIENTS_IDLE_SECONDS:-30}
 prefix=${KAFKA_CLIENTS_PREFIX:-kafka-clients_$(date -u +%Y%m%d%H%M%S)_$$}

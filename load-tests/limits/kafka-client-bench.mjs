@@ -16,7 +16,9 @@
 //   bench BROKERS TOPIC GROUP COUNT SIZE BATCH   COUNT messages of a SIZE-byte value and the
 //       envelope's 8 headers, keyed by a uuid, in sends of BATCH, one in flight; then consumed
 //       from the beginning in GROUP. One JSON line: per direction the seconds, messages per
-//       second and this process's CPU seconds (process.cpuUsage).
+//       second and this process's CPU seconds (process.cpuUsage): producing from the first send
+//       to the last acknowledged; consuming from joining to leaving the group (cpuSeconds) and
+//       from the first record to the last (steadyCpuSeconds).
 //   idle BROKERS TOPIC GROUP SECONDS   a producer that has sent one message and a consumer that
 //       has read it, both left connected and idle for SECONDS. One JSON line: CPU seconds and
 //       context switches per second, of the main thread (/proc/self/status) and of the process
@@ -100,22 +102,22 @@ async function bounded(what, phase) {
 async function produce(client, brokers, topic, count, size, batch) {
   const pool = envelopeMessages(topic, size, Math.min(POOL, count));
   const producer = await bounded('connecting the producer', () => client.producer(brokers));
-  let cpu, started;
   try {
-    await bounded(`producing ${count} messages`, async () => {
-      cpu = process.cpuUsage();
-      started = performance.now();
+    return await bounded(`producing ${count} messages`, async () => {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
       for (let sent = 0; sent < count; sent += batch) {
         const messages = [];
         for (let i = sent; i < Math.min(sent + batch, count); i++) messages.push(pool[i % POOL]);
         await producer.send(messages);
       }
+      // First send to the last acknowledged (connect and close left out).
+      const seconds = (performance.now() - started) / 1000;
+      return { seconds, perSecond: count / seconds, cpuSeconds: cpuSeconds(cpu) };
     });
   } finally {
     await bounded('closing the producer', () => producer.close());
   }
-  const seconds = (performance.now() - started) / 1000;
-  return { seconds, perSecond: count / seconds, cpuSeconds: cpuSeconds(cpu) };
 }
 
 /** A consumer of GROUP, and a promise of the moment it has read `count` records. */
@@ -123,10 +125,15 @@ async function consuming(client, brokers, topic, group, count) {
   let received = 0;
   let malformed = 0;
   let firstAt = 0;
+  let cpuAtFirst;
+  let steadyCpuSeconds = 0;
   let done;
   const all = new Promise((resolve) => (done = resolve));
   const onRecord = (key, header) => {
-    if (firstAt === 0) firstAt = performance.now();
+    if (firstAt === 0) {
+      firstAt = performance.now();
+      cpuAtFirst = process.cpuUsage();
+    }
     // What envelopeFromHeaders reads of every record: each header as text.
     let ok = key.length > 0;
     for (const name of HEADERS) {
@@ -134,10 +141,13 @@ async function consuming(client, brokers, topic, group, count) {
       if (text === undefined && REQUIRED_HEADERS.includes(name)) ok = false;
     }
     if (!ok) malformed++;
-    if (++received === count) done();
+    if (++received === count) {
+      steadyCpuSeconds = cpuSeconds(cpuAtFirst);
+      done();
+    }
   };
   const consumer = await client.consumer(brokers, topic, group, onRecord);
-  const counts = () => ({ received, malformed, firstAt });
+  const counts = () => ({ received, malformed, firstAt, steadyCpuSeconds });
   return { consumer, all, counts };
 }
 
@@ -154,13 +164,14 @@ async function consume(client, brokers, topic, group, count) {
   } finally {
     await bounded('closing the consumer', () => consumer.close());
   }
-  const { received, malformed, firstAt } = counts();
+  const { received, malformed, firstAt, steadyCpuSeconds } = counts();
   const seconds = (performance.now() - firstAt) / 1000;
   return {
     seconds,
     joinSeconds: (firstAt - started) / 1000,
     perSecond: received / seconds,
-    cpuSeconds: cpuSeconds(cpu),
+    cpuSeconds: cpuSeconds(cpu), // joining, reading and leaving the group
+    steadyCpuSeconds, // the first record to the last: the cost per message without join and leave
     received,
     malformed,
   };
