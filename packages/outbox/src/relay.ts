@@ -153,14 +153,17 @@ function relayMetrics(metrics: Metrics) {
 }
 
 /**
- * Claims the rows a round may take and marks them sent, in one statement: neither sent nor
- * parked, nor behind a row of their key in backoff; the first `$1` in seq order. A row the round
+ * Takes the round's advisory lock (`$2`) and, if it got it, claims the rows a round may take and
+ * marks them sent, in one statement: neither sent nor parked, nor behind a row of their key in
+ * backoff; the first `$1` in seq order. The lock is an InitPlan, so its result is a one-time
+ * filter: a relay locked out reads and locks no row (and gets none). A row the round
  * then does not publish is released again (releaseClaimed) before its transaction commits, so
  * only published rows commit as sent; a round that fails rolls back and claims nothing.
  */
 const CLAIM_ROUND = `
   UPDATE outbox SET sent_at = now()
-   WHERE seq IN (
+   WHERE (SELECT pg_try_advisory_xact_lock($2))
+     AND seq IN (
            SELECT o.seq FROM outbox o
             WHERE o.sent_at IS NULL AND o.parked_at IS NULL
               AND NOT EXISTS (
@@ -374,25 +377,29 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
    * publishes; each message's send span is the child of that context, in the trace of the work
    * that enqueued it). An empty round makes none.
    */
-  async function publishRound(startedAt: number): Promise<RoundOutcome> {
+  async function publishRound(startedAt: number, committedBefore: number): Promise<RoundOutcome> {
     const counts: RoundCounts = { sent: [], rejected: 0 };
     let span: Span | undefined;
     try {
-      const outcome = await roundInTransaction(counts, (batch) => {
-        span = startFanInSpan(
-          tracer,
-          'outbox relay round',
-          {
-            kind: SpanKind.INTERNAL,
-            attributes: { 'messaging.batch.message_count': batch.length },
-          },
-          () =>
-            batch.map((row) => ({
-              ...(row.traceparent ? { traceparent: row.traceparent } : {}),
-              ...(row.tracestate ? { tracestate: row.tracestate } : {}),
-            })),
-        );
-      });
+      const outcome = await roundInTransaction(
+        counts,
+        (batch) => {
+          span = startFanInSpan(
+            tracer,
+            'outbox relay round',
+            {
+              kind: SpanKind.INTERNAL,
+              attributes: { 'messaging.batch.message_count': batch.length },
+            },
+            () =>
+              batch.map((row) => ({
+                ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+                ...(row.tracestate ? { tracestate: row.tracestate } : {}),
+              })),
+          );
+        },
+        committedBefore,
+      );
       if (span && outcome.failure !== undefined) recordFailure(span, outcome.failure);
       if (counted.committed(counts) || outcome.failure !== undefined) counted.round(startedAt);
       return outcome;
@@ -407,6 +414,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function roundInTransaction(
     counts: RoundCounts,
     onBatch: (batch: OutboxRow[]) => void,
+    committedBefore: number,
   ): Promise<RoundOutcome> {
     // Not durable: a round does not wait for a disk flush of its own. A mark lost in a crash
     // publishes its rows again (at least once already; consumers deduplicate), in order: the
@@ -414,17 +422,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return withTransaction(
       pool,
       async (tx) => {
-        const lock = await tx.query<{ locked: boolean }>(
-          'SELECT pg_try_advisory_xact_lock($1) AS locked',
-          [RELAY_LOCK_KEY],
-        );
-        // Another relay is publishing; it keeps going until no rows are left.
-        if (!lock.rows[0]?.locked) return { more: false, lockedOut: true };
         // FOR UPDATE backs the lock up: a relay that ignored it would wait for these rows, not
         // publish them a second time.
-        const claimed = await tx.query<OutboxRow>(CLAIM_ROUND, [batchSize]);
+        const claimed = await tx.query<OutboxRow>(CLAIM_ROUND, [batchSize, RELAY_LOCK_KEY]);
         const rows = claimed.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
-        if (rows.length === 0) return { more: false };
+        // None, though this process committed rows before the round began: another relay holds
+        // the lock (it keeps going until no rows are left, but may just have finished).
+        if (rows.length === 0) return { more: false, lockedOut: committedBefore > 0 };
         const batch = nextBatch(rows);
         onBatch(batch);
         const more = batch.length < rows.length || rows.length === batchSize;
@@ -459,11 +463,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function publishLoop(): Promise<void> {
     for (let failures = 0; !stopping.signal.aborted;) {
       wakeRequested = false;
+      const committedBefore = committedRows;
       committedRows = 0;
       let outcome: RoundOutcome;
       const startedAt = performance.now();
       try {
-        outcome = await publishRound(startedAt);
+        outcome = await publishRound(startedAt, committedBefore);
       } catch (error) {
         // Rolled back: the rows stay unsent and are published by a later round.
         outcome = { more: true, failure: error };
