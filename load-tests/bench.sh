@@ -77,10 +77,12 @@ run_step() {
   node load-tests/platform-stats.mjs sample >"$out/$name.stats-after.json"
   local summary
   summary=$(sed -n 's/^summary: //p' "$out/$name.k6.log")
-  [[ -n $summary && -f $REPO_ROOT/$summary ]] || die "bench: k6 left no summary (see ${out#"$REPO_ROOT"/}/$name.k6.log)"
+  # Relative to the repository, or absolute (BULKHEAD_DATA_DIR outside it).
+  [[ -z $summary || $summary == /* ]] || summary=$REPO_ROOT/$summary
+  [[ -n $summary && -f $summary ]] || die "bench: k6 left no summary (see ${out#"$REPO_ROOT"/}/$name.k6.log)"
   node load-tests/process-cpu.mjs diff "$out/$name.cpu-before.json" "$out/$name.cpu-after.json" >"$out/$name.cpu.json"
   node load-tests/platform-stats.mjs diff "$out/$name.stats-before.json" "$out/$name.stats-after.json" >"$out/$name.stats.json"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rate" "$(seconds_of "$duration")" "$REPO_ROOT/$summary" "$started" >>"$out/steps.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rate" "$(seconds_of "$duration")" "$summary" "$started" >>"$out/steps.tsv"
 }
 for rate in "${steps[@]}"; do run_step "step-$rate" "$rate" "$step"; done
 [[ -z $sustain_rate ]] || run_step "sustain-$sustain_rate" "$sustain_rate" "$sustain"

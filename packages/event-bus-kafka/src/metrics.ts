@@ -37,7 +37,7 @@ export function consumerMetrics(
   });
   const handling = metrics.histogram({
     name: 'message_handling_seconds',
-    help: "One run of a message's handler (inside its transaction)",
+    help: "One run of a message's handler, or of the batch it was handled in (one transaction)",
     labelNames: ['group', 'topic'],
     buckets: LATENCY_BUCKETS,
   });

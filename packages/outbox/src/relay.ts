@@ -253,7 +253,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     else if (committedRows >= batchSize) wakeUp?.(); // ends a linger
   }
 
-  /** Resolves on wake() (a NOTIFY, a reconnect, stop()) or after ms. */
+  /** Resolves on wake() (a commit of this process, a NOTIFY, a reconnect, stop()) or after ms. */
   async function waitForWake(ms: number): Promise<void> {
     if (wakeRequested) return;
     await new Promise<void>((resolve) => {
