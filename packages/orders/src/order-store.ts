@@ -165,18 +165,25 @@ export async function loadOrderForUpdate(
   };
 }
 
-/** Stores the saga's new state and when the sweeper looks at it next (null: it ended). */
-export async function saveSaga(
+/**
+ * Stores a move of the saga in one statement: its new state and when the sweeper looks at it
+ * next (null: it ended), and the order as the move leaves it.
+ */
+export async function saveMove(
   tx: Queryable,
   orderId: string,
   saga: SagaState<OrderSagaStep>,
   deadline: SagaDeadline,
+  patch: OrderPatch,
 ): Promise<void> {
   await tx.query(
-    `UPDATE order_sagas
-        SET status = $2, step = $3, compensating = $4, failure_reason = $5, attempts = $6,
-            deadline_at = now() + $7 * interval '1 millisecond', updated_at = now()
-      WHERE order_id = $1`,
+    `WITH saga AS (
+       UPDATE order_sagas
+          SET status = $2, step = $3, compensating = $4, failure_reason = $5, attempts = $6,
+              deadline_at = now() + $7 * interval '1 millisecond', updated_at = now()
+        WHERE order_id = $1)
+     UPDATE orders SET items = $8, total_cents = $9, status = $10, reason = $11, updated_at = now()
+      WHERE id = $1`,
     [
       orderId,
       saga.status,
@@ -185,6 +192,10 @@ export async function saveSaga(
       saga.failureReason,
       deadline?.attempts ?? 0,
       deadline?.inMs ?? null,
+      JSON.stringify(patch.items),
+      patch.totalCents,
+      patch.status,
+      patch.reason,
     ],
   );
 }
@@ -252,19 +263,10 @@ export async function sagasResentAtLeast(
   }));
 }
 
-export async function applyOrderPatch(
-  tx: Queryable,
-  orderId: string,
-  patch: OrderPatch,
-): Promise<void> {
-  await tx.query(
-    `UPDATE orders SET items = $2, total_cents = $3, status = $4, reason = $5, updated_at = now() WHERE id = $1`,
-    [orderId, JSON.stringify(patch.items), patch.totalCents, patch.status, patch.reason],
-  );
-}
-
-/** Sagas still running or compensating (the partial index order_sagas_open covers them). */
-/** Open sagas, and those of them re-sent at least `stuckAfter` times (stuck), in one query. */
+/**
+ * Open sagas (still running or compensating: the partial index order_sagas_open covers them), and
+ * those of them re-sent at least `stuckAfter` times (stuck), in one query.
+ */
 export async function countSagas(
   db: Queryable,
   stuckAfter: number,

@@ -17,13 +17,7 @@ import {
   type OrderSagaStep,
   type SagaCommand,
 } from './order-saga.js';
-import {
-  applyOrderPatch,
-  insertOrder,
-  loadOrderForUpdate,
-  saveSaga,
-  type SagaDeadline,
-} from './order-store.js';
+import { insertOrder, loadOrderForUpdate, saveMove, type SagaDeadline } from './order-store.js';
 import { inSagaSpan, recordSagaState, SAGA_ATTRIBUTES } from './saga-tracing.js';
 
 /**
@@ -261,8 +255,7 @@ async function store(
   deadline: SagaDeadline,
   causationId?: string,
 ): Promise<void> {
-  await saveSaga(tx, order.id, next.saga, deadline);
-  await applyOrderPatch(tx, order.id, next.orderPatch);
+  await saveMove(tx, order.id, next.saga, deadline, next.orderPatch);
   const messages = commandMessages(cell, order, next.commands, causationId);
   if (next.event) {
     const topic = cellTopic(cell.cellId, 'orders', 'events');
