@@ -53,7 +53,8 @@ export function ordersService(
 ): ordersV1.OrdersServiceServer {
   return {
     createOrder: unary(logger, createOrderSchema, async (input, call) => {
-      if (!(await backlog.tryAdmit())) {
+      const admission = await backlog.tryAdmit();
+      if (!admission) {
         metrics.backlogRejected();
         throw new GrpcError(
           Status.RESOURCE_EXHAUSTED,
@@ -87,10 +88,12 @@ export function ordersService(
           },
           deadlineGuard(call),
         );
-        // Committed: a saga began (a replay began none).
-        if (!created.replayed) metrics.started();
+        // Committed: a saga began (a replay began none, and takes no place in the backlog).
+        if (created.replayed) admission.release();
+        else metrics.started();
         return created;
       } catch (error) {
+        admission.release(); // nothing committed: no saga began
         if (error instanceof IdempotencyKeyInFlightError) {
           throw new GrpcError(Status.ABORTED, error.message, ERROR_REASONS.idempotencyKeyInFlight);
         }

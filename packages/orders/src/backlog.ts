@@ -9,6 +9,12 @@ export interface SagaBacklogOptions {
   now?: () => number;
 }
 
+/** An admitted order's place in the backlog estimate. */
+export interface Admission {
+  /** Call when the order's transaction did not commit: the place is given back. */
+  release(): void;
+}
+
 export interface SagaBacklogState {
   max: number;
   /** Open sagas at the last count, plus the orders this process admitted since that count started. */
@@ -34,6 +40,8 @@ export class SagaBacklog {
   private countedAt = -Infinity;
   private admittedSinceCount = 0;
   private refreshing: Promise<void> | undefined;
+  /** Counts started so far: an admission made since the last one started is not in any count. */
+  private counts = 0;
   private refused = 0;
   private readonly now: () => number;
 
@@ -51,17 +59,27 @@ export class SagaBacklog {
    * not hold up the answers (a refusal is meant to be immediate). An old count is re-read in the
    * background; until it is back, the estimate errs on the side of refusing.
    */
-  async tryAdmit(): Promise<boolean> {
+  async tryAdmit(): Promise<Admission | undefined> {
     if (this.countedAt === -Infinity) await this.refresh();
     else if (this.now() - this.countedAt > (this.options.refreshMs ?? 100)) {
       this.refresh().catch(() => undefined);
     }
     if (this.counted + this.admittedSinceCount >= this.options.max) {
       this.refused += 1;
-      return false;
+      return undefined;
     }
     this.admittedSinceCount += 1;
-    return true;
+    const since = this.counts;
+    let released = false;
+    return {
+      // The order was not accepted after all (its transaction rolled back): no saga began. An
+      // admission that a count started after already leaves the estimate with that count.
+      release: () => {
+        if (released || since !== this.counts) return;
+        released = true;
+        this.admittedSinceCount -= 1;
+      },
+    };
   }
 
   get state(): SagaBacklogState {
@@ -76,6 +94,7 @@ export class SagaBacklog {
   /** One count at a time; orders admitted while it runs stay counted until the next one. */
   private refresh(): Promise<void> {
     this.refreshing ??= (async () => {
+      this.counts += 1;
       const startedAt = this.now();
       const admittedBefore = this.admittedSinceCount;
       try {
