@@ -42,7 +42,7 @@ is_infra() { [[ " ${INFRA[*]} " == *" $1 "* ]]; }
 # Online if the public base is here or can be pulled in 60 s; this machine reaches no registry.
 public_base_available() {
   image_exists "$PUBLIC_BASE_IMAGE" && return 0
-  timeout 60 "$DOCKER_CLI" pull -q "$PUBLIC_BASE_IMAGE" >/dev/null 2>&1
+  timeout 60 "$(docker_cli)" pull -q "$PUBLIC_BASE_IMAGE" >/dev/null 2>&1
 }
 
 image_version() {

@@ -53,9 +53,10 @@ now_ms() {
 # Seconds with one decimal between two now_ms values.
 elapsed() { printf '%d.%d' $((($2 - $1) / 1000)) $(((($2 - $1) % 1000) / 100)); }
 
-DOCKER_CLI=/usr/bin/docker
-[[ -x $DOCKER_CLI ]] || DOCKER_CLI=docker
-dk() { DOCKER_BUILDKIT=1 "$DOCKER_CLI" "$@"; }
+# The client is chosen at each call, not when this file is sourced: on a fresh machine apt installs
+# /usr/bin/docker (engine_up) after that, and the other client (28.x) cannot build with BuildKit.
+docker_cli() { if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else echo docker; fi; }
+dk() { DOCKER_BUILDKIT=1 "$(docker_cli)" "$@"; }
 
 # at_exit CMD...: run CMD (quoted as given) when the script exits, last registered first.
 AT_EXIT=()
