@@ -40,17 +40,7 @@ port_open 127.0.0.1 "$BULKHEAD_KAFKA_PORT" ||
 
 admin=(node load-tests/limits/kafkajs.mjs)
 scratch="" # the topic (and group) of the run in progress
-child_pid=""
-# bounded SECONDS CMD...: as in limits.sh, waited for in the background so a signal ends the wait.
-bounded() {
-  local limit=$1 status=0
-  shift
-  timeout --foreground "$limit" "$@" &
-  child_pid=$!
-  wait "$child_pid" || status=$?
-  child_pid=""
-  return "$status"
-}
+# bounded SECONDS CMD... and stop_bounded: infra/local/lib.sh.
 drop() {
   bounded 60 "${admin[@]}" delete "$BULKHEAD_KAFKA_BROKERS" "$1" "$1" ||
     log "kafka-clients: could not delete the scratch topic and group $1"
@@ -58,11 +48,7 @@ drop() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [[ -n $child_pid ]]; then
-    kill "$child_pid" 2>/dev/null || true
-    wait "$child_pid" 2>/dev/null || true
-    child_pid=""
-  fi
+  stop_bounded
   [[ -z $scratch ]] || drop "$scratch"
   exit "$status"
 }

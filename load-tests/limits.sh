@@ -82,21 +82,7 @@ db_created=""
 topics_created=""
 
 pg_args=(-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres)
-# bounded SECONDS CMD...: CMD waited for in the background (so that a signal to this script ends
-# the wait at once, and cleanup stops CMD), killed after SECONDS. --foreground: CMD stays in our
-# process group, where a group signal (Ctrl-C) reaches it too.
-child_pid=""
-bounded() {
-  local limit=$1 status=0
-  shift
-  timeout --foreground "$limit" "$@" &
-  child_pid=$!
-  wait "$child_pid" || status=$?
-  child_pid=""
-  return "$status"
-}
-
-kafkajs=(node load-tests/limits/kafkajs.mjs)
+# bounded SECONDS CMD... and stop_bounded: infra/local/lib.sh.
 psql_pg() { bounded 30 psql "${pg_args[@]}" "$@"; }
 
 stop_server() {
@@ -109,11 +95,7 @@ stop_server() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [[ -n $child_pid ]]; then
-    kill "$child_pid" 2>/dev/null || true
-    wait "$child_pid" 2>/dev/null || true
-    child_pid=""
-  fi
+  stop_bounded
   stop_server
   if [[ -n $topics_created ]]; then
     bounded 60 "${kafkajs[@]}" delete "$BULKHEAD_KAFKA_BROKERS" \

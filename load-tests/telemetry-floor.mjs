@@ -19,6 +19,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import grpc from '@grpc/grpc-js';
+import { ECHO_SERVICE } from './limits/echo-service.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SERVERS = fileURLToPath(new URL('./limits/servers.mjs', import.meta.url));
@@ -118,18 +119,7 @@ function httpClient() {
 }
 
 function grpcClient() {
-  const identity = (bytes) => bytes;
-  const Echo = grpc.makeGenericClientConstructor({
-    echo: {
-      path: '/bulkhead.limits.v1.EchoService/Echo',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  });
+  const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE);
   const client = new Echo(`127.0.0.1:${PORTS.grpc}`, grpc.credentials.createInsecure());
   // EchoMessage { text: "hello" } as protobuf bytes (field 1, length-delimited).
   const message = Buffer.from([0x0a, 5, ...Buffer.from('hello')]);

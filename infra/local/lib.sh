@@ -195,6 +195,28 @@ _http_ok() {
 _log_has() { [[ -f $1 ]] && grep -qE -- "$2" "$1"; }
 
 # wait_port HOST PORT TIMEOUT_S [NAME]
+# bounded SECONDS CMD...: CMD waited for in the background (so that a signal to the script ends
+# the wait at once, and stop_bounded stops CMD), killed after SECONDS. --foreground: CMD stays in
+# the script's process group, where a group signal (Ctrl-C) reaches it too.
+BOUNDED_PID=""
+bounded() {
+  local limit=$1 status=0
+  shift
+  timeout --foreground "$limit" "$@" &
+  BOUNDED_PID=$!
+  wait "$BOUNDED_PID" || status=$?
+  BOUNDED_PID=""
+  return "$status"
+}
+# stop_bounded: stops the bounded command in flight, if any (for a script's exit trap).
+stop_bounded() {
+  if [[ -n $BOUNDED_PID ]]; then
+    kill "$BOUNDED_PID" 2>/dev/null || true
+    wait "$BOUNDED_PID" 2>/dev/null || true
+    BOUNDED_PID=""
+  fi
+}
+
 wait_port() { wait_for "$3" "${4:-}" "$1:$2" port_open "$1" "$2"; }
 # wait_http URL TIMEOUT_S [NAME]: until the URL answers 200.
 wait_http() { wait_for "$2" "${3:-}" "$1" _http_ok "$1"; }

@@ -8,23 +8,9 @@
 import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import grpc from '@grpc/grpc-js';
+import { ECHO_SERVICE } from './echo-service.mjs';
 
 const BODY = JSON.stringify({ ok: true });
-const identity = (bytes) => bytes;
-// A hand-written service definition: the request is passed through undecoded, so what is
-// measured is the transport (HTTP/2, framing, grpc-js's call handling), not protobuf.
-const ECHO_SERVICE = {
-  echo: {
-    path: '/bulkhead.limits.v1.EchoService/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
-
 function startHttp(port) {
   const server = http.createServer((_req, res) => {
     res.writeHead(200, {

@@ -253,9 +253,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     else if (committedRows >= batchSize) wakeUp?.(); // ends a linger
   }
 
-  /** Resolves on wake() (a commit of this process, a NOTIFY, a reconnect, stop()) or after ms. */
-  async function waitForWake(ms: number): Promise<void> {
-    if (wakeRequested) return;
+  /** Resolves after ms, or at once when woken (wakeUp): a commit, a NOTIFY, a reconnect, stop(). */
+  async function sleepUntilWoken(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => wakeUp?.(), ms);
       wakeUp = () => {
@@ -266,17 +265,14 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
+  /** Resolves on wake() (a commit of this process, a NOTIFY, a reconnect, stop()) or after ms. */
+  async function waitForWake(ms: number): Promise<void> {
+    if (!wakeRequested) await sleepUntilWoken(ms);
+  }
+
   /** Resolves after ms, or at once on a wake that says batchSize rows are waiting, or stop(). */
   async function linger(ms: number): Promise<void> {
-    if (ms <= 0 || committedRows >= batchSize) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => wakeUp?.(), ms);
-      wakeUp = () => {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        resolve();
-      };
-    });
+    if (ms > 0 && committedRows < batchSize) await sleepUntilWoken(ms);
   }
 
   /** The claimed rows were published: they stay marked sent. */
