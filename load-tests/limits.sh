@@ -83,6 +83,8 @@ topics_created=""
 
 pg_args=(-X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BULKHEAD_PG_PORT" -U postgres)
 # bounded SECONDS CMD... and stop_bounded: infra/local/lib.sh.
+
+kafkajs=(node load-tests/limits/kafkajs.mjs)
 psql_pg() { bounded 30 psql "${pg_args[@]}" "$@"; }
 
 stop_server() {
