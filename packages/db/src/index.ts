@@ -90,8 +90,9 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
 
 export interface TransactionOptions {
   /**
-   * Called once the connection is acquired and again before COMMIT; throwing aborts (before
-   * BEGIN, or rolls back). Returns the milliseconds left, which become the transaction's
+   * Called before waiting for a connection, once the time it returned has passed while waiting,
+   * once the connection is acquired, and again before COMMIT; throwing aborts (before BEGIN, or
+   * rolls back). Returns the milliseconds left, which become the transaction's
    * statement_timeout, or undefined for none. E.g. the caller's deadline (grpc deadlineGuard).
    */
   guard?: () => number | undefined;
@@ -131,15 +132,53 @@ export function afterCommit(client: Queryable, hook: () => void): boolean {
   return true;
 }
 
+/**
+ * A pooled client, waiting no longer than the guard allows: a deadline that has passed does not
+ * queue, and one that passes while every connection is busy fails with the guard's own error
+ * then, not once a connection frees up (the client that comes later goes back to the pool).
+ */
+async function connectWithin(
+  pool: pg.Pool,
+  guard: TransactionOptions['guard'],
+): Promise<pg.PoolClient> {
+  const left = guard?.();
+  if (left === undefined) return pool.connect();
+  const connecting = pool.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      try {
+        guard?.();
+      } catch (error) {
+        reject(error as Error);
+      }
+    }, left);
+  });
+  try {
+    return await Promise.race([connecting, expired]);
+  } catch (error) {
+    connecting.then(
+      (client) => client.release(),
+      () => undefined,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs fn inside BEGIN/COMMIT on one pooled client; rolls back on any error and rethrows it. */
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await connectWithin(pool, options.guard);
   // A client whose ROLLBACK fails has lost its connection: it is destroyed, not pooled again.
   let broken: Error | undefined;
+  // Nothing to roll back before BEGIN was sent (the guard may throw once the wait for a
+  // connection has taken the time that was left).
+  let begun = false;
   try {
     const timeout = options.guard?.();
     // SET LOCAL goes with BEGIN in one simple query: no extra round trip.
@@ -148,6 +187,7 @@ export async function withTransaction<T>(
       begin += `; SET LOCAL statement_timeout = ${String(Math.max(1, Math.ceil(timeout)))}`;
     }
     if (options.durable === false) begin += '; SET LOCAL synchronous_commit = off';
+    begun = true;
     await client.query(begin);
     const hooks: Array<() => void> = [];
     commitHooks.set(client, hooks);
@@ -159,9 +199,11 @@ export async function withTransaction<T>(
     return result;
   } catch (error) {
     commitHooks.delete(client);
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
+    if (begun) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+    }
     throw error;
   } finally {
     client.release(broken);
