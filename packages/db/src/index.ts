@@ -93,7 +93,7 @@ export interface TransactionOptions {
    * Called before waiting for a connection, once the time it returned has passed while waiting,
    * once the connection is acquired, and again before COMMIT; throwing aborts (before BEGIN, or
    * rolls back). Returns the milliseconds left, which become the transaction's
-   * statement_timeout, or undefined for none. E.g. the caller's deadline (grpc deadlineGuard).
+   * statement_timeout (none past 2^31 - 1 ms, PostgreSQL's largest), or undefined for none. E.g. the caller's deadline (grpc deadlineGuard).
    */
   guard?: () => number | undefined;
   /**
@@ -133,6 +133,12 @@ export function afterCommit(client: Queryable, hook: () => void): boolean {
 }
 
 /**
+ * The longest delay setTimeout takes and the largest statement_timeout PostgreSQL accepts: both
+ * 2^31 - 1 ms (about 24.8 days). A deadline further off than that is no limit for either.
+ */
+const MAX_INT32_MS = 2 ** 31 - 1;
+
+/**
  * A pooled client, waiting no longer than the guard allows: a deadline that has passed does not
  * queue, and one that passes while every connection is busy fails with the guard's own error
  * then, not once a connection frees up (the client that comes later goes back to the pool).
@@ -142,7 +148,8 @@ async function connectWithin(
   guard: TransactionOptions['guard'],
 ): Promise<pg.PoolClient> {
   const left = guard?.();
-  if (left === undefined) return pool.connect();
+  // No deadline, or one further off than a timer can wait (setTimeout fires at once past it).
+  if (left === undefined || left > MAX_INT32_MS) return pool.connect();
   const connecting = pool.connect();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -183,7 +190,7 @@ export async function withTransaction<T>(
     const timeout = options.guard?.();
     // SET LOCAL goes with BEGIN in one simple query: no extra round trip.
     let begin = 'BEGIN';
-    if (timeout !== undefined) {
+    if (timeout !== undefined && timeout <= MAX_INT32_MS) {
       begin += `; SET LOCAL statement_timeout = ${String(Math.max(1, Math.ceil(timeout)))}`;
     }
     if (options.durable === false) begin += '; SET LOCAL synchronous_commit = off';

@@ -11,7 +11,7 @@ afterAll(() => pool.end());
 // progress" for a ROLLBACK without BEGIN).
 const notices: string[] = [];
 pool.on('connect', (client: pg.PoolClient) =>
-  client.on('notice', (notice) => notices.push(notice.message)),
+  client.on('notice', (notice) => notices.push(notice.message ?? '')),
 );
 
 class DeadlinePassed extends Error {}
@@ -81,6 +81,25 @@ describe('withTransaction with a guard (a caller’s deadline)', () => {
     // And a ROLLBACK without BEGIN does produce one on this server (the check can fail).
     await pool.query('ROLLBACK');
     expect(notices).toContain('there is no transaction in progress');
+  });
+
+  it('waits for a connection under a deadline further off than a timer or statement_timeout reaches', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const holder = await pool.connect();
+      const waiting = withTransaction(pool, async () => 'served', {
+        guard: () => 40 * 86_400_000, // 40 days left
+      });
+      setTimeout(() => holder.release(), 50);
+      await expect(waiting).resolves.toBe('served');
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('commits when the deadline leaves time', async () => {
