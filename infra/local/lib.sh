@@ -194,7 +194,6 @@ _http_ok() {
 
 _log_has() { [[ -f $1 ]] && grep -qE -- "$2" "$1"; }
 
-# wait_port HOST PORT TIMEOUT_S [NAME]
 # bounded SECONDS CMD...: CMD waited for in the background (so that a signal to the script ends
 # the wait at once, and stop_bounded stops CMD), killed after SECONDS. --foreground: CMD stays in
 # the script's process group, where a group signal (Ctrl-C) reaches it too.
@@ -217,6 +216,7 @@ stop_bounded() {
   fi
 }
 
+# wait_port HOST PORT TIMEOUT_S [NAME]: until something listens on HOST:PORT.
 wait_port() { wait_for "$3" "${4:-}" "$1:$2" port_open "$1" "$2"; }
 # wait_http URL TIMEOUT_S [NAME]: until the URL answers 200.
 wait_http() { wait_for "$2" "${3:-}" "$1" _http_ok "$1"; }
