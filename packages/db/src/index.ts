@@ -106,8 +106,44 @@ export interface TransactionOptions {
   durable?: boolean;
 }
 
-/** What runs once the transaction a client is in (withTransaction) has committed. */
-const commitHooks = new WeakMap<pg.PoolClient, Array<() => void>>();
+/**
+ * The transaction of `withTransaction` that a client is in: work to run just before its COMMIT
+ * and just after it. One object per transaction, gone once it ended (committed or not), so it
+ * can key what a caller gathers for that transaction alone.
+ */
+export interface Transaction {
+  /**
+   * Runs `hook` before COMMIT, on the transaction's client, after the work (and after the hooks
+   * added before it; a hook may add more). A hook that throws rolls the transaction back and
+   * withTransaction rejects with its error. E.g. the outbox writes a transaction's rows then, in
+   * one statement.
+   */
+  beforeCommit(hook: () => Promise<void>): void;
+  /**
+   * Runs `hook` once the transaction has committed (never after a rollback), right after the
+   * COMMIT, before withTransaction returns; a hook must not throw.
+   */
+  afterCommit(hook: () => void): void;
+}
+
+interface TransactionHooks extends Transaction {
+  readonly before: Array<() => Promise<void>>;
+  readonly after: Array<() => void>;
+}
+
+function transactionHooks(): TransactionHooks {
+  const before: Array<() => Promise<void>> = [];
+  const after: Array<() => void> = [];
+  return {
+    before,
+    after,
+    beforeCommit: (hook) => before.push(hook),
+    afterCommit: (hook) => after.push(hook),
+  };
+}
+
+/** The transaction each client is in (withTransaction), while it lasts. */
+const transactions = new WeakMap<pg.PoolClient, TransactionHooks>();
 
 /** A hook that throws would make a committed transaction look failed: it is reported instead. */
 function runHook(hook: () => void): void {
@@ -120,16 +156,12 @@ function runHook(hook: () => void): void {
 }
 
 /**
- * Runs `hook` once the transaction of `withTransaction` that `client` is in has committed (never
- * after a rollback), right after the COMMIT, before withTransaction returns; a hook must not
- * throw. False when the client is in no such transaction: the caller does without (e.g. the
- * outbox NOTIFYs instead).
+ * The transaction of `withTransaction` that `client` is in; undefined for a client in no such
+ * transaction (a bare client, one in a transaction of its own making): the caller does without
+ * (e.g. the outbox writes at once and NOTIFYs).
  */
-export function afterCommit(client: Queryable, hook: () => void): boolean {
-  const hooks = commitHooks.get(client as pg.PoolClient);
-  if (!hooks) return false;
-  hooks.push(hook);
-  return true;
+export function transactionOf(client: Queryable): Transaction | undefined {
+  return transactions.get(client as pg.PoolClient);
 }
 
 /**
@@ -196,16 +228,18 @@ export async function withTransaction<T>(
     if (options.durable === false) begin += '; SET LOCAL synchronous_commit = off';
     begun = true;
     await client.query(begin);
-    const hooks: Array<() => void> = [];
-    commitHooks.set(client, hooks);
+    const hooks = transactionHooks();
+    transactions.set(client, hooks);
     const result = await fn(client);
+    // Indexed: a hook may add another.
+    for (let i = 0; i < hooks.before.length; i++) await hooks.before[i]!();
     options.guard?.();
     await client.query('COMMIT');
-    commitHooks.delete(client);
-    for (const hook of hooks) runHook(hook);
+    transactions.delete(client);
+    for (const hook of hooks.after) runHook(hook);
     return result;
   } catch (error) {
-    commitHooks.delete(client);
+    transactions.delete(client);
     if (begun) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;

@@ -156,6 +156,75 @@ describe('transactional outbox', () => {
     expect(consumer.received.map(body)).toEqual(['committed']);
   });
 
+  it('writes every enqueue of a transaction in one statement before its COMMIT, in order, each with its trace context', async () => {
+    const topic = uniqueName('not_published');
+    const span = (spanId: string): SpanContext => ({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId,
+      traceFlags: 1,
+    });
+    const inserts: string[] = [];
+    let spied: { query?: unknown } | undefined;
+    const seenBeforeCommit = await withTransaction(pool, async (tx) => {
+      // The statements this transaction sends, as PostgreSQL gets them (until it ended).
+      spied = tx as { query?: unknown };
+      const query = tx.query.bind(tx) as (...args: unknown[]) => Promise<unknown>;
+      spied.query = (...args: unknown[]) => {
+        const [text] = args;
+        const sql = typeof text === 'string' ? text : (text as { text?: string }).text;
+        if (sql?.includes('INSERT INTO outbox')) inserts.push(sql);
+        return query(...args);
+      };
+      // As a batch does: each message of the run enqueues under its own trace context.
+      for (const [i, spanId] of ['00f067aa0ba902b1', '00f067aa0ba902b2'].entries()) {
+        await context.with(trace.setSpanContext(ROOT_CONTEXT, span(spanId)), () =>
+          enqueue(tx, [
+            outboxMessage(topic, `k${i}`, `${i}a`),
+            outboxMessage(topic, `k${i}`, `${i}b`),
+          ]),
+        );
+      }
+      const { rows } = await tx.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM outbox WHERE topic = $1',
+        [topic],
+      );
+      return rows[0]?.n;
+    }).finally(() => delete spied?.query); // the prototype's again
+    try {
+      expect(seenBeforeCommit).toBe(0);
+      expect(inserts).toHaveLength(1);
+      const { rows } = await pool.query<{ body: string; traceparent: string | null }>(
+        `SELECT convert_from(payload, 'UTF8') AS body, traceparent FROM outbox
+          WHERE topic = $1 ORDER BY seq`,
+        [topic],
+      );
+      const traceparent = (spanId: string) => `00-4bf92f3577b34da6a3ce929d0e0e4736-${spanId}-01`;
+      expect(rows).toEqual([
+        { body: '0a', traceparent: traceparent('00f067aa0ba902b1') },
+        { body: '0b', traceparent: traceparent('00f067aa0ba902b1') },
+        { body: '1a', traceparent: traceparent('00f067aa0ba902b2') },
+        { body: '1b', traceparent: traceparent('00f067aa0ba902b2') },
+      ]);
+    } finally {
+      await pool.query('DELETE FROM outbox WHERE topic = $1', [topic]); // no relay may see it
+    }
+  });
+
+  it('rolls back the whole transaction when its rows cannot be written at COMMIT', async () => {
+    const topic = uniqueName('not_published');
+    await expect(
+      withTransaction(pool, async (tx) => {
+        await enqueue(tx, [outboxMessage(topic, 'k', 'good')]);
+        await enqueue(tx, [{ ...outboxMessage(topic, 'k', 'bad'), messageId: 'not-a-uuid' }]);
+      }),
+    ).rejects.toThrow(/uuid/);
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE topic = $1',
+      [topic],
+    );
+    expect(rows[0]?.n).toBe(0);
+  });
+
   it('publishes committed rows in seq order with their envelope, then marks them sent', async () => {
     const topic = await testBus.topic();
     const consumer = await collect(topic);
