@@ -15,18 +15,22 @@ import {
 
 /**
  * The order saga, orchestrated by orders:
- *   reserveStock → authorizePayment → commitStock → capturePayment → CONFIRMED
+ *   reserveStock → authorizePayment → (commitStock ∥ capturePayment) → CONFIRMED
  * A failed step compensates the earlier ones (release stock, void payment) → REJECTED; an
  * aborted or timed-out one is compensated too. commitStock and capturePayment come after the
  * pivot (payment authorized): they cannot fail for business reasons and are re-sent until they
- * succeed.
+ * succeed. Neither needs the other, so both are sent at once (two participants, one round trip).
  */
-export const orderSaga = defineSaga('order', [
-  { name: 'reserveStock', compensable: true },
-  { name: 'authorizePayment', compensable: true },
-  { name: 'commitStock', compensable: false },
-  { name: 'capturePayment', compensable: false },
-]);
+export const orderSaga = defineSaga(
+  'order',
+  [
+    { name: 'reserveStock', compensable: true },
+    { name: 'authorizePayment', compensable: true },
+    { name: 'commitStock', compensable: false },
+    { name: 'capturePayment', compensable: false },
+  ],
+  { afterPivot: 'at-once' },
+);
 
 export type OrderSagaStep = (typeof orderSaga.steps)[number]['name'];
 

@@ -27,6 +27,7 @@ interface OrderRow {
 interface OrderSagaColumns {
   saga_status: SagaStatus;
   step: OrderSagaStep | null;
+  completing: OrderSagaStep[];
   compensating: OrderSagaStep[];
   failure_reason: string | null;
   attempts: number;
@@ -77,8 +78,9 @@ export async function insertOrder(
   // foreign key is checked at the statement's end, when both rows exist).
   const inserted = await tx.query<OrderRow>(
     `WITH saga AS (
-       INSERT INTO order_sagas (order_id, status, step, compensating, failure_reason, deadline_at)
-       VALUES ($1, $6, $7, $8, $9, now() + $10 * interval '1 millisecond'))
+       INSERT INTO order_sagas (order_id, status, step, completing, compensating, failure_reason,
+                                deadline_at)
+       VALUES ($1, $6, $7, $8, $9, $10, now() + $11 * interval '1 millisecond'))
      INSERT INTO orders (id, tenant_id, customer_id, status, items, payment_token)
      VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING *`,
     [
@@ -89,6 +91,7 @@ export async function insertOrder(
       order.paymentToken,
       saga.status,
       saga.step,
+      saga.completing,
       saga.compensating,
       saga.failureReason,
       deadlineMs,
@@ -134,7 +137,8 @@ export async function loadOrderForUpdate(
   { skipLocked = false } = {},
 ): Promise<LockedOrder | undefined> {
   const found = await tx.query<OrderRow & OrderSagaColumns>(
-    `SELECT o.*, s.status AS saga_status, s.step, s.compensating, s.failure_reason, s.attempts,
+    `SELECT o.*, s.status AS saga_status, s.step, s.completing, s.compensating, s.failure_reason,
+            s.attempts,
             coalesce(s.deadline_at <= now(), false) AS overdue
        FROM orders o JOIN order_sagas s ON s.order_id = o.id
       WHERE o.id = $1 AND o.tenant_id = $2
@@ -156,6 +160,7 @@ export async function loadOrderForUpdate(
     saga: {
       status: row.saga_status,
       step: row.step,
+      completing: row.completing,
       compensating: row.compensating,
       failureReason: row.failure_reason,
     },
@@ -179,15 +184,18 @@ export async function saveMove(
   await tx.query(
     `WITH saga AS (
        UPDATE order_sagas
-          SET status = $2, step = $3, compensating = $4, failure_reason = $5, attempts = $6,
-              deadline_at = now() + $7 * interval '1 millisecond', updated_at = now()
+          SET status = $2, step = $3, completing = $4, compensating = $5, failure_reason = $6,
+              attempts = $7, deadline_at = now() + $8 * interval '1 millisecond',
+              updated_at = now()
         WHERE order_id = $1)
-     UPDATE orders SET items = $8, total_cents = $9, status = $10, reason = $11, updated_at = now()
+     UPDATE orders SET items = $9, total_cents = $10, status = $11, reason = $12,
+                       updated_at = now()
       WHERE id = $1`,
     [
       orderId,
       saga.status,
       saga.step,
+      saga.completing,
       saga.compensating,
       saga.failureReason,
       deadline?.attempts ?? 0,
@@ -219,6 +227,7 @@ export interface OpenSaga {
   tenantId: string;
   status: SagaStatus;
   step: OrderSagaStep | null;
+  completing: OrderSagaStep[];
   compensating: OrderSagaStep[];
   failureReason: string | null;
   attempts: number;
@@ -237,13 +246,15 @@ export async function sagasResentAtLeast(
     tenant_id: string;
     status: SagaStatus;
     step: OrderSagaStep | null;
+    completing: OrderSagaStep[];
     compensating: OrderSagaStep[];
     failure_reason: string | null;
     attempts: number;
     updated_at: Date;
     deadline_at: Date;
   }>(
-    `SELECT s.order_id, o.tenant_id, s.status, s.step, s.compensating, s.failure_reason,
+    `SELECT s.order_id, o.tenant_id, s.status, s.step, s.completing, s.compensating,
+            s.failure_reason,
             s.attempts, s.updated_at, s.deadline_at
        FROM order_sagas s JOIN orders o ON o.id = s.order_id
       WHERE s.deadline_at IS NOT NULL AND s.attempts >= $1
@@ -255,6 +266,7 @@ export async function sagasResentAtLeast(
     tenantId: row.tenant_id,
     status: row.status,
     step: row.step,
+    completing: row.completing,
     compensating: row.compensating,
     failureReason: row.failure_reason,
     attempts: row.attempts,

@@ -221,10 +221,12 @@ export async function sweepSaga(
   if (!found?.overdue) return { outcome: 'skipped' };
   const { order, saga, attempts } = found;
   const next = expire(order, saga, { resends: attempts, maxResends: cell.saga.maxResends });
-  // The step awaited (the metrics' label): the running one, or the latest compensation awaited.
-  const awaited = saga.step ?? saga.compensating[0];
+  // The step awaited (the metrics' label): the running one, the first of those completing at
+  // once, or the latest compensation awaited.
+  const awaited = saga.step ?? saga.completing[0] ?? saga.compensating[0];
   if (next.ignored || !awaited) return { outcome: 'skipped' };
-  const step = saga.step ?? saga.compensating.join(',');
+  const step =
+    saga.step ?? (saga.completing.length > 0 ? saga.completing : saga.compensating).join(',');
   const attributes = { [SAGA_ATTRIBUTES.step]: step, 'bulkhead.saga.deadline': next.outcome };
   return inSagaSpan('deadline', order.id, attributes, async (span): Promise<Swept> => {
     recordSagaState(span, next.saga);

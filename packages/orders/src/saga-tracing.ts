@@ -47,6 +47,9 @@ export function inSagaSpan<T>(
 export function recordSagaState(span: Span, saga: SagaState<OrderSagaStep>): void {
   span.setAttribute('bulkhead.saga.status', saga.status);
   if (saga.step) span.setAttribute('bulkhead.saga.next_step', saga.step);
+  if (saga.completing.length > 0) {
+    span.setAttribute('bulkhead.saga.completing', [...saga.completing]);
+  }
   if (saga.compensating.length > 0) {
     span.setAttribute('bulkhead.saga.compensating', [...saga.compensating]);
   }

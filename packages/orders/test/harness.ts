@@ -49,6 +49,7 @@ export interface OrdersHarness {
   sagaOf(orderId: string): Promise<{
     status: string;
     step: string | null;
+    completing: string[];
     compensating: string[];
     attempts: number;
     deadline_at: Date | null;
@@ -130,7 +131,7 @@ export async function startOrdersHarness(env: Record<string, string> = {}): Prom
     },
     async sagaOf(orderId) {
       const { rows } = await app.context.pool.query(
-        'SELECT status, step, compensating, attempts, deadline_at FROM order_sagas WHERE order_id = $1',
+        'SELECT status, step, completing, compensating, attempts, deadline_at FROM order_sagas WHERE order_id = $1',
         [orderId],
       );
       return rows[0];

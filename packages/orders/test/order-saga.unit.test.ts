@@ -91,6 +91,16 @@ function patched(order: StoredOrder, step: Advanced): StoredOrder {
 const running = (step: OrderSagaStep): SagaState<OrderSagaStep> => ({
   status: 'RUNNING',
   step,
+  completing: [],
+  compensating: [],
+  failureReason: null,
+});
+
+/** Past the pivot: the steps after it, sent at once, not all acknowledged yet. */
+const completing = (steps: OrderSagaStep[]): SagaState<OrderSagaStep> => ({
+  status: 'RUNNING',
+  step: null,
+  completing: steps,
   compensating: [],
   failureReason: null,
 });
@@ -98,12 +108,13 @@ const running = (step: OrderSagaStep): SagaState<OrderSagaStep> => ({
 const compensating = (steps: OrderSagaStep[], failureReason: string): SagaState<OrderSagaStep> => ({
   status: 'COMPENSATING',
   step: null,
+  completing: [],
   compensating: steps,
   failureReason,
 });
 
 const ended = (status: 'COMPLETED' | 'FAILED', failureReason: string | null = null) =>
-  ({ status, step: null, compensating: [], failureReason }) as const;
+  ({ status, step: null, completing: [], compensating: [], failureReason }) as const;
 
 /** The order and its saga after the reservation was priced: awaiting the payment authorization. */
 function afterReservation() {
@@ -151,17 +162,22 @@ describe('advance: the happy path', () => {
     order = patched(order, reserved);
     saga = reserved.saga;
 
+    // Past the pivot: the stock is committed and the payment captured at once.
     const authorized = advanced(advance(order, saga, replies.PaymentAuthorized));
-    expect(authorized.saga).toEqual(running('commitStock'));
+    expect(authorized.saga).toEqual(completing(['commitStock', 'capturePayment']));
     expect(authorized.orderPatch).toEqual({
       items: pricedLines,
       totalCents: TOTAL,
       status: 'PENDING',
       reason: null,
     });
-    expect(authorized.commands).toHaveLength(1);
+    expect(authorized.commands).toHaveLength(2);
     expect(decodeCommand(authorized.commands[0], M.CommitStock)).toEqual({
       destination: 'inventory',
+      body: { orderId },
+    });
+    expect(decodeCommand(authorized.commands[1], M.CapturePayment)).toEqual({
+      destination: 'payments',
       body: { orderId },
     });
     expect(authorized.event).toBeUndefined();
@@ -169,13 +185,9 @@ describe('advance: the happy path', () => {
     saga = authorized.saga;
 
     const committed = advanced(advance(order, saga, replies.StockCommitted));
-    expect(committed.saga).toEqual(running('capturePayment'));
+    expect(committed.saga).toEqual(completing(['capturePayment']));
     expect(committed.orderPatch.status).toBe('PENDING');
-    expect(committed.commands).toHaveLength(1);
-    expect(decodeCommand(committed.commands[0], M.CapturePayment)).toEqual({
-      destination: 'payments',
-      body: { orderId },
-    });
+    expect(committed.commands).toEqual([]);
     expect(committed.event).toBeUndefined();
     order = patched(order, committed);
     saga = committed.saga;
@@ -442,6 +454,16 @@ describe('expire: a step past its deadline', () => {
   it('after the pivot and while compensating it re-sends, however often', () => {
     const capture = expire(order, running('capturePayment'), { resends: 99, maxResends: 3 });
     expect(capture).toMatchObject({ outcome: 'resent' });
+    const both = expire(order, completing(['commitStock', 'capturePayment']), {
+      resends: 99,
+      maxResends: 3,
+    });
+    if (both.ignored) throw new Error('ignored');
+    expect(both.outcome).toBe('resent');
+    expect(both.commands.map((c) => c.type)).toEqual([
+      M.CommitStock.typeName,
+      M.CapturePayment.typeName,
+    ]);
     const releasing = expire(order, compensating(['reserveStock'], 'timeout'), {
       resends: 99,
       maxResends: 3,
@@ -460,6 +482,13 @@ describe('advance: replies the saga does not wait for', () => {
   const stages: [string, SagaState<OrderSagaStep>, ReplyName[]][] = [
     ['reserving stock', running('reserveStock'), ['StockReserved', 'StockReservationFailed']],
     ['authorizing payment', running('authorizePayment'), ['PaymentAuthorized', 'PaymentDeclined']],
+    [
+      'committing stock and capturing payment',
+      completing(['commitStock', 'capturePayment']),
+      ['StockCommitted', 'PaymentCaptured'],
+    ],
+    ['capturing payment, the stock committed', completing(['capturePayment']), ['PaymentCaptured']],
+    // Stored by a version that ran the steps after the pivot one at a time.
     ['committing stock', running('commitStock'), ['StockCommitted']],
     ['capturing payment', running('capturePayment'), ['PaymentCaptured']],
     ['voiding the payment', compensating(['authorizePayment'], 'boom'), ['PaymentVoided']],

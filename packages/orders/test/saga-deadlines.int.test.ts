@@ -90,16 +90,17 @@ describe('saga deadlines', () => {
   it('after the pivot a step never times out: it is re-sent, listed as stuck, and ends once answered', async () => {
     const { order, authorize } = await reservedOrder();
     await h.reply(authorize.message, M.PaymentAuthorized, { orderId: order.id, paymentId: 'p-1' });
+    // Both steps after the pivot are sent at once; the stock is committed, the capture is not.
     const commit = await h.next(order.id, M.CommitStock);
-    await h.reply(commit.message, M.StockCommitted, { orderId: order.id });
     const capture = await h.next(order.id, M.CapturePayment);
+    await h.reply(commit.message, M.StockCommitted, { orderId: order.id });
     // More re-sends than a step before the pivot is allowed: still PENDING, and stuck.
     await sentTimes(order.id, M.CapturePayment, 4);
     expect((await h.status(order.id)).status).toBe(ORDER_STATUS_PENDING);
     const stuckView = h.app.opsViews?.['/sagas/stuck'];
-    const stuck = (await stuckView?.()) as { sagas: { orderId: string; step: string }[] };
+    const stuck = (await stuckView?.()) as { sagas: { orderId: string; completing: string[] }[] };
     expect(stuck.sagas).toContainEqual(
-      expect.objectContaining({ orderId: order.id, step: 'capturePayment' }),
+      expect.objectContaining({ orderId: order.id, step: null, completing: ['capturePayment'] }),
     );
     await h.reply(capture.message, M.PaymentCaptured, { orderId: order.id });
     await eventually(async () =>

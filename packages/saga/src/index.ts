@@ -6,7 +6,10 @@
  * testable in microseconds.
  *
  * Steps run one at a time, in order. The **pivot** is the last compensable step: the steps up to
- * it may fail, the steps after it must succeed (they are re-sent until they do).
+ * it may fail, the steps after it must succeed (they are re-sent until they do). Steps after the
+ * pivot that do not depend on each other may all run at once (`afterPivot: 'at-once'`): once the
+ * pivot succeeded, every one of them is sent together and the saga completes when the last has
+ * answered — one round trip instead of one per step.
  * - A step that **failed** (a business answer: out of stock, declined) did nothing: the earlier
  *   compensable steps are undone.
  * - A step that was **aborted** (the participant could not carry the command out, or no answer
@@ -27,14 +30,24 @@ export interface StepDefinition<Name extends string = string> {
 export interface SagaDefinition<Name extends string = string> {
   readonly name: string;
   readonly steps: readonly StepDefinition<Name>[];
+  /**
+   * How the steps after the pivot run: one after the other (`in-order`, the default: each may
+   * need what the one before it did) or all at once (`at-once`: they are independent).
+   */
+  readonly afterPivot: 'in-order' | 'at-once';
 }
 
 export type SagaStatus = 'RUNNING' | 'COMPENSATING' | 'COMPLETED' | 'FAILED';
 
 export interface SagaState<Name extends string = string> {
   readonly status: SagaStatus;
-  /** The step being executed (RUNNING); null otherwise. */
+  /** The step being executed (RUNNING, one at a time); null otherwise. */
   readonly step: Name | null;
+  /**
+   * RUNNING past the pivot with `afterPivot: 'at-once'`: the steps after it not yet acknowledged,
+   * all in flight together (`step` is null then); empty otherwise.
+   */
+  readonly completing: readonly Name[];
   /** The compensations awaited (COMPENSATING), latest step first; empty otherwise. */
   readonly compensating: readonly Name[];
   /** Why the saga failed; set once it has failed (COMPENSATING or FAILED). */
@@ -70,11 +83,12 @@ export const TIMEOUT_REASON = 'timeout';
 export function defineSaga<const Name extends string>(
   name: string,
   steps: readonly StepDefinition<Name>[],
+  options: { afterPivot?: SagaDefinition['afterPivot'] } = {},
 ): SagaDefinition<Name> {
   if (steps.length === 0) throw new Error(`saga ${name} has no steps`);
   const names = new Set(steps.map((s) => s.name));
   if (names.size !== steps.length) throw new Error(`saga ${name} has duplicate step names`);
-  return { name, steps };
+  return { name, steps, afterPivot: options.afterPivot ?? 'in-order' };
 }
 
 export function isEnded(state: SagaState): boolean {
@@ -90,7 +104,13 @@ function pivotIndex(definition: SagaDefinition): number {
 export function startSaga<Name extends string>(definition: SagaDefinition<Name>): Transition<Name> {
   const first = definition.steps[0]!.name;
   return {
-    state: { status: 'RUNNING', step: first, compensating: [], failureReason: null },
+    state: {
+      status: 'RUNNING',
+      step: first,
+      completing: [],
+      compensating: [],
+      failureReason: null,
+    },
     instructions: [{ kind: 'execute', step: first }],
     ignored: false,
   };
@@ -106,13 +126,13 @@ export function applyReply<Name extends string>(
   const index = definition.steps.findIndex((s) => s.name === reply.step);
   if (index < 0) return ignore;
 
-  if (state.status === 'RUNNING' && state.step === reply.step) {
+  const awaited =
+    state.status === 'RUNNING' &&
+    (state.step === reply.step || state.completing.includes(reply.step));
+  if (awaited) {
     switch (reply.outcome) {
-      case 'succeeded': {
-        const next = definition.steps[index + 1];
-        if (!next) return transition({ ...state, status: 'COMPLETED', step: null });
-        return transition({ ...state, step: next.name }, [{ kind: 'execute', step: next.name }]);
-      }
+      case 'succeeded':
+        return succeeded(definition, state, index);
       case 'failed':
         return fail(definition, index - 1, reply.reason);
       case 'aborted':
@@ -135,6 +155,33 @@ export function applyReply<Name extends string>(
   return ignore;
 }
 
+/**
+ * Step `index`, awaited, succeeded: the next step runs — or, from the pivot on with `afterPivot:
+ * 'at-once'`, every step after it at once, and the saga completes when the last has answered.
+ */
+function succeeded<Name extends string>(
+  definition: SagaDefinition<Name>,
+  state: SagaState<Name>,
+  index: number,
+): Transition<Name> {
+  const ended = { ...state, status: 'COMPLETED', step: null, completing: [] } as const;
+  if (state.completing.length > 0) {
+    const step = definition.steps[index]!.name;
+    const completing = state.completing.filter((name) => name !== step);
+    return transition(completing.length > 0 ? { ...state, completing } : ended);
+  }
+  const next = definition.steps[index + 1];
+  if (!next) return transition(ended);
+  if (definition.afterPivot === 'at-once' && index + 1 > pivotIndex(definition)) {
+    const rest = definition.steps.slice(index + 1).map((s) => s.name);
+    return transition(
+      { ...state, step: null, completing: rest },
+      rest.map((step) => ({ kind: 'execute', step })),
+    );
+  }
+  return transition({ ...state, step: next.name }, [{ kind: 'execute', step: next.name }]);
+}
+
 /** What the deadline of the awaited step did: nothing, re-sent its command(s), or timed it out. */
 export type DeadlineOutcome = 'none' | 'resent' | 'timed-out';
 
@@ -142,8 +189,9 @@ export type DeadlineOutcome = 'none' | 'resent' | 'timed-out';
  * The awaited step's deadline has passed; `resends` is how often its command was re-sent already.
  * - RUNNING before or at the pivot: re-send the command until `maxResends`, then time the step
  *   out — the saga fails with reason `timeout` and compensates the step and the earlier ones.
- * - RUNNING after the pivot, or COMPENSATING: re-send, however often (these must succeed; the
- *   orchestrator reports a saga that keeps needing re-sends as stuck).
+ * - RUNNING after the pivot (the running step, or every step still completing), or
+ *   COMPENSATING: re-send, however often (these must succeed; the orchestrator reports a saga
+ *   that keeps needing re-sends as stuck).
  * Participants are idempotent per saga, so a re-sent command is harmless.
  */
 export function onDeadline<Name extends string>(
@@ -151,6 +199,14 @@ export function onDeadline<Name extends string>(
   state: SagaState<Name>,
   { resends, maxResends }: { resends: number; maxResends: number },
 ): Transition<Name> & { outcome: DeadlineOutcome } {
+  if (state.status === 'RUNNING' && state.completing.length > 0) {
+    return {
+      state,
+      instructions: state.completing.map((step) => ({ kind: 'execute', step })),
+      ignored: false,
+      outcome: 'resent',
+    };
+  }
   if (state.status === 'RUNNING' && state.step !== null) {
     const index = definition.steps.findIndex((s) => s.name === state.step);
     if (index <= pivotIndex(definition) && resends >= maxResends) {
@@ -188,7 +244,7 @@ function fail<Name extends string>(
     .filter((s) => s.compensable)
     .map((s) => s.name)
     .reverse();
-  const failed = { step: null, compensating, failureReason: reason } as const;
+  const failed = { step: null, completing: [], compensating, failureReason: reason } as const;
   if (compensating.length === 0) return transition({ ...failed, status: 'FAILED' });
   return transition(
     { ...failed, status: 'COMPENSATING' },

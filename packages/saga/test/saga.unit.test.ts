@@ -22,6 +22,7 @@ type Step = (typeof saga.steps)[number]['name'];
 const running = (step: Step): SagaState<Step> => ({
   status: 'RUNNING',
   step,
+  completing: [],
   compensating: [],
   failureReason: null,
 });
@@ -45,6 +46,7 @@ describe('saga state machine', () => {
     expect(done).toEqual({
       status: 'COMPLETED',
       step: null,
+      completing: [],
       compensating: [],
       failureReason: null,
     });
@@ -60,6 +62,7 @@ describe('saga state machine', () => {
     expect(t.state).toEqual({
       status: 'COMPENSATING',
       step: null,
+      completing: [],
       compensating: ['reserve'],
       failureReason: 'payment_declined',
     });
@@ -104,6 +107,7 @@ describe('saga state machine', () => {
     expect(state).toEqual({
       status: 'FAILED',
       step: null,
+      completing: [],
       compensating: [],
       failureReason: 'processing_failed',
     });
@@ -149,6 +153,7 @@ describe('saga deadlines', () => {
     expect(timedOut.state).toEqual({
       status: 'COMPENSATING',
       step: null,
+      completing: [],
       compensating: ['authorize', 'reserve'],
       failureReason: TIMEOUT_REASON,
     });
@@ -166,6 +171,7 @@ describe('saga deadlines', () => {
     const compensating: SagaState<Step> = {
       status: 'COMPENSATING',
       step: null,
+      completing: [],
       compensating: ['authorize', 'reserve'],
       failureReason: TIMEOUT_REASON,
     };
@@ -189,5 +195,86 @@ describe('saga deadlines', () => {
     expect(applyReply(saga, timedOut, { step: 'reserve', outcome: 'succeeded' }).ignored).toBe(
       true,
     );
+  });
+});
+
+describe('steps after the pivot at once', () => {
+  const atOnce = defineSaga('order', saga.steps, { afterPivot: 'at-once' });
+  const authorized = applyReply(atOnce, running('authorize'), {
+    step: 'authorize',
+    outcome: 'succeeded',
+  });
+
+  it('sends every step after the pivot together once the pivot succeeded', () => {
+    expect(authorized.state).toEqual({
+      status: 'RUNNING',
+      step: null,
+      completing: ['commit', 'capture'],
+      compensating: [],
+      failureReason: null,
+    });
+    expect(authorized.instructions).toEqual([
+      { kind: 'execute', step: 'commit' },
+      { kind: 'execute', step: 'capture' },
+    ]);
+    // Before the pivot the steps still run one at a time.
+    const reserved = applyReply(atOnce, running('reserve'), {
+      step: 'reserve',
+      outcome: 'succeeded',
+    });
+    expect(reserved.instructions).toEqual([{ kind: 'execute', step: 'authorize' }]);
+  });
+
+  it('completes when the last of them answered, in any order; a repeated answer is ignored', () => {
+    for (const order of [
+      ['commit', 'capture'],
+      ['capture', 'commit'],
+    ] as const) {
+      const first = applyReply(atOnce, authorized.state, { step: order[0], outcome: 'succeeded' });
+      expect(first.state).toMatchObject({ status: 'RUNNING', completing: [order[1]] });
+      expect(first.instructions).toEqual([]);
+      const again = applyReply(atOnce, first.state, { step: order[0], outcome: 'succeeded' });
+      expect(again.ignored).toBe(true);
+      const last = applyReply(atOnce, first.state, { step: order[1], outcome: 'succeeded' });
+      expect(last.state).toEqual({
+        status: 'COMPLETED',
+        step: null,
+        completing: [],
+        compensating: [],
+        failureReason: null,
+      });
+      expect(isEnded(last.state)).toBe(true);
+    }
+  });
+
+  it('keeps an aborted one awaited, and re-sends every one still awaited at its deadline, without end', () => {
+    const aborted = applyReply(atOnce, authorized.state, {
+      step: 'capture',
+      outcome: 'aborted',
+      reason: 'processing_failed',
+    });
+    expect(aborted.ignored).toBe(true);
+    const committed = applyReply(atOnce, authorized.state, {
+      step: 'commit',
+      outcome: 'succeeded',
+    });
+    const overdue = onDeadline(atOnce, authorized.state, { resends: 100, maxResends: 2 });
+    expect(overdue.outcome).toBe('resent');
+    expect(overdue.state).toBe(authorized.state);
+    expect(overdue.instructions).toEqual([
+      { kind: 'execute', step: 'commit' },
+      { kind: 'execute', step: 'capture' },
+    ]);
+    expect(
+      onDeadline(atOnce, committed.state, { resends: 100, maxResends: 2 }).instructions,
+    ).toEqual([{ kind: 'execute', step: 'capture' }]);
+  });
+
+  it('goes on from a step after the pivot that ran in order (a saga stored before at-once)', () => {
+    const t = applyReply(atOnce, running('commit'), { step: 'commit', outcome: 'succeeded' });
+    expect(t.state).toMatchObject({ status: 'RUNNING', step: null, completing: ['capture'] });
+    expect(t.instructions).toEqual([{ kind: 'execute', step: 'capture' }]);
+    const done = applyReply(atOnce, running('capture'), { step: 'capture', outcome: 'succeeded' });
+    expect(done.state.status).toBe('COMPLETED');
   });
 });
