@@ -1,4 +1,4 @@
-import type { Queryable } from '@bulkhead/db';
+import { transactionOf, type Queryable, type Transaction } from '@bulkhead/db';
 import {
   decideReservation,
   type PricedLine,
@@ -75,24 +75,145 @@ export async function getProduct(
   return row && toProduct(row);
 }
 
+/** A product row as a batch holds it: locked, its levels as the batch's changes leave them. */
+interface HeldRow {
+  tenantId: string;
+  sku: string;
+  available: number;
+  priceCents: number;
+  /** What the batch's commands moved, summed: written back before COMMIT. */
+  availableDelta: number;
+  reservedDelta: number;
+  changed: boolean;
+}
+
+const rowKey = (tenantId: string, sku: string) => `${tenantId}\u0000${sku}`;
+
+/**
+ * The product rows a batch of commands locked in one statement (lockStockOf), held in memory
+ * for the batch's transaction: each command reads and changes the levels here instead of
+ * locking and updating its rows itself, and the rows changed are written back in one UPDATE just
+ * before COMMIT (a product ten reservations of the batch name is updated once, by their sum).
+ */
+const heldStock = new WeakMap<Transaction, Map<string, HeldRow>>();
+
+function holdRows(
+  tx: Queryable,
+  rows: ReadonlyArray<{ tenant_id: string; sku: string } & Omit<ProductRow, 'name'>>,
+): void {
+  const transaction = transactionOf(tx);
+  if (!transaction) return; // not withTransaction's: every command writes its own rows
+  let held = heldStock.get(transaction);
+  if (!held) {
+    const rowsOfBatch = new Map<string, HeldRow>();
+    held = rowsOfBatch;
+    heldStock.set(transaction, rowsOfBatch);
+    transaction.beforeCommit(() => writeBack(tx, [...rowsOfBatch.values()]));
+  }
+  for (const row of rows) {
+    if (held.has(rowKey(row.tenant_id, row.sku))) continue; // its levels are the batch's now
+    held.set(rowKey(row.tenant_id, row.sku), {
+      tenantId: row.tenant_id,
+      sku: row.sku,
+      available: row.available,
+      priceCents: row.price_cents,
+      availableDelta: 0,
+      reservedDelta: 0,
+      changed: false,
+    });
+  }
+}
+
+/** What a batch moved on its held rows, summed per row, in one statement. */
+async function writeBack(tx: Queryable, rows: readonly HeldRow[]): Promise<void> {
+  const changed = rows.filter((row) => row.changed);
+  if (changed.length === 0) return;
+  await tx.query(
+    `UPDATE products AS p
+        SET available = p.available + r.available, reserved = p.reserved + r.reserved,
+            updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+            AS r (tenant_id, sku, available, reserved)
+      WHERE p.tenant_id = r.tenant_id AND p.sku = r.sku`,
+    [
+      changed.map((row) => row.tenantId),
+      changed.map((row) => row.sku),
+      changed.map((row) => row.availableDelta),
+      changed.map((row) => row.reservedDelta),
+    ],
+  );
+}
+
 /**
  * Locks the tenant's rows of these skus FOR UPDATE, always in sku order: every transaction that
- * changes stock locks through here, so two of them never wait for each other in a cycle.
+ * changes stock locks through here, so two of them never wait for each other in a cycle. In a
+ * batch that holds them already (lockStockOf), no statement: the batch's levels.
  */
 async function lockProducts(
   tx: Queryable,
   tenantId: string,
   skus: string[],
 ): Promise<Map<string, StockLevel>> {
-  const result = await tx.query<{ sku: string; available: number; price_cents: number }>(
-    `SELECT sku, available, price_cents FROM products
-     WHERE tenant_id = $1 AND sku = ANY($2::text[])
-     ORDER BY sku
-     FOR UPDATE`,
-    [tenantId, skus],
-  );
-  return new Map(
-    result.rows.map((row) => [row.sku, { available: row.available, priceCents: row.price_cents }]),
+  const held = heldRowsOf(tx);
+  const missing = held ? skus.filter((sku) => !held.has(rowKey(tenantId, sku))) : skus;
+  const locked = new Map<string, StockLevel>();
+  if (missing.length > 0) {
+    const result = await tx.query<Omit<ProductRow, 'name'>>(
+      `SELECT tenant_id, sku, available, reserved, price_cents FROM products
+       WHERE tenant_id = $1 AND sku = ANY($2::text[])
+       ORDER BY sku
+       FOR UPDATE`,
+      [tenantId, missing],
+    );
+    if (held) holdRows(tx, result.rows);
+    for (const row of result.rows) {
+      locked.set(row.sku, { available: row.available, priceCents: row.price_cents });
+    }
+  }
+  for (const sku of skus) {
+    const row = held?.get(rowKey(tenantId, sku));
+    if (row) locked.set(sku, { available: row.available, priceCents: row.priceCents });
+  }
+  return locked;
+}
+
+function heldRowsOf(tx: Queryable): Map<string, HeldRow> | undefined {
+  const transaction = transactionOf(tx);
+  return transaction && heldStock.get(transaction);
+}
+
+/**
+ * Moves units between available and reserved on locked rows (by the deltas given): in a batch
+ * that holds the rows, in memory (written back once before COMMIT); otherwise one UPDATE.
+ */
+async function changeStock(
+  tx: Queryable,
+  tenantId: string,
+  changes: ReadonlyArray<{ sku: string; available: number; reserved: number }>,
+): Promise<void> {
+  const held = heldRowsOf(tx);
+  if (held && changes.every(({ sku }) => held.has(rowKey(tenantId, sku)))) {
+    for (const change of changes) {
+      const row = held.get(rowKey(tenantId, change.sku))!;
+      row.available += change.available;
+      row.availableDelta += change.available;
+      row.reservedDelta += change.reserved;
+      row.changed = true;
+    }
+    return;
+  }
+  await tx.query(
+    `UPDATE products AS p
+     SET available = p.available + r.available, reserved = p.reserved + r.reserved,
+         updated_at = now()
+     FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS r (sku, available, reserved)
+     WHERE p.tenant_id = $1 AND p.sku = r.sku`,
+    [
+      tenantId,
+      changes.map((change) => change.sku),
+      changes.map((change) => change.available),
+      changes.map((change) => change.reserved),
+    ],
   );
 }
 
@@ -102,25 +223,35 @@ async function previousReservation(
   tenantId: string,
   orderId: string,
 ): Promise<ReservationDecision | undefined> {
-  const reserved = await tx.query<{ sku: string; quantity: number; unit_price_cents: number }>(
-    `SELECT sku, quantity, unit_price_cents FROM reservations
-     WHERE tenant_id = $1 AND order_id = $2 ORDER BY sku`,
+  // Both kinds of outcome in one statement: the reserved lines, else the failure.
+  const { rows } = await tx.query<
+    | { sku: string; quantity: number; unit_price_cents: number; failure: null; detail: null }
+    | {
+        sku: null;
+        quantity: null;
+        unit_price_cents: null;
+        failure: ReservationFailure;
+        detail: string;
+      }
+  >(
+    `SELECT sku, quantity, unit_price_cents, NULL AS failure, NULL AS detail FROM reservations
+      WHERE tenant_id = $1 AND order_id = $2
+     UNION ALL
+     SELECT NULL, NULL, NULL, failure, detail FROM reservation_failures
+      WHERE tenant_id = $1 AND order_id = $2
+     ORDER BY sku`,
     [tenantId, orderId],
   );
-  if (reserved.rows.length > 0) {
-    const lines: PricedLine[] = reserved.rows.map((row) => ({
-      sku: row.sku,
-      quantity: row.quantity,
-      unitPriceCents: row.unit_price_cents,
-    }));
-    return { ok: true, lines };
+  const lines: PricedLine[] = [];
+  let failed: ReservationDecision | undefined;
+  for (const row of rows) {
+    if (row.failure === null) {
+      lines.push({ sku: row.sku, quantity: row.quantity, unitPriceCents: row.unit_price_cents });
+    } else {
+      failed = { ok: false, failure: row.failure, detail: row.detail };
+    }
   }
-  const failed = await tx.query<{ failure: ReservationFailure; detail: string }>(
-    'SELECT failure, detail FROM reservation_failures WHERE tenant_id = $1 AND order_id = $2',
-    [tenantId, orderId],
-  );
-  const failure = failed.rows[0];
-  return failure && { ok: false, failure: failure.failure, detail: failure.detail };
+  return lines.length > 0 ? { ok: true, lines } : failed;
 }
 
 /**
@@ -152,12 +283,10 @@ export async function reserveStock(
   const skus = decision.lines.map((line) => line.sku);
   const quantities = decision.lines.map((line) => line.quantity);
   const prices = decision.lines.map((line) => line.unitPriceCents);
-  await tx.query(
-    `UPDATE products AS p
-     SET available = p.available - r.quantity, reserved = p.reserved + r.quantity, updated_at = now()
-     FROM unnest($2::text[], $3::bigint[]) AS r (sku, quantity)
-     WHERE p.tenant_id = $1 AND p.sku = r.sku`,
-    [tenantId, skus, quantities],
+  await changeStock(
+    tx,
+    tenantId,
+    decision.lines.map(({ sku, quantity }) => ({ sku, available: -quantity, reserved: quantity })),
   );
   await tx.query(
     `INSERT INTO reservations (tenant_id, order_id, sku, quantity, unit_price_cents, status)
@@ -202,14 +331,14 @@ export async function settleReservation(
   if (claimed.rows.length === 0) return settledBefore(tx, tenantId, orderId, to);
   const skus = claimed.rows.map((row) => row.sku);
   await lockProducts(tx, tenantId, skus);
-  await tx.query(
-    `UPDATE products AS p
-     SET reserved = p.reserved - r.quantity,
-         available = p.available + CASE WHEN $4::boolean THEN r.quantity ELSE 0 END,
-         updated_at = now()
-     FROM unnest($2::text[], $3::bigint[]) AS r (sku, quantity)
-     WHERE p.tenant_id = $1 AND p.sku = r.sku`,
-    [tenantId, skus, claimed.rows.map((row) => row.quantity), to === 'RELEASED'],
+  await changeStock(
+    tx,
+    tenantId,
+    claimed.rows.map(({ sku, quantity }) => ({
+      sku,
+      available: to === 'RELEASED' ? quantity : 0,
+      reserved: -quantity,
+    })),
   );
   return { kind: 'settled', units: claimed.rows.reduce((units, row) => units + row.quantity, 0) };
 }
@@ -243,8 +372,9 @@ async function settledBefore(
 /**
  * Locks, in one statement and in (tenant, sku) order, every product that a batch of commands
  * will change: the SKUs of the reservations to make and those of the orders' RESERVED lines to
- * settle. The batch's commands then run one by one (each takes its locks again, held already);
- * two batches of two partitions never wait for each other in a cycle.
+ * settle; two batches of two partitions never wait for each other in a cycle. The rows are then
+ * held for the batch's transaction: its commands, run one by one, read and change their levels in
+ * memory, and each row changed is written once, by the sum of the changes, before COMMIT.
  */
 export async function lockStockOf(
   tx: Queryable,
@@ -254,8 +384,8 @@ export async function lockStockOf(
   },
 ): Promise<void> {
   if (changes.reserve.length + changes.settle.length === 0) return;
-  await tx.query(
-    `SELECT 1 FROM products p
+  const locked = await tx.query<Omit<ProductRow, 'name'>>(
+    `SELECT p.tenant_id, p.sku, p.available, p.reserved, p.price_cents FROM products p
       WHERE (p.tenant_id, p.sku) IN (
               SELECT * FROM unnest($1::text[], $2::text[])
               UNION
@@ -273,4 +403,5 @@ export async function lockStockOf(
       changes.settle.map((order) => order.orderId),
     ],
   );
+  holdRows(tx, locked.rows);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sagaMessages as M } from '@bulkhead/contracts';
-import type { Pool } from '@bulkhead/db';
+import type { Pool, PoolClient } from '@bulkhead/db';
 import type { IncomingMessage } from '@bulkhead/event-bus';
 import { inboxMigrations } from '@bulkhead/inbox';
 import { createOutbox, outboxMigrations } from '@bulkhead/outbox';
@@ -97,4 +97,74 @@ describe('inventory commands in batches', () => {
     const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
     expect(rows[0]?.n).toBe(32); // every command answered
   });
+
+  it('sums a batch’s stock changes per product and writes each product once', async () => {
+    const sku = `mug-${randomUUID()}`;
+    await upsertProduct(pool, { tenantId, sku, name: 'mug', priceCents: 250, stock: 7 });
+    const handler = commandHandler(
+      { pool, logger, outbox: createOutbox(), cellId: 'cell-1', service: 'inventory' },
+      inventoryRoutes(logger),
+      { prepareBatch: lockStockOfCommands },
+    );
+    // Ten orders of one unit each against 7 in stock, in one batch: the first 7 reserve, the
+    // last 3 find none left (each command sees what the earlier ones of the batch did).
+    const orders = Array.from({ length: 10 }, () => randomUUID());
+    const reserving = await statementsOf(() =>
+      handler.batch(
+        orders.map((orderId) => reserve(orderId, sku)),
+        each,
+      ),
+    );
+    expect(await getProduct(pool, tenantId, sku)).toMatchObject({ available: 0, reserved: 7 });
+    expect(await repliesTo(orders)).toEqual([
+      ...Array.from({ length: 7 }, () => M.StockReserved.typeName),
+      ...Array.from({ length: 3 }, () => M.StockReservationFailed.typeName),
+    ]);
+    expect(reserving.filter((sql) => /UPDATE products/.test(sql))).toHaveLength(1);
+
+    // Then 4 commits and 3 releases (and a release of a failed one) in one batch: once more.
+    const settling = await statementsOf(() =>
+      handler.batch(
+        orders
+          .slice(0, 8)
+          .map((orderId, i) => command(i < 4 ? M.CommitStock : M.ReleaseStock, { orderId })),
+        each,
+      ),
+    );
+    expect(await getProduct(pool, tenantId, sku)).toMatchObject({ available: 3, reserved: 0 });
+    expect(settling.filter((sql) => /UPDATE products/.test(sql))).toHaveLength(1);
+  });
 });
+
+/** The reply types the outbox holds for these orders, in the orders' order. */
+async function repliesTo(orderIds: string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ message_key: string; message_type: string }>(
+    'SELECT message_key, message_type FROM outbox WHERE message_key = ANY($1)',
+    [orderIds],
+  );
+  const types = new Map(rows.map((row) => [row.message_key, row.message_type]));
+  return orderIds.map((id) => types.get(id) ?? 'none');
+}
+
+/** The statements the pool's connections send while `work` runs, as PostgreSQL gets them. */
+async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const spied: PoolClient[] = [];
+  const spy = (client: PoolClient) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const [text] = args;
+      seen.push(typeof text === 'string' ? text : ((text as { text?: string }).text ?? ''));
+      return query(...args);
+    };
+    spied.push(client);
+  };
+  pool.on('acquire', spy);
+  try {
+    await work();
+  } finally {
+    pool.off('acquire', spy);
+    for (const client of spied) delete (client as { query?: unknown }).query;
+  }
+  return seen;
+}
