@@ -15,11 +15,12 @@ import { createSagaSweeper } from './sweeper.js';
 const cellOf = (context: {
   cellId: string;
   outbox: CellContext['outbox'];
-  config: { settings: { saga: CellContext['saga'] } };
+  config: { settings: { saga: CellContext['saga']; publishOrderEvents: boolean } };
 }): CellContext => ({
   cellId: context.cellId,
   outbox: context.outbox,
   saga: context.config.settings.saga,
+  publishOrderEvents: context.config.settings.publishOrderEvents,
 });
 
 /** The orders service of one cell: the saga orchestrator. */
@@ -41,6 +42,12 @@ export const orders = defineCellService({
       SAGA_MAX_RESEND_DELAY_MS: env.positiveInt(300_000),
       /** How often the sweeper looks for overdue sagas. */
       SAGA_SWEEP_EVERY_MS: env.positiveInt(1_000),
+      /**
+       * The order's domain events (OrderConfirmed, OrderRejected) on `<cell>.orders.events`:
+       * `publish`, or `off` where nothing consumes them (then they cost nothing: no outbox row,
+       * no relay round, no Kafka message).
+       */
+      ORDER_EVENTS: z.enum(['publish', 'off']).default('publish'),
     })
     .transform((e) => ({
       maxOpenSagas: e.MAX_OPEN_SAGAS,
@@ -50,6 +57,7 @@ export const orders = defineCellService({
         maxResendDelayMs: e.SAGA_MAX_RESEND_DELAY_MS,
       },
       sweepEveryMs: e.SAGA_SWEEP_EVERY_MS,
+      publishOrderEvents: e.ORDER_EVENTS === 'publish',
     })),
   grpc: (context) => ({
     definition: ordersV1.OrdersServiceService,

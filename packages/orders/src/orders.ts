@@ -49,6 +49,8 @@ export interface CellContext {
   cellId: string;
   outbox: Outbox;
   saga: SagaTiming;
+  /** False (ORDER_EVENTS=off): a decided order's domain event is not sent. */
+  publishOrderEvents: boolean;
 }
 
 /**
@@ -259,7 +261,7 @@ async function store(
 ): Promise<void> {
   await saveMove(tx, order.id, next.saga, deadline, next.orderPatch);
   const messages = commandMessages(cell, order, next.commands, causationId);
-  if (next.event) {
+  if (next.event && cell.publishOrderEvents) {
     const topic = cellTopic(cell.cellId, 'orders', 'events');
     messages.push(outboxMessage(cell, order, topic, next.event, causationId));
   }

@@ -39,7 +39,7 @@ const sagaOf = (orderId: string) => h.sagaOf(orderId);
 const M = sagaMessages;
 
 describe('orders saga orchestration', () => {
-  it('runs reserve → authorize → commit → capture to CONFIRMED, with prices from the reservation', async () => {
+  it('runs reserve → authorize → commit and capture at once to CONFIRMED, with prices from the reservation', async () => {
     const order = await createOrder();
     expect(order.status).toBe(ordersV1.OrderStatus.ORDER_STATUS_PENDING);
 
