@@ -84,8 +84,15 @@ function step(line) {
       pgCommits: perOrder(delta.pgCommits),
       pgWalSyncs: perOrder(delta.pgWalSyncs),
       kafkaPublished: perOrder(delta.kafkaPublished),
+      relayRounds: perOrder(delta.relayRounds),
+      consumerRuns: perOrder(delta.consumerRuns),
       grpcServed: perOrder(delta.grpcServed),
       httpServed: perOrder(delta.httpServed),
+    },
+    // Messages per relay round and per consumer run: 1 means no batching at all.
+    perBatch: {
+      relayRound: delta.relayRounds ? delta.kafkaPublished / delta.relayRounds : undefined,
+      consumerRun: delta.consumerRuns ? delta.kafkaConsumed / delta.consumerRuns : undefined,
     },
     perSecond: {
       pgCommits: delta.pgCommits / wall,
@@ -167,6 +174,14 @@ const rows = [
     'Kafka msgs / gRPC calls / HTTP reqs per order',
     (s) =>
       `${f(s.perOrder.kafkaPublished, 1)} / ${f(s.perOrder.grpcServed, 1)} / ${f(s.perOrder.httpServed, 1)}`,
+  ],
+  [
+    'relay rounds / consumer runs per order',
+    (s) => `${f(s.perOrder.relayRounds, 1)} / ${f(s.perOrder.consumerRuns, 1)}`,
+  ],
+  [
+    'msgs per relay round / per consumer run',
+    (s) => `${f(s.perBatch.relayRound, 2)} / ${f(s.perBatch.consumerRun, 2)}`,
   ],
   ['PG commits/s ÷ PG commit limit', (s) => pct(s.ratios?.pgCommitsPerSecondOfLimit)],
   [

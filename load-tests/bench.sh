@@ -13,7 +13,8 @@
 #   4. with SUSTAIN_RATE, the same at that rate for SUSTAIN (issue 11's 10 minutes at 250/s).
 # Writes .data/load/bench-<UTC time>/bench.json and prints the table (load-tests/bench.mjs): per
 # step, completed orders/s, POST p99, accepted → confirmed p50/p99, whether open sagas grew, CPU
-# per order by process, commits and syncs per order, and each rate as a ratio to its limit.
+# per order by process, commits and syncs per order, relay rounds and consumer runs per order
+# (and the messages each held: how far batching goes), and each rate as a ratio to its limit.
 # Leaves the stack as make up does.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../infra/local/lib.sh

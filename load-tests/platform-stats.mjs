@@ -21,6 +21,10 @@ const COUNTERS = {
   // Kafka messages the relays published, and the records consumers handled.
   kafkaPublished: 'outbox_published_total',
   kafkaConsumed: 'messages_consumed_total',
+  // Relay rounds that published (one transaction each) and consumer runs (one transaction per
+  // run of a partition's messages, or per message on its own): how far batching goes.
+  relayRounds: 'outbox_relay_round_duration_seconds_count',
+  consumerRuns: 'message_handling_seconds_count',
   // Unary gRPC calls the cell services served (the gateway's CreateOrder/GetOrder/... calls).
   grpcServed: 'grpc_server_handling_seconds_count',
   // HTTP requests the gateway and the control plane answered.
