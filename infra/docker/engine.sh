@@ -10,7 +10,9 @@
 # outside the clone so a fresh clone reuses built images and layers:
 #   data   $BULKHEAD_CACHE_DIR/docker   (default ~/.cache/bulkhead/docker)
 #   socket /run/bulkhead/docker.sock, pid /run/bulkhead/dockerd.pid, log $data/../dockerd.log
-# It leaves host networking alone (--bridge=none, no iptables rules); builds use
+# It leaves host networking alone (--bridge=none, no iptables rules, and the host's
+# net.ipv4.ip_forward as it was: dockerd sets it to 1 otherwise, and it stays so after dockerd
+# stops — kind-down's host check found that on a fresh machine); builds use
 # `--network host`. Where the host's capability bounding set lacks capabilities that
 # `--privileged` asks for (this VM has no CAP_SYS_RESOURCE), a runc wrapper
 # (infra/docker/runc-capfilter) drops them and is registered as the default runtime; kind
@@ -71,7 +73,7 @@ start() {
   setsid /usr/sbin/dockerd \
     --data-root "$DATA_ROOT" --exec-root "$RUN_ROOT/exec" \
     -H "unix://$SOCK" --pidfile "$PIDFILE" \
-    --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+    --bridge=none --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false \
     "${runtime[@]}" >>"$LOG" 2>&1 </dev/null &
   local i
   for ((i = 0; i < 150; i++)); do

@@ -47,10 +47,10 @@ rules() {
   local tool
   for tool in iptables-save ip6tables-save iptables-legacy-save ip6tables-legacy-save; do
     section "$tool"
+    # A tool not installed has no rules to show: the same as an empty table (on a fresh machine
+    # the engine's apt install brings iptables between the two snapshots; that is not a change).
     if command -v "$tool" >/dev/null; then
       "$tool" 2>/dev/null | grep -v '^#' | sed -E 's/ \[[0-9]+:[0-9]+\]$//' || true
-    else
-      echo "(not installed)"
     fi
   done
   section "nft list ruleset"
