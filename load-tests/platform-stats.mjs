@@ -24,7 +24,7 @@ const COUNTERS = {
   // Relay rounds that published (one transaction each) and consumer runs (one transaction per
   // run of a partition's messages, or per message on its own): how far batching goes.
   relayRounds: 'outbox_relay_round_duration_seconds_count',
-  consumerRuns: 'message_handling_seconds_count',
+  consumerRuns: 'consumer_runs_total',
   // Unary gRPC calls the cell services served (the gateway's CreateOrder/GetOrder/... calls).
   grpcServed: 'grpc_server_handling_seconds_count',
   // HTTP requests the gateway and the control plane answered.

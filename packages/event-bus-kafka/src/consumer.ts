@@ -347,6 +347,7 @@ export async function subscribe(
     if (entry.step === 'handle' && decoded.message) {
       const message = decoded.message;
       entry.runs += 1;
+      counted?.runs.inc();
       let failure: unknown;
       const startedAt = performance.now();
       try {
@@ -459,6 +460,7 @@ export async function subscribe(
   ): Promise<number> {
     const { topic, partition } = payload.batch;
     const counted = measured.get(topic);
+    counted?.runs.inc();
     const startedAt = performance.now();
     try {
       const results = await withHeartbeats(payload, () =>

@@ -14,11 +14,13 @@ interface TopicMetrics {
   outcome: Record<(typeof OUTCOMES)[number], Increment>;
   deadLettered: Record<(typeof DEAD_LETTER_KINDS)[number], Increment>;
   handling: { observe(seconds: number): void };
+  runs: Increment;
 }
 
 /**
  * `messages_consumed_total{group, topic, outcome}`, `messages_dead_lettered_total{group, topic,
- * kind}` and `message_handling_seconds{group, topic}` of one subscription, by topic.
+ * kind}`, `message_handling_seconds{group, topic}` and `consumer_runs_total{group, topic}` of one
+ * subscription, by topic.
  */
 export function consumerMetrics(
   metrics: Metrics,
@@ -41,6 +43,11 @@ export function consumerMetrics(
     labelNames: ['group', 'topic'],
     buckets: LATENCY_BUCKETS,
   });
+  const runs = metrics.counter({
+    name: 'consumer_runs_total',
+    help: "The handler's runs (one transaction each with the inbox): a run of a partition's messages, or one message on its own; messages_consumed_total over it is the batching",
+    labelNames: ['group', 'topic'],
+  });
   const zeroed = (child: { inc(n?: number): void }): Increment => {
     child.inc(0);
     return { inc: () => child.inc() };
@@ -62,6 +69,7 @@ export function consumerMetrics(
             ]),
           ) as TopicMetrics['deadLettered'],
           handling: handling.labels(labels),
+          runs: zeroed(runs.labels(labels)),
         },
       ];
     }),

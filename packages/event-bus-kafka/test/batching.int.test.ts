@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics, parseExposition, sampleValue } from '@bulkhead/metrics';
 import { eventually, infra, testLogger, uniqueName } from '@bulkhead/testkit';
 import {
   deadLetterTopic,
@@ -13,6 +14,7 @@ import { createKafkaEventBus } from '../src/index.js';
 import { KafkaTestSpace, body, message } from './support.js';
 
 const space = new KafkaTestSpace();
+const metrics = createMetrics({ service: 'event-bus-batching-test', runtime: false });
 let bus: EventBus;
 
 beforeAll(async () => {
@@ -21,6 +23,7 @@ beforeAll(async () => {
     clientId: uniqueName('event-bus-batching'),
     brokers: infra.kafkaBrokers,
     logger: testLogger('event-bus-batching'),
+    metrics,
   });
 });
 
@@ -92,6 +95,13 @@ describe('batching consumer', () => {
     expect(effects).toEqual(bodies.filter((b) => b !== 'm-17'));
     expect(Math.max(...runs)).toBe(16); // runs were capped by maxBatchSize, not one by one
     expect(alone).toEqual(['m-17']); // only the message at fault took the per-message path
+    // Every run counted once, the failed ones too (each was a transaction), besides the messages.
+    const samples = parseExposition(await metrics.scrape());
+    const labels = { group: groupId, topic };
+    expect(sampleValue(samples, 'consumer_runs_total', labels)).toBe(runs.length + alone.length);
+    expect(sampleValue(samples, 'messages_consumed_total', { ...labels, outcome: 'handled' })).toBe(
+      39,
+    );
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0]).toMatchObject({
       kind: 'permanent',
