@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { cellTopic } from '@bulkhead/cell';
-import { ordersV1, type MessageCodec } from '@bulkhead/contracts';
+import { ordersV1, sagaMessages, type MessageCodec } from '@bulkhead/contracts';
 import { deadLetterTopic, type IncomingMessage } from '@bulkhead/event-bus';
 import { createGrpcClient, type GrpcClient } from '@bulkhead/grpc';
 import {
@@ -33,6 +33,18 @@ export interface OrdersHarness {
     string
   >;
   createOrder(overrides?: Partial<ordersV1.CreateOrderRequest>): Promise<ordersV1.Order>;
+  /**
+   * Places an order and answers its reservation (2 × SKU-1 at `unitPriceCents`): the saga then
+   * awaits the authorization, whose command comes back with the order.
+   */
+  reservedOrder(
+    overrides?: Partial<ordersV1.CreateOrderRequest>,
+    unitPriceCents?: number,
+  ): Promise<{
+    order: ordersV1.Order;
+    reserve: { message: IncomingMessage };
+    authorize: { message: IncomingMessage };
+  }>;
   /** Waits for the next message of this type about this order. */
   next<T>(orderId: string, codec: MessageCodec<T>): Promise<{ message: IncomingMessage; body: T }>;
   /** The messages of this type about this order seen so far. */
@@ -82,7 +94,7 @@ export async function startOrdersHarness(env: Record<string, string> = {}): Prom
       (m) => m.envelope.correlationId === orderId && m.envelope.type === codec.typeName,
     );
 
-  return {
+  const harness: OrdersHarness = {
     cellId,
     app,
     client,
@@ -100,6 +112,16 @@ export async function startOrdersHarness(env: Record<string, string> = {}): Prom
         ...overrides,
       });
       return response.order!;
+    },
+    async reservedOrder(overrides = {}, unitPriceCents = 50) {
+      const order = await harness.createOrder(overrides);
+      const reserve = await harness.next(order.id, sagaMessages.ReserveStock);
+      await harness.reply(reserve.message, sagaMessages.StockReserved, {
+        orderId: order.id,
+        lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents }],
+      });
+      const authorize = await harness.next(order.id, sagaMessages.AuthorizePayment);
+      return { order, reserve, authorize };
     },
     next: (orderId, codec) =>
       eventually(async () => {
@@ -142,4 +164,5 @@ export async function startOrdersHarness(env: Record<string, string> = {}): Prom
       await orders.stop();
     },
   };
+  return harness;
 }

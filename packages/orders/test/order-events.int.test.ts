@@ -31,13 +31,7 @@ const decided = (orderId: string, status: ordersV1.OrderStatus) =>
 
 describe('ORDER_EVENTS=off', () => {
   it('confirms and rejects orders without writing their events', async () => {
-    const confirmed = await h.createOrder();
-    const reserve = await h.next(confirmed.id, M.ReserveStock);
-    await h.reply(reserve.message, M.StockReserved, {
-      orderId: confirmed.id,
-      lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 700 }],
-    });
-    const authorize = await h.next(confirmed.id, M.AuthorizePayment);
+    const { order: confirmed, authorize } = await h.reservedOrder();
     await h.reply(authorize.message, M.PaymentAuthorized, {
       orderId: confirmed.id,
       paymentId: 'p',
@@ -48,13 +42,9 @@ describe('ORDER_EVENTS=off', () => {
     await h.reply(capture.message, M.PaymentCaptured, { orderId: confirmed.id });
     await decided(confirmed.id, ordersV1.OrderStatus.ORDER_STATUS_CONFIRMED);
 
-    const rejected = await h.createOrder({ paymentToken: 'tok_decline' });
-    const reserved = await h.next(rejected.id, M.ReserveStock);
-    await h.reply(reserved.message, M.StockReserved, {
-      orderId: rejected.id,
-      lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 5 }],
+    const { order: rejected, authorize: declined } = await h.reservedOrder({
+      paymentToken: 'tok_decline',
     });
-    const declined = await h.next(rejected.id, M.AuthorizePayment);
     await h.reply(declined.message, M.PaymentDeclined, {
       orderId: rejected.id,
       declineCode: 'card_declined',

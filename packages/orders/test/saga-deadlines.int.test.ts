@@ -26,16 +26,7 @@ const { ORDER_STATUS_REJECTED, ORDER_STATUS_CONFIRMED, ORDER_STATUS_PENDING } =
   ordersV1.OrderStatus;
 
 /** Places an order and answers its reservation: the saga then awaits the authorization. */
-async function reservedOrder() {
-  const order = await h.createOrder();
-  const reserve = await h.next(order.id, M.ReserveStock);
-  await h.reply(reserve.message, M.StockReserved, {
-    orderId: order.id,
-    lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 50 }],
-  });
-  const authorize = await h.next(order.id, M.AuthorizePayment);
-  return { order, reserve, authorize };
-}
+const reservedOrder = () => h.reservedOrder();
 
 /** Waits until this many messages of the type were sent about the order. */
 const sentTimes = (orderId: string, codec: Parameters<OrdersHarness['all']>[1], n: number) =>
