@@ -97,10 +97,7 @@ const rowKey = (tenantId: string, sku: string) => `${tenantId}\u0000${sku}`;
  */
 const heldStock = new WeakMap<Transaction, Map<string, HeldRow>>();
 
-function holdRows(
-  tx: Queryable,
-  rows: ReadonlyArray<{ tenant_id: string; sku: string } & Omit<ProductRow, 'name'>>,
-): void {
+function holdRows(tx: Queryable, rows: ReadonlyArray<Omit<ProductRow, 'name'>>): void {
   const transaction = transactionOf(tx);
   if (!transaction) return; // not withTransaction's: every command writes its own rows
   let held = heldStock.get(transaction);

@@ -34,13 +34,10 @@ export interface OrdersHarness {
   >;
   createOrder(overrides?: Partial<ordersV1.CreateOrderRequest>): Promise<ordersV1.Order>;
   /**
-   * Places an order and answers its reservation (2 × SKU-1 at `unitPriceCents`): the saga then
-   * awaits the authorization, whose command comes back with the order.
+   * Places an order and answers its reservation (2 × SKU-1 at 50 cents): the saga then awaits
+   * the authorization, whose command comes back with the order.
    */
-  reservedOrder(
-    overrides?: Partial<ordersV1.CreateOrderRequest>,
-    unitPriceCents?: number,
-  ): Promise<{
+  reservedOrder(overrides?: Partial<ordersV1.CreateOrderRequest>): Promise<{
     order: ordersV1.Order;
     reserve: { message: IncomingMessage };
     authorize: { message: IncomingMessage };
@@ -113,12 +110,12 @@ export async function startOrdersHarness(env: Record<string, string> = {}): Prom
       });
       return response.order!;
     },
-    async reservedOrder(overrides = {}, unitPriceCents = 50) {
+    async reservedOrder(overrides = {}) {
       const order = await harness.createOrder(overrides);
       const reserve = await harness.next(order.id, sagaMessages.ReserveStock);
       await harness.reply(reserve.message, sagaMessages.StockReserved, {
         orderId: order.id,
-        lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents }],
+        lines: [{ sku: 'SKU-1', quantity: 2, unitPriceCents: 50 }],
       });
       const authorize = await harness.next(order.id, sagaMessages.AuthorizePayment);
       return { order, reserve, authorize };

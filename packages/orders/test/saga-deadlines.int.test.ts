@@ -25,16 +25,13 @@ afterAll(async () => {
 const { ORDER_STATUS_REJECTED, ORDER_STATUS_CONFIRMED, ORDER_STATUS_PENDING } =
   ordersV1.OrderStatus;
 
-/** Places an order and answers its reservation: the saga then awaits the authorization. */
-const reservedOrder = () => h.reservedOrder();
-
 /** Waits until this many messages of the type were sent about the order. */
 const sentTimes = (orderId: string, codec: Parameters<OrdersHarness['all']>[1], n: number) =>
   eventually(async () => (h.all(orderId, codec).length >= n ? true : undefined));
 
 describe('saga deadlines', () => {
   it('a participant that never answers: re-sent twice, then REJECTED timeout, compensated at once', async () => {
-    const { order, authorize } = await reservedOrder();
+    const { order, authorize } = await h.reservedOrder();
     // The first send and two re-sends of the same command, then the time-out.
     await sentTimes(order.id, M.AuthorizePayment, 3);
     const resent = h
@@ -79,7 +76,7 @@ describe('saga deadlines', () => {
   });
 
   it('after the pivot a step never times out: it is re-sent, listed as stuck, and ends once answered', async () => {
-    const { order, authorize } = await reservedOrder();
+    const { order, authorize } = await h.reservedOrder();
     await h.reply(authorize.message, M.PaymentAuthorized, { orderId: order.id, paymentId: 'p-1' });
     // Both steps after the pivot are sent at once; the stock is committed, the capture is not.
     const commit = await h.next(order.id, M.CommitStock);
